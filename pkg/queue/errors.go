@@ -1,0 +1,46 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Domain errors. The server maps each to one Connect code in one place.
+var (
+	// ErrSessionNotFound: a well-formed id that names no session (NotFound).
+	ErrSessionNotFound = errors.New("session not found")
+	// ErrSessionExpired: the session expired (NotFound).
+	ErrSessionExpired = errors.New("session expired")
+	// ErrEventNotFound: no such event (NotFound).
+	ErrEventNotFound = errors.New("event not found")
+	// ErrEventClosed: the event refuses new joins (FailedPrecondition).
+	ErrEventClosed = errors.New("event is closed")
+	// ErrNotQueued: the operation needs a queued session (FailedPrecondition).
+	ErrNotQueued = errors.New("session is not queued")
+	// ErrNotAdmitted: the operation needs an admitted session (FailedPrecondition).
+	ErrNotAdmitted = errors.New("session is not admitted")
+	// ErrUnavailable: the store cannot be reached; the caller may retry (Unavailable).
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// InvalidArgumentError reports malformed input, naming the field.
+type InvalidArgumentError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidArgumentError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// StatusError is returned with ErrNotQueued and ErrNotAdmitted so the caller
+// learns the status that refused the operation.
+type StatusError struct {
+	Err    error // ErrNotQueued or ErrNotAdmitted
+	Status Status
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%v (status %v)", e.Err, e.Status) }
+
+// Unwrap lets errors.Is match the sentinel.
+func (e *StatusError) Unwrap() error { return e.Err }

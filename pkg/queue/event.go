@@ -1,0 +1,49 @@
+package queue
+
+import "time"
+
+// EventState says whether an event takes joins and admits.
+type EventState uint8
+
+// The event states. The zero value is not a state.
+const (
+	// EventActive takes joins and admits.
+	EventActive EventState = iota + 1
+	// EventPaused takes joins but holds admission.
+	EventPaused
+	// EventClosed refuses new joins and admits nobody.
+	EventClosed
+)
+
+// String returns the lower-case name of the state.
+func (s EventState) String() string {
+	switch s {
+	case EventActive:
+		return "active"
+	case EventPaused:
+		return "paused"
+	case EventClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// Event is one on-sale's settings.
+type Event struct {
+	ID    string
+	State EventState
+	// MaxConcurrent is how many admitted sessions may hold a checkout slot at once.
+	MaxConcurrent int64
+	// CheckoutWindow is how long an admitted session has to complete checkout.
+	CheckoutWindow time.Duration
+	// CheckoutURL is where admitted visitors are sent with their token.
+	CheckoutURL string
+}
+
+// EventStats are an event's current counts.
+type EventStats struct {
+	QueueLength int64
+	Processing  int64
+	// Seq is the event's latest change sequence number.
+	Seq uint64
+}
