@@ -1,0 +1,8 @@
+// Package token issues and verifies checkout tokens: JWTs signed with an
+// asymmetric key (EdDSA by default, or ES256) whose public keys are published
+// as a JWKS, so a checkout service verifies them without a shared secret.
+//
+// The waiting room uses [Issuer] (it implements queue.TokenIssuer and serves
+// the JWKS). Checkout services use [Verifier] and [Claims]; those two are the
+// package's public promise.
+package token

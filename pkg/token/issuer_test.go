@@ -1,0 +1,170 @@
+package token_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/token"
+)
+
+func TestIssueRoundTrip(t *testing.T) {
+	for _, kind := range keyKinds {
+		t.Run(kind.alg, func(t *testing.T) {
+			iss := mustIssuer(t, token.IssuerConfig{Key: kind.gen(t)})
+			tok := mustIssue(t, iss, testSession())
+
+			header, payload := segments(t, tok)
+			wantHeader := map[string]any{"alg": kind.alg, "typ": "JWT", "kid": iss.KeyID()}
+			if !reflect.DeepEqual(header, wantHeader) {
+				t.Errorf("header = %v, want %v", header, wantHeader)
+			}
+			at, deadline := float64(admittedAt.Unix()), float64(admittedAt.Add(10*time.Minute).Unix())
+			wantPayload := map[string]any{
+				"iss": "waitroom", "aud": []any{"checkout"}, "sub": "user-42",
+				"sid": testSessionID, "event": "concert-1", "jti": testSessionID,
+				"iat": at, "nbf": at, "exp": deadline,
+			}
+			if !reflect.DeepEqual(payload, wantPayload) {
+				t.Errorf("payload = %v, want %v", payload, wantPayload)
+			}
+
+			sid, err := iss.SessionID(tok)
+			if err != nil || sid != testSessionID {
+				t.Fatalf("SessionID = %q, %v; want %q", sid, err, testSessionID)
+			}
+		})
+	}
+}
+
+func TestIssueEdDSAIsDeterministic(t *testing.T) {
+	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	first := mustIssue(t, iss, testSession())
+	for range 3 {
+		if again := mustIssue(t, iss, testSession()); again != first {
+			t.Fatalf("second token differs:\n%s\n%s", first, again)
+		}
+	}
+	other := testSession()
+	other.ID = "concert-1~zzzzzzzzzzzzzzzzzzzzzzzzzz"
+	if mustIssue(t, iss, other) == first {
+		t.Fatal("another session got the same token")
+	}
+}
+
+func TestIssueRefusesUnadmittedSession(t *testing.T) {
+	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	for name, edit := range map[string]func(*queue.Session){
+		"not admitted":         func(s *queue.Session) { s.AdmittedAt, s.CheckoutDeadline = time.Time{}, time.Time{} },
+		"deadline before":      func(s *queue.Session) { s.CheckoutDeadline = s.AdmittedAt.Add(-time.Second) },
+		"malformed session id": func(s *queue.Session) { s.ID = "x" },
+		"no user":              func(s *queue.Session) { s.UserID = "" },
+	} {
+		s := testSession()
+		edit(&s)
+		if tok, err := iss.Issue(s); err == nil {
+			t.Errorf("%s: Issue = %q, want an error", name, tok)
+		}
+	}
+}
+
+// SessionID must still name the session of an expired token, so completing
+// with it can say "session expired".
+func TestSessionIDAcceptsExpiredToken(t *testing.T) {
+	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	s := testSession()
+	s.AdmittedAt = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.CheckoutDeadline = s.AdmittedAt.Add(time.Minute)
+	sid, err := iss.SessionID(mustIssue(t, iss, s))
+	if err != nil || sid != s.ID {
+		t.Fatalf("SessionID = %q, %v; want %q", sid, err, s.ID)
+	}
+}
+
+func TestSessionIDRejectsForgeries(t *testing.T) {
+	for _, kind := range keyKinds {
+		key := kind.gen(t)
+		iss := mustIssuer(t, token.IssuerConfig{Key: key})
+		for _, f := range forgeries(t, key) {
+			t.Run(kind.alg+"/"+f.name, func(t *testing.T) {
+				sid, err := iss.SessionID(f.tok)
+				var invalid *queue.InvalidArgumentError
+				if !errors.As(err, &invalid) || invalid.Field != "checkout_token" {
+					t.Fatalf("SessionID = %q, %v; want an InvalidArgumentError for checkout_token", sid, err)
+				}
+			})
+		}
+	}
+}
+
+// Rotation: the new issuer signs with the new key and still accepts tokens of
+// the old one, which it keeps publishing.
+func TestIssuerExtraPublicKeys(t *testing.T) {
+	oldKey, newKey := mustEd25519(t), mustP256(t)
+	oldIss := mustIssuer(t, token.IssuerConfig{Key: oldKey})
+	newIss := mustIssuer(t, token.IssuerConfig{Key: newKey, ExtraPublicKeys: []crypto.PublicKey{oldKey.Public(), newKey.Public()}})
+
+	if sid, err := newIss.SessionID(mustIssue(t, oldIss, testSession())); err != nil || sid != testSessionID {
+		t.Errorf("new issuer on old token: %q, %v", sid, err)
+	}
+	if _, err := oldIss.SessionID(mustIssue(t, newIss, testSession())); err == nil {
+		t.Error("old issuer accepted a token of a key it does not know")
+	}
+	_, payload := segments(t, mustIssue(t, newIss, testSession()))
+	if payload["iss"] != "waitroom" {
+		t.Errorf("iss = %v", payload["iss"])
+	}
+	keys := jwksKeys(t, newIss.JWKS())
+	if len(keys) != 2 || keys[0]["kid"] != newIss.KeyID() || keys[1]["kid"] != oldIss.KeyID() {
+		t.Errorf("JWKS = %v, want the new key then the old one (each once)", keys)
+	}
+}
+
+func TestNewIssuerRejectsBadKeys(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		cfg  token.IssuerConfig
+		want string
+	}{
+		{"no key", token.IssuerConfig{}, "Key is required"},
+		{"RSA", token.IssuerConfig{Key: rsaKey}, "RSA keys are not supported"},
+		{"P-384", token.IssuerConfig{Key: p384}, "P-384 is not supported"},
+		{"ES256 from an opaque signer", token.IssuerConfig{Key: opaqueSigner{mustP256(t)}}, "needs an *ecdsa.PrivateKey"},
+		{"bad extra key", token.IssuerConfig{Key: mustEd25519(t), ExtraPublicKeys: []crypto.PublicKey{rsaKey.Public()}},
+			"ExtraPublicKeys[0]: RSA"},
+	} {
+		_, err := token.NewIssuer(c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: NewIssuer error = %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// An Ed25519 key behind any crypto.Signer (a KMS, an HSM) can sign.
+func TestIssuerSignsWithOpaqueEd25519Signer(t *testing.T) {
+	key := mustEd25519(t)
+	iss := mustIssuer(t, token.IssuerConfig{Key: opaqueSigner{key}})
+	want := mustIssue(t, mustIssuer(t, token.IssuerConfig{Key: key}), testSession())
+	if got := mustIssue(t, iss, testSession()); got != want {
+		t.Fatalf("opaque signer token = %s, want %s", got, want)
+	}
+}
+
+// opaqueSigner hides the concrete key type, like a hardware-backed signer.
+type opaqueSigner struct{ crypto.Signer }
