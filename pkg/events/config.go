@@ -1,0 +1,176 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Topic names, before the configured prefix.
+const (
+	TopicJoined            = "queue.joined"
+	TopicLeft              = "queue.left"
+	TopicAdmitted          = "queue.admitted"
+	TopicExpired           = "queue.expired"
+	TopicCompleted         = "queue.completed"
+	TopicCheckoutCompleted = "checkout.completed"
+)
+
+// Defaults for Config.
+const (
+	DefaultClientID        = "waitroom"
+	DefaultGroup           = "waitroom"
+	DefaultDeliveryTimeout = 30 * time.Second
+)
+
+// Config says how to reach Kafka and what to call things there.
+type Config struct {
+	// Brokers are the seed brokers, host:port. Events are off without them.
+	Brokers []string
+	// TopicPrefix goes in front of every topic name, e.g. "prod." gives
+	// "prod.queue.joined". Empty by default.
+	TopicPrefix string
+	// ClientID names this client in the brokers' logs and quotas.
+	ClientID string
+	// Group is the consumer group that reads checkout.completed.
+	Group string
+	// DeliveryTimeout bounds how long a record may wait to be produced before
+	// the relay hears it failed and backs off; the outbox keeps it meanwhile.
+	DeliveryTimeout time.Duration
+	// AllowAutoTopicCreation lets producing create missing topics, where the
+	// cluster allows it. Production clusters usually create topics up front.
+	AllowAutoTopicCreation bool
+	// Logger receives the client's own warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// Opts are appended to the client options (TLS, SASL, tuning).
+	Opts []kgo.Opt
+}
+
+// ConfigFromEnv reads KAFKA_BROKERS (comma-separated host:port; events are off
+// when it is empty, and enabled is false), KAFKA_TOPIC_PREFIX,
+// KAFKA_CLIENT_ID and KAFKA_CONSUMER_GROUP. An error names the variable.
+func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
+	raw := strings.TrimSpace(getenv("KAFKA_BROKERS"))
+	if raw == "" {
+		return Config{}, false, nil
+	}
+	for b := range strings.SplitSeq(raw, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+			return Config{}, false, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b)
+		}
+		cfg.Brokers = append(cfg.Brokers, b)
+	}
+	if len(cfg.Brokers) == 0 {
+		return Config{}, false, fmt.Errorf("KAFKA_BROKERS: no broker in %q", raw)
+	}
+	cfg.TopicPrefix = strings.TrimSpace(getenv("KAFKA_TOPIC_PREFIX"))
+	cfg.ClientID = strings.TrimSpace(getenv("KAFKA_CLIENT_ID"))
+	cfg.Group = strings.TrimSpace(getenv("KAFKA_CONSUMER_GROUP"))
+	return cfg.withDefaults(), true, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.DeliveryTimeout <= 0 {
+		c.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	return c
+}
+
+// Topic returns a topic's full name: the prefix, then name.
+func (c Config) Topic(name string) string { return c.TopicPrefix + name }
+
+// ProducedTopics are the full names of the topics the relay writes.
+func (c Config) ProducedTopics() []string {
+	return []string{
+		c.Topic(TopicJoined), c.Topic(TopicLeft), c.Topic(TopicAdmitted),
+		c.Topic(TopicExpired), c.Topic(TopicCompleted),
+	}
+}
+
+// NewClient returns the producer client for a Relay: idempotent (franz-go's
+// default), acks from all in-sync replicas, and a bounded delivery timeout so
+// that a relay hears about a dead broker and backs off instead of waiting
+// forever. Nothing on a request path uses it.
+func NewClient(cfg Config) (*kgo.Client, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("events: no Kafka brokers")
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		// Records fail fast enough for the relay to notice an outage; they stay
+		// in the outbox and are produced again later.
+		kgo.ProduceRequestTimeout(min(10*time.Second, cfg.DeliveryTimeout)),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.WithLogger(kgoLogger{cfg.Logger}),
+	}
+	if cfg.AllowAutoTopicCreation {
+		opts = append(opts, kgo.AllowAutoTopicCreation())
+	}
+	return kgo.NewClient(append(opts, cfg.Opts...)...)
+}
+
+// NewConsumerClient returns the client for a CheckoutConsumer: a member of
+// cfg.Group reading checkout.completed, committing only the offsets of
+// records the consumer has finished with (at least once).
+func NewConsumerClient(cfg Config) (*kgo.Client, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("events: no Kafka brokers")
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic(TopicCheckoutCompleted)),
+		// A new group starts at the oldest record: replaying a completion is
+		// harmless, missing one holds a slot until its deadline.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AutoCommitMarks(),
+		kgo.WithLogger(kgoLogger{cfg.Logger}),
+	}
+	return kgo.NewClient(append(opts, cfg.Opts...)...)
+}
+
+// kgoLogger hands franz-go's log lines to slog. Its warnings repeat on every
+// retry while a broker is down, so they go to debug; the relay reports an
+// outage itself.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l == nil {
+		return kgo.LogLevelNone
+	}
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelWarn
+	}
+	return kgo.LogLevelError
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if k.l == nil {
+		return
+	}
+	l := slog.LevelDebug
+	if level == kgo.LogLevelError {
+		l = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
+}

@@ -1,0 +1,132 @@
+package events_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+func TestQueueEventOf(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	c := queue.Change{
+		EventID: "concert-1",
+		Seq:     7,
+		Kind:    queue.ChangeAdmitted,
+		Sessions: []queue.ChangedSession{
+			{ID: "concert-1~a", UserID: "u1", Ticket: 3, Status: queue.StatusReady},
+			{ID: "concert-1~b", UserID: "u2", Ticket: 4, Status: queue.StatusReady},
+		},
+		QueueLength:      0,
+		At:               at,
+		CheckoutDeadline: at.Add(10 * time.Minute),
+	}
+	m, err := events.QueueEventOf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := protojson.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Consumers without the schema read these names.
+	var back waitroomv1.QueueEvent
+	if err := protojson.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"id":"concert-1:7"`, `"type":"queue.admitted"`, `"event_id":"concert-1"`,
+		`"queue_length":"0"`, `"checkout_deadline":"2026-03-01T10:10:00Z"`, `"session_id":"concert-1~a"`,
+		`"status":"SESSION_STATUS_READY"`} {
+		if !containsCompact(string(js), want) {
+			t.Errorf("JSON %s lacks %s", js, want)
+		}
+	}
+	if back.GetSeq() != 7 || len(back.GetSessions()) != 2 || back.GetSessions()[1].GetTicket() != 4 ||
+		!back.GetAt().AsTime().Equal(at) || back.QueueLength == nil {
+		t.Errorf("round trip lost data: %v", &back)
+	}
+
+	for kind, typ := range map[queue.ChangeKind]string{
+		queue.ChangeJoined: "queue.joined", queue.ChangeLeft: "queue.left",
+		queue.ChangeAdmitted: "queue.admitted", queue.ChangeExpired: "queue.expired",
+		queue.ChangeCompleted: "queue.completed",
+	} {
+		if got, ok := events.TypeOf(kind); !ok || got != typ {
+			t.Errorf("TypeOf(%v) = %q, %v; want %q", kind, got, ok, typ)
+		}
+	}
+	if _, err := events.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: 99}); err == nil {
+		t.Error("an unknown kind encoded")
+	}
+	if m, _ := events.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: queue.ChangeJoined, At: at}); m.CheckoutDeadline != nil {
+		t.Error("a join carries a checkout deadline")
+	}
+}
+
+// containsCompact reports whether js (protojson output, whose spacing is
+// deliberately unstable) contains want once spaces are removed.
+func containsCompact(js, want string) bool {
+	return strings.Contains(strings.ReplaceAll(js, " ", ""), want)
+}
+
+func TestDecodeCheckoutCompleted(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, ct string
+		session, token  string
+		wantErr         bool
+	}{
+		{name: "bare session", value: `{"session_id":"e~abc"}`, session: "e~abc"},
+		{name: "full", value: `{"session_id":"e~abc","checkout_token":"t","event_id":"e","completed_at":"2026-01-01T00:00:00Z","id":"m1"}`, session: "e~abc", token: "t"},
+		{name: "token only", value: `{"checkout_token":"tok"}`, token: "tok"},
+		{name: "unknown fields", value: `{"session_id":"e~x","amount":12,"extra":{"a":1}}`, session: "e~x"},
+		{name: "camel case", value: `{"sessionId":"e~y"}`, wantErr: true},
+		{name: "empty object", value: `{}`, wantErr: true},
+		{name: "not JSON", value: `CHECKOUT_COMPLETED e~abc`, wantErr: true},
+		{name: "wrong type", value: `{"session_id":42}`, wantErr: true},
+		{name: "empty", value: ``, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &kgo.Record{Value: []byte(tc.value)}
+			m, err := events.DecodeCheckoutCompleted(rec)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("decoded %q as %v", tc.value, m)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.GetSessionId() != tc.session || m.GetCheckoutToken() != tc.token {
+				t.Errorf("got session %q token %q", m.GetSessionId(), m.GetCheckoutToken())
+			}
+		})
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if _, on, err := events.ConfigFromEnv(env(nil)); on || err != nil {
+		t.Errorf("no KAFKA_BROKERS: enabled=%v err=%v", on, err)
+	}
+	cfg, on, err := events.ConfigFromEnv(env(map[string]string{
+		"KAFKA_BROKERS": "k1:9092, k2:9092,", "KAFKA_TOPIC_PREFIX": "prod.",
+	}))
+	if err != nil || !on {
+		t.Fatalf("enabled=%v err=%v", on, err)
+	}
+	if len(cfg.Brokers) != 2 || cfg.Brokers[1] != "k2:9092" || cfg.Topic(events.TopicJoined) != "prod.queue.joined" ||
+		cfg.Group != events.DefaultGroup || cfg.ClientID != events.DefaultClientID {
+		t.Errorf("got %+v", cfg)
+	}
+	if _, _, err := events.ConfigFromEnv(env(map[string]string{"KAFKA_BROKERS": "nohost"})); err == nil ||
+		!strings.Contains(err.Error(), "KAFKA_BROKERS") {
+		t.Errorf("bad broker: err=%v", err)
+	}
+}

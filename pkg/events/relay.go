@@ -1,0 +1,571 @@
+package events
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// RelayStore is what a Relay needs from the store: the list of events and
+// their outboxes. A queue.Store built with an outbox satisfies it.
+type RelayStore interface {
+	Events(ctx context.Context) ([]queue.Event, error)
+	queue.Outbox
+}
+
+// RelayConfig tunes a Relay. Zero fields take the defaults.
+type RelayConfig struct {
+	// TopicPrefix goes in front of every topic name (Config.TopicPrefix).
+	TopicPrefix string
+	// Consumer names this relay in the outbox claims; it must differ between
+	// live relays. Default: host name, process id and a random suffix.
+	Consumer string
+	// Batch is how many entries of one event the relay holds at once
+	// (default 256). It bounds the relay's memory during an outage: the rest
+	// of the backlog stays in the store.
+	Batch int
+	// MinIdle is how long a claim holds before another relay may take the
+	// entry over (default 30s). It must comfortably exceed a produce round
+	// trip, or two relays will produce the same entries.
+	MinIdle time.Duration
+	// PollMin and PollMax bound the polling of an event whose outbox is empty:
+	// the interval doubles from PollMin to PollMax while it stays empty
+	// (defaults 50ms and 1s). Wake resets it.
+	PollMin, PollMax time.Duration
+	// BackoffMin and BackoffMax bound the wait before retrying after a failed
+	// produce or store call (defaults 250ms and 10s).
+	BackoffMin, BackoffMax time.Duration
+	// EventsEvery is how often the list of events is re-read (default 5s).
+	EventsEvery time.Duration
+	// ReportEvery is how often the backlog is counted for Stats and, when
+	// produces are failing, logged (default 30s).
+	ReportEvery time.Duration
+	// ShutdownGrace is how long Run waits, once its context ends, for records
+	// already sent to be answered so their entries can be acked (default 5s).
+	ShutdownGrace time.Duration
+}
+
+func (c RelayConfig) withDefaults() RelayConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Consumer == "" {
+		c.Consumer = processConsumerName()
+	}
+	if c.Batch <= 0 {
+		c.Batch = 256
+	}
+	def(&c.MinIdle, 30*time.Second)
+	def(&c.PollMin, 50*time.Millisecond)
+	def(&c.PollMax, time.Second)
+	def(&c.BackoffMin, 250*time.Millisecond)
+	def(&c.BackoffMax, 10*time.Second)
+	def(&c.EventsEvery, 5*time.Second)
+	def(&c.ReportEvery, 30*time.Second)
+	def(&c.ShutdownGrace, 5*time.Second)
+	c.PollMax = max(c.PollMax, c.PollMin)
+	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	return c
+}
+
+func processConsumerName() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "waitroom"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// RelayStats is a snapshot of a Relay's progress.
+type RelayStats struct {
+	// Backlog is how many entries waited in the outboxes at the last count
+	// (BacklogAt), this relay's and others' alike.
+	Backlog   int64
+	BacklogAt time.Time
+	// Held is how many entries this relay has claimed and not yet acked.
+	Held int
+	// Relayed counts entries the broker acknowledged and the outbox dropped.
+	Relayed uint64
+	// Failures counts failed produce attempts and failed store calls.
+	Failures uint64
+	// LastError is the latest failure, and when it happened.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Relay publishes the store's outbox to Kafka. Each entry is claimed under
+// the relay's consumer name, produced, and acked in the store only once the
+// broker has acknowledged it, so an entry is never lost: a failed produce
+// keeps it, and a relay that dies leaves its claims to be taken over after
+// MinIdle. One event's entries are produced in Seq order, one batch at a time.
+type Relay struct {
+	store  RelayStore
+	client *kgo.Client
+	cfg    RelayConfig
+	log    *slog.Logger
+
+	// Only Run's goroutine touches the per-event state.
+	events map[string]*eventRelay
+	order  []string
+
+	// results carries produce answers from franz-go's promise goroutine,
+	// which must never block, to Run.
+	resMu   sync.Mutex
+	results []produceResult
+	resCh   chan struct{}
+	wakeCh  chan struct{}
+
+	statsMu sync.Mutex
+	stats   RelayStats
+	// outage is true from a failure until the next fully successful batch; it
+	// keeps the log to one line per outage plus the periodic backlog line.
+	outage         bool
+	failuresLogged uint64
+}
+
+type entryState uint8
+
+const (
+	stateClaimed  entryState = iota // ours, waiting to be produced
+	stateInflight                   // handed to the client, no answer yet
+	stateProduced                   // the broker has it; not yet acked in the store
+)
+
+type heldEntry struct {
+	entry     queue.OutboxEntry
+	claimedAt time.Time
+	state     entryState
+}
+
+type eventRelay struct {
+	id       string
+	held     map[string]*heldEntry // by outbox entry id
+	inflight int                   // answers still due for the current batch
+	failed   bool                  // a record of the current batch failed
+	nextPoll time.Time
+	idle     time.Duration // current empty-outbox poll interval
+	backoff  time.Duration // current failure backoff; 0 while healthy
+}
+
+type produceResult struct {
+	ev  *eventRelay
+	he  *heldEntry
+	err error
+}
+
+// NewRelay returns a relay from store's outbox to client. The client should
+// come from NewClient (acks from all in-sync replicas, idempotent, bounded
+// delivery timeout). Run starts it.
+func NewRelay(store RelayStore, client *kgo.Client, cfg RelayConfig, log *slog.Logger) *Relay {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	return &Relay{
+		store:  store,
+		client: client,
+		cfg:    cfg,
+		log:    log.With("component", "kafka-relay", "consumer", cfg.Consumer),
+		events: make(map[string]*eventRelay),
+		resCh:  make(chan struct{}, 1),
+		wakeCh: make(chan struct{}, 1),
+	}
+}
+
+// Consumer is the name the relay claims outbox entries under.
+func (r *Relay) Consumer() string { return r.cfg.Consumer }
+
+// Stats returns the relay's counters and the backlog at the last count.
+func (r *Relay) Stats() RelayStats {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
+}
+
+// Backlog counts, now, the entries waiting in every event's outbox.
+func (r *Relay) Backlog(ctx context.Context) (int64, error) {
+	evs, err := r.store.Events(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range evs {
+		l, err := r.store.OutboxLen(ctx, e.ID)
+		if err != nil {
+			return 0, err
+		}
+		n += l
+	}
+	return n, nil
+}
+
+// Wake makes the relay poll every event's outbox now rather than at its idle
+// interval. It never blocks; calling it after a state change shortens the
+// delay before the change reaches Kafka.
+func (r *Relay) Wake() {
+	select {
+	case r.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx ends, then waits up to ShutdownGrace for records
+// already sent and acks those the broker took. It returns ctx's error.
+func (r *Relay) Run(ctx context.Context) error {
+	r.log.Info("Kafka relay started")
+	defer r.log.Info("Kafka relay stopped")
+
+	var eventsAt, reportAt time.Time
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if now.Sub(eventsAt) >= r.cfg.EventsEvery {
+			if err := r.refreshEvents(ctx); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				r.fail("list events", err)
+				eventsAt = now.Add(r.cfg.BackoffMin - r.cfg.EventsEvery)
+			} else {
+				eventsAt = now
+			}
+		}
+		r.collect(ctx)
+		for _, id := range r.order {
+			if ctx.Err() != nil {
+				break
+			}
+			ev := r.events[id]
+			if ev.inflight == 0 && !now.Before(ev.nextPoll) {
+				r.step(ctx, ev, time.Now())
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if now.Sub(reportAt) >= r.cfg.ReportEvery {
+			r.report(ctx)
+			reportAt = now
+		}
+
+		next := minTime(eventsAt.Add(r.cfg.EventsEvery), reportAt.Add(r.cfg.ReportEvery))
+		for _, ev := range r.events {
+			if ev.inflight == 0 {
+				next = minTime(next, ev.nextPoll)
+			}
+		}
+		timer.Reset(max(time.Until(next), time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-r.resCh:
+		case <-r.wakeCh:
+			now := time.Now()
+			for _, ev := range r.events {
+				if ev.backoff == 0 {
+					ev.idle = 0
+					ev.nextPoll = now
+				}
+			}
+		case <-timer.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	r.shutdown()
+	return ctx.Err()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (r *Relay) refreshEvents(ctx context.Context) error {
+	evs, err := r.store.Events(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if _, ok := r.events[e.ID]; !ok {
+			r.events[e.ID] = &eventRelay{id: e.ID, held: make(map[string]*heldEntry)}
+			r.order = append(r.order, e.ID)
+		}
+	}
+	return nil
+}
+
+// step acks what the broker took, tops up the event's claimed entries and
+// sends those not yet produced as one batch, in Seq order.
+func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
+	if !r.ack(ctx, ev) {
+		return
+	}
+
+	// An entry stays held until the broker has it and the store dropped it:
+	// forgetting a claim could strand the entry if the store hands idle claims
+	// back only to other consumers. Claims age, though, and ClaimOutbox hands
+	// idle ones back (renewing them), so room is made for them; the total
+	// stays within 2×Batch either way.
+	renewable := 0
+	for _, he := range ev.held {
+		if he.state != stateProduced && now.Sub(he.claimedAt) >= r.cfg.MinIdle {
+			renewable++
+		}
+	}
+	if n := min(r.cfg.Batch-len(ev.held)+renewable, 2*r.cfg.Batch-len(ev.held)); n > 0 {
+		entries, err := r.store.ClaimOutbox(ctx, ev.id, r.cfg.Consumer, n, r.cfg.MinIdle)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail("claim outbox of "+ev.id, err)
+				r.backOff(ev, now)
+			}
+			return
+		}
+		for _, e := range entries {
+			if he, ok := ev.held[e.ID]; ok {
+				he.claimedAt = now
+				continue
+			}
+			ev.held[e.ID] = &heldEntry{entry: e, claimedAt: now}
+		}
+	}
+
+	var batch []*heldEntry
+	for _, he := range ev.held {
+		if he.state == stateClaimed {
+			batch = append(batch, he)
+		}
+	}
+	if len(batch) == 0 {
+		ev.backoff = 0
+		ev.idle = min(max(ev.idle*2, r.cfg.PollMin), r.cfg.PollMax)
+		ev.nextPoll = now.Add(ev.idle)
+		return
+	}
+	ev.idle = 0
+	slices.SortFunc(batch, func(a, b *heldEntry) int { return cmp.Compare(a.entry.Change.Seq, b.entry.Change.Seq) })
+
+	ev.failed = false
+	for _, he := range batch {
+		rec, err := newRecord(r.cfg.TopicPrefix, he.entry.Change)
+		if err != nil {
+			// Only a change of a kind this build does not know gets here;
+			// retrying cannot help, and keeping it would hold the backlog up
+			// forever. Drop it loudly.
+			r.log.Error("Dropping outbox entry that cannot be encoded",
+				"event_id", ev.id, "entry_id", he.entry.ID, "seq", he.entry.Change.Seq, "error", err)
+			he.state = stateProduced
+			continue
+		}
+		he.state = stateInflight
+		ev.inflight++
+		// TryProduce never blocks the loop: if the client's buffer is full
+		// the record fails now and is retried after a backoff.
+		r.client.TryProduce(ctx, rec, func(_ *kgo.Record, err error) {
+			r.resMu.Lock()
+			r.results = append(r.results, produceResult{ev: ev, he: he, err: err})
+			r.resMu.Unlock()
+			select {
+			case r.resCh <- struct{}{}:
+			default:
+			}
+		})
+	}
+	if ev.inflight == 0 {
+		ev.nextPoll = now
+	}
+}
+
+// collect applies the produce answers that arrived and acks what the broker
+// took.
+func (r *Relay) collect(ctx context.Context) {
+	r.resMu.Lock()
+	res := r.results
+	r.results = nil
+	r.resMu.Unlock()
+
+	now := time.Now()
+	done := make(map[*eventRelay]bool)
+	var failures uint64
+	var lastErr error
+	for _, pr := range res {
+		pr.ev.inflight--
+		if pr.err != nil {
+			pr.he.state = stateClaimed
+			pr.ev.failed = true
+			failures++
+			lastErr = pr.err
+		} else {
+			pr.he.state = stateProduced
+		}
+		if pr.ev.inflight == 0 {
+			done[pr.ev] = true
+		}
+	}
+	if failures > 0 {
+		r.failN(failures, "produce", lastErr)
+	}
+	for ev := range done {
+		if ev.failed {
+			r.backOff(ev, now)
+		} else {
+			ev.backoff = 0
+			ev.nextPoll = now // more may be waiting
+		}
+	}
+	for ev := range done {
+		r.ack(ctx, ev)
+	}
+	r.maybeRecovered()
+}
+
+// ack removes from the store the entries the broker has taken; false if the
+// store refused.
+func (r *Relay) ack(ctx context.Context, ev *eventRelay) bool {
+	var ids []string
+	for id, he := range ev.held {
+		if he.state == stateProduced {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return true
+	}
+	if err := r.store.AckOutbox(ctx, ev.id, ids); err != nil {
+		// The entries stay produced-but-held and are acked on a later pass;
+		// if this relay dies first, another relay produces them again, which
+		// the record ids make harmless.
+		if ctx.Err() == nil {
+			r.fail("ack outbox of "+ev.id, err)
+			r.backOff(ev, time.Now())
+		}
+		return false
+	}
+	for _, id := range ids {
+		delete(ev.held, id)
+	}
+	r.statsMu.Lock()
+	r.stats.Relayed += uint64(len(ids))
+	r.statsMu.Unlock()
+	return true
+}
+
+func (r *Relay) backOff(ev *eventRelay, now time.Time) {
+	ev.backoff = min(max(ev.backoff*2, r.cfg.BackoffMin), r.cfg.BackoffMax)
+	ev.nextPoll = now.Add(ev.backoff)
+}
+
+func (r *Relay) fail(what string, err error) { r.failN(1, what, err) }
+
+func (r *Relay) failN(n uint64, what string, err error) {
+	msg := what + ": " + err.Error()
+	r.statsMu.Lock()
+	r.stats.Failures += n
+	r.stats.LastError = msg
+	r.stats.LastErrorAt = time.Now()
+	first := !r.outage
+	r.outage = true
+	r.statsMu.Unlock()
+	if first {
+		r.log.Warn("Kafka relay failing; outbox entries are kept and retried", "error", msg)
+	}
+}
+
+// maybeRecovered logs the end of an outage once nothing is failing or
+// waiting for a retry.
+func (r *Relay) maybeRecovered() {
+	r.statsMu.Lock()
+	outage := r.outage
+	r.statsMu.Unlock()
+	if !outage {
+		return
+	}
+	for _, ev := range r.events {
+		if ev.backoff != 0 || ev.failed {
+			return
+		}
+	}
+	r.statsMu.Lock()
+	r.outage = false
+	failures := r.stats.Failures
+	r.statsMu.Unlock()
+	r.log.Info("Kafka relay recovered", "failures", failures)
+}
+
+// report counts the backlog and logs it while the relay is failing.
+func (r *Relay) report(ctx context.Context) {
+	held := 0
+	for _, ev := range r.events {
+		held += len(ev.held)
+	}
+	var backlog int64
+	var err error
+	for _, id := range r.order {
+		var n int64
+		if n, err = r.store.OutboxLen(ctx, id); err != nil {
+			break
+		}
+		backlog += n
+	}
+	r.statsMu.Lock()
+	r.stats.Held = held
+	if err == nil {
+		r.stats.Backlog = backlog
+		r.stats.BacklogAt = time.Now()
+	}
+	st := r.stats
+	outage := r.outage
+	newFailures := st.Failures - r.failuresLogged
+	r.failuresLogged = st.Failures
+	r.statsMu.Unlock()
+
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Warn("Kafka outbox backlog unknown", "error", err)
+	case outage || (newFailures > 0 && backlog > 0):
+		r.log.Warn("Kafka outbox backlog", "backlog", backlog, "held", held,
+			"failures", st.Failures, "last_error", st.LastError)
+	}
+}
+
+// shutdown gives records already sent a moment to be answered, then acks
+// what the broker took so another relay does not produce it again.
+func (r *Relay) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownGrace)
+	defer cancel()
+	for {
+		r.collect(ctx)
+		pending := false
+		for _, ev := range r.events {
+			pending = pending || ev.inflight > 0
+		}
+		if !pending {
+			return
+		}
+		select {
+		case <-r.resCh:
+		case <-ctx.Done():
+			r.log.Warn("Kafka relay stopped with records unanswered; their entries will be relayed again")
+			return
+		}
+	}
+}
