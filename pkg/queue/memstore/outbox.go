@@ -1,0 +1,97 @@
+package memstore
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// outbox is one event's unacknowledged changes, in seq order.
+type outbox struct {
+	entries []*outboxEntry // acked entries are dropped from the front lazily
+	byID    map[string]*outboxEntry
+}
+
+type outboxEntry struct {
+	queue.OutboxEntry
+	acked     bool
+	consumer  string
+	claimedAt time.Time
+}
+
+func (o *outbox) append(c queue.Change) {
+	en := &outboxEntry{OutboxEntry: queue.OutboxEntry{ID: strconv.FormatUint(c.Seq, 10), Change: c}}
+	o.entries = append(o.entries, en)
+	o.byID[en.ID] = en
+}
+
+// compact drops acknowledged entries from the front; the relay acks in
+// order, so that is where they gather.
+func (o *outbox) compact() {
+	i := 0
+	for i < len(o.entries) && o.entries[i].acked {
+		o.entries[i] = nil
+		i++
+	}
+	o.entries = o.entries[i:]
+	if len(o.entries) == 0 {
+		o.entries = nil // let the old backing array go
+	}
+}
+
+// ClaimOutbox implements queue.Outbox: it returns entries never claimed and
+// entries claimed more than minIdle ago (by anyone, as a Redis stream's
+// XAUTOCLAIM would), and claims them for consumer now.
+func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[eventID]
+	if e == nil || n <= 0 {
+		return nil, nil
+	}
+	now := s.clock()
+	var out []queue.OutboxEntry
+	for _, en := range e.out.entries {
+		if len(out) == n {
+			break
+		}
+		if en.acked || en.consumer != "" && now.Sub(en.claimedAt) <= minIdle {
+			continue
+		}
+		en.consumer, en.claimedAt = consumer, now
+		out = append(out, en.OutboxEntry)
+	}
+	return out, nil
+}
+
+// AckOutbox implements queue.Outbox. Unknown ids are ignored, so acks may be
+// retried.
+func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[eventID]
+	if e == nil {
+		return nil
+	}
+	for _, id := range ids {
+		if en := e.out.byID[id]; en != nil {
+			en.acked = true
+			delete(e.out.byID, id)
+		}
+	}
+	e.out.compact()
+	return nil
+}
+
+// OutboxLen implements queue.Outbox.
+func (s *Store) OutboxLen(ctx context.Context, eventID string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[eventID]
+	if e == nil {
+		return 0, nil
+	}
+	return int64(len(e.out.byID)), nil
+}
