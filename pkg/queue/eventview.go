@@ -1,0 +1,497 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue/ticketset"
+)
+
+const (
+	// maxInbox bounds the changes buffered while a view resynchronises; past it
+	// the oldest are dropped and the gap forces another resync.
+	maxInbox = 100_000
+	// maxRereads bounds the session re-reads one step makes, so a mass re-read
+	// after a store failure cannot starve the event's other streams.
+	maxRereads = 1000
+	// storeTimeout bounds each store call a view makes.
+	storeTimeout = 5 * time.Second
+)
+
+// eventView is one process's live picture of one event: the waiting set as
+// ordered tickets, kept current from the store's change feed, and the
+// watchers of the streams open on this process. One change costs one update of
+// the set plus one cheap comparison per watcher; no store calls.
+type eventView struct {
+	hub     *Hub
+	eventID string
+	rate    admissionRate
+
+	// Guarded by hub.mu.
+	refs      int
+	idleSince time.Time
+
+	// The inbox is filled by the store's subscription, which must never block,
+	// so it has its own lock, never held for long.
+	inMu         sync.Mutex
+	inbox        []Change
+	resubscribed bool
+	wake         chan struct{}
+
+	mu         sync.Mutex
+	tickets    *ticketset.Set
+	seq        uint64
+	subscribed bool // the subscription has been established at least once
+	synced     bool // tickets reflect a snapshot plus every change since
+	needResync bool
+	suspectSeq uint64 // the store's seq seen ahead of ours
+	suspectAt  time.Time
+	backoff    time.Duration
+	pending    []Change
+	event      Event
+	watchers   map[*Watcher]struct{}
+	bySession  map[string][]*Watcher
+	rereads    []*Watcher
+	dirty      bool
+}
+
+func newEventView(h *Hub, eventID string) *eventView {
+	return &eventView{
+		hub:       h,
+		eventID:   eventID,
+		wake:      make(chan struct{}, 1),
+		tickets:   ticketset.New(),
+		watchers:  map[*Watcher]struct{}{},
+		bySession: map[string][]*Watcher{},
+	}
+}
+
+// Subscribed implements ChangeHandler.
+func (v *eventView) Subscribed() {
+	v.inMu.Lock()
+	v.resubscribed = true
+	v.inMu.Unlock()
+	v.poke()
+}
+
+// Change implements ChangeHandler.
+func (v *eventView) Change(c Change) {
+	v.inMu.Lock()
+	v.inbox = append(v.inbox, c)
+	v.inMu.Unlock()
+	v.poke()
+}
+
+func (v *eventView) poke() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (v *eventView) takeInbox() ([]Change, bool) {
+	v.inMu.Lock()
+	defer v.inMu.Unlock()
+	in, re := v.inbox, v.resubscribed
+	v.inbox, v.resubscribed = nil, false
+	return in, re
+}
+
+func (v *eventView) log() *slog.Logger { return v.hub.log.With("event_id", v.eventID) }
+
+// run is the view's loop: it owns the subscription and flushes changes to the
+// watchers at most once per Coalesce.
+func (v *eventView) run() {
+	cfg := v.hub.cfg
+	ctx, cancel := context.WithCancel(v.hub.ctx)
+	var sub sync.WaitGroup
+	sub.Add(1)
+	go func() {
+		defer sub.Done()
+		v.subscribe(ctx)
+	}()
+	defer func() {
+		cancel()
+		sub.Wait()
+		v.shutdown()
+	}()
+
+	tick := time.NewTicker(cfg.Resync)
+	defer tick.Stop()
+	var lastFlush time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.wake:
+		case <-tick.C:
+			if v.hub.retire(v) {
+				return
+			}
+			v.checkSeq(ctx)
+		}
+		if wait := cfg.Coalesce - cfg.Now().Sub(lastFlush); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		v.step(ctx)
+		lastFlush = cfg.Now()
+	}
+}
+
+// subscribe keeps the event's one subscription up until ctx ends.
+func (v *eventView) subscribe(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := v.hub.store.Subscribe(ctx, v.eventID, v)
+		if ctx.Err() != nil {
+			return
+		}
+		v.log().Warn("Position update subscription ended; retrying", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (v *eventView) shutdown() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for w := range v.watchers {
+		w.fail(ErrHubClosed)
+	}
+}
+
+// step applies what arrived, resynchronises if needed, and flushes.
+func (v *eventView) step(ctx context.Context) {
+	changes, resubscribed := v.takeInbox()
+	v.mu.Lock()
+	if resubscribed {
+		// Whatever was published while the subscription was down is gone.
+		v.subscribed = true
+		v.needResync = true
+	}
+	v.pending = append(v.pending, changes...)
+	if n := len(v.pending) - maxInbox; n > 0 {
+		v.pending = append(v.pending[:0], v.pending[n:]...)
+	}
+	v.applyPending()
+	if v.suspectSeq != 0 && v.seq < v.suspectSeq && v.hub.cfg.Now().Sub(v.suspectAt) >= suspectGrace(v.hub.cfg) {
+		v.log().Info("Change feed fell behind the store; resynchronising", "seq", v.seq, "store_seq", v.suspectSeq)
+		v.needResync = true
+	}
+	resync := v.subscribed && (v.needResync || !v.synced)
+	v.mu.Unlock()
+
+	if resync {
+		v.resync(ctx)
+	}
+	v.reread(ctx)
+
+	v.mu.Lock()
+	v.flush()
+	v.mu.Unlock()
+}
+
+// suspectGrace is how long the feed may trail a store sequence number seen by
+// a check before the view resynchronises: long enough for a change in flight.
+func suspectGrace(cfg HubConfig) time.Duration {
+	return min(cfg.Resync/4, time.Second)
+}
+
+// applyPending applies buffered changes in sequence order, stopping at a gap.
+// Called with v.mu held.
+func (v *eventView) applyPending() {
+	i := 0
+	for ; i < len(v.pending) && v.synced && !v.needResync; i++ {
+		c := v.pending[i]
+		switch {
+		case c.Seq <= v.seq:
+			// Already in the snapshot, or a duplicate.
+		case c.Seq > v.seq+1:
+			v.log().Info("Missed position updates; resynchronising", "seq", v.seq, "received_seq", c.Seq)
+			v.needResync = true
+			i-- // keep it for after the resync
+		default:
+			v.apply(c)
+		}
+	}
+	if v.synced && !v.needResync {
+		v.pending = v.pending[:0]
+	} else if i > 0 {
+		v.pending = append(v.pending[:0], v.pending[i:]...)
+	}
+}
+
+// apply updates the waiting set and the watchers of the affected sessions.
+// Called with v.mu held.
+func (v *eventView) apply(c Change) {
+	for _, cs := range c.Sessions {
+		if cs.Status == StatusQueued {
+			v.tickets.Insert(cs.Ticket)
+		} else {
+			v.tickets.Remove(cs.Ticket)
+		}
+		for _, w := range v.bySession[cs.ID] {
+			advance(&w.session, cs.Status, c)
+		}
+	}
+	v.seq = c.Seq
+	v.dirty = true
+	if c.Kind == ChangeAdmitted {
+		v.rate.add(c.At, len(c.Sessions))
+	}
+	if v.tickets.Len() != c.QueueLength {
+		// The feed and the store disagree: trust the store.
+		v.log().Warn("Queue length differs from the store's; resynchronising",
+			"seq", c.Seq, "local", v.tickets.Len(), "store", c.QueueLength)
+		v.needResync = true
+	}
+}
+
+// advance moves s to a newer status learnt from change c; older news is ignored.
+func advance(s *Session, st Status, c Change) {
+	if st.stage() <= s.Status.stage() {
+		return
+	}
+	s.Status = st
+	switch st {
+	case StatusReady:
+		s.AdmittedAt, s.CheckoutDeadline = c.At, c.CheckoutDeadline
+	case StatusCompleted, StatusExpired, StatusLeft:
+		s.EndedAt = c.At
+	}
+}
+
+// resync replaces the waiting set with the store's snapshot.
+func (v *eventView) resync(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	snap, err := v.hub.store.Snapshot(ctx, v.eventID)
+	if err == nil {
+		var e Event
+		if e, _, err = v.hub.store.Event(ctx, v.eventID); errors.Is(err, ErrEventNotFound) {
+			err = nil
+		}
+		v.mu.Lock()
+		v.event = e
+		v.mu.Unlock()
+	}
+	if err != nil {
+		v.mu.Lock()
+		v.backoff = min(max(2*v.backoff, 100*time.Millisecond), 5*time.Second)
+		retry := v.backoff
+		v.mu.Unlock()
+		v.log().Warn("Failed to resynchronise queue positions; streams keep their last state", "error", err, "retry_in", retry)
+		time.AfterFunc(retry, v.poke)
+		return
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	regressed := snap.Seq < v.seq
+	v.tickets.Reset(snap.Tickets)
+	v.seq = snap.Seq
+	v.synced, v.needResync, v.suspectSeq, v.backoff = true, false, 0, 0
+	v.dirty = true
+	if regressed {
+		// The store lost changes (a restart without persistence): nothing
+		// remembered about the sessions can be trusted.
+		v.log().Warn("Store's change sequence went backwards; re-reading every watched session", "seq", snap.Seq)
+		for w := range v.watchers {
+			w.baseSeq = 0
+			v.markStale(w)
+		}
+	}
+	v.applyPending()
+	v.log().Debug("Resynchronised queue positions", "seq", v.seq, "queue_length", v.tickets.Len())
+}
+
+// checkSeq compares the view's sequence with the store's, to catch a lost
+// change even when no later change arrives to reveal the gap, and refreshes
+// the event's settings.
+func (v *eventView) checkSeq(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	e, stats, err := v.hub.store.Event(ctx, v.eventID)
+	if err != nil {
+		if !errors.Is(err, ErrEventNotFound) {
+			v.log().Debug("Periodic position check failed", "error", err)
+		}
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.event = e
+	switch {
+	case !v.synced:
+	case stats.Seq < v.seq:
+		v.needResync = true
+	case stats.Seq > v.seq:
+		if v.suspectSeq == 0 {
+			v.suspectSeq, v.suspectAt = stats.Seq, v.hub.cfg.Now()
+			time.AfterFunc(suspectGrace(v.hub.cfg), v.poke)
+		}
+	default:
+		v.suspectSeq = 0
+	}
+}
+
+func (v *eventView) register(w *Watcher) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.watchers[w] = struct{}{}
+	v.hub.watchers.Add(1)
+	v.bySession[w.sessionID] = append(v.bySession[w.sessionID], w)
+}
+
+func (v *eventView) unregister(w *Watcher) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.watchers, w)
+	v.hub.watchers.Add(-1)
+	ws := v.bySession[w.sessionID]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(v.bySession, w.sessionID)
+	} else {
+		v.bySession[w.sessionID] = ws
+	}
+}
+
+// start merges the watcher's initial read with whatever the feed told it
+// meanwhile and sends the first state.
+func (v *eventView) start(w *Watcher, s Session, pl Place) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if w.session.Status.stage() > s.Status.stage() {
+		s.Status, s.AdmittedAt, s.CheckoutDeadline, s.EndedAt =
+			w.session.Status, w.session.AdmittedAt, w.session.CheckoutDeadline, w.session.EndedAt
+	}
+	w.session, w.baseSeq, w.started = s, pl.Seq, true
+	view, ok := v.viewOf(w, v.rate.perSecond(v.hub.cfg.Now()))
+	if !ok {
+		// The view has not caught up with the read yet: the read is the newest.
+		view = v.makeView(w, pl.Position, pl.QueueLength, 0)
+	}
+	v.show(w, view)
+}
+
+// viewOf computes a watcher's state from memory; ok is false when memory
+// cannot tell yet. Called with v.mu held.
+func (v *eventView) viewOf(w *Watcher, perSecond float64) (View, bool) {
+	if w.session.Status != StatusQueued {
+		n := w.last.queueLength
+		if v.synced {
+			n = v.tickets.Len()
+		}
+		return v.makeView(w, 0, n, 0), true
+	}
+	if !v.synced || v.seq < w.baseSeq || w.stale {
+		return View{}, false
+	}
+	if !v.tickets.Contains(w.session.Ticket) {
+		// Queued, yet gone from the set: the change that took it out was lost.
+		v.markStale(w)
+		return View{}, false
+	}
+	pos := v.tickets.Rank(w.session.Ticket) + 1
+	return v.makeView(w, pos, v.tickets.Len(), waitAt(pos, perSecond)), true
+}
+
+func (v *eventView) makeView(w *Watcher, pos, n int64, wait time.Duration) View {
+	return View{
+		Session:       w.session,
+		Position:      pos,
+		QueueLength:   n,
+		EstimatedWait: wait,
+		UpdatedAt:     v.hub.cfg.Now(),
+		CheckoutURL:   v.event.CheckoutURL,
+	}
+}
+
+// show puts a state in the watcher's mailbox if it differs from the last one.
+// Called with v.mu held.
+func (v *eventView) show(w *Watcher, view View) {
+	sh := shown{view.Session.Status, view.Position, view.QueueLength}
+	if w.final || sh == w.last {
+		return
+	}
+	w.last = sh
+	w.final = sh.status.EndsStream()
+	w.put(view)
+}
+
+// flush sends every watcher whose state changed its new state. Called with
+// v.mu held.
+func (v *eventView) flush() {
+	if !v.dirty {
+		return
+	}
+	v.dirty = false
+	perSecond := v.rate.perSecond(v.hub.cfg.Now())
+	for w := range v.watchers {
+		if !w.started || w.final {
+			continue
+		}
+		if view, ok := v.viewOf(w, perSecond); ok {
+			v.show(w, view)
+		}
+	}
+}
+
+func (v *eventView) markStale(w *Watcher) {
+	if !w.stale {
+		w.stale = true
+		v.rereads = append(v.rereads, w)
+	}
+}
+
+// reread reads the sessions whose status the feed lost.
+func (v *eventView) reread(ctx context.Context) {
+	v.mu.Lock()
+	n := min(len(v.rereads), maxRereads)
+	batch := append([]*Watcher(nil), v.rereads[:n]...)
+	v.rereads = append(v.rereads[:0], v.rereads[n:]...)
+	more := len(v.rereads) > 0
+	v.mu.Unlock()
+	if more {
+		defer v.poke()
+	}
+	for _, w := range batch {
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		s, pl, err := v.hub.store.Session(rctx, w.sessionID)
+		cancel()
+		v.mu.Lock()
+		switch {
+		case err == nil:
+			if s.Status.stage() >= w.session.Status.stage() {
+				w.session = s
+			}
+			w.baseSeq, w.stale = pl.Seq, false
+			v.dirty = true
+		case errors.Is(err, ErrSessionNotFound):
+			w.fail(err)
+		default:
+			// Retried on the next resync or check.
+			w.stale = false
+		}
+		v.mu.Unlock()
+	}
+}

@@ -1,0 +1,254 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/memstore"
+	"github.com/waitroom/waitroom/pkg/token"
+)
+
+// lossyStore is the embedded store with a change feed that loses messages
+// and drops its subscription on demand, the way Redis pub/sub can.
+type lossyStore struct {
+	queue.Store
+	mu       sync.Mutex
+	rng      *rand.Rand
+	lossRate float64
+	handlers []queue.ChangeHandler
+}
+
+func (s *lossyStore) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
+	s.mu.Lock()
+	s.handlers = append(s.handlers, h)
+	s.mu.Unlock()
+	return s.Store.Subscribe(ctx, eventID, lossyHandler{s, h})
+}
+
+// resubscribe tells every subscriber its subscription was re-established.
+func (s *lossyStore) resubscribe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.handlers {
+		h.Subscribed()
+	}
+}
+
+type lossyHandler struct {
+	s *lossyStore
+	h queue.ChangeHandler
+}
+
+func (l lossyHandler) Subscribed() { l.h.Subscribed() }
+
+func (l lossyHandler) Change(c queue.Change) {
+	l.s.mu.Lock()
+	drop := l.s.rng.Float64() < l.s.lossRate
+	l.s.mu.Unlock()
+	if !drop {
+		l.h.Change(c)
+	}
+}
+
+func newService(t testing.TB, store queue.Store, maxConcurrent int64) *queue.Service {
+	t.Helper()
+	key, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := token.NewIssuer(token.IssuerConfig{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := queue.NewService(store, iss, queue.Config{
+		SessionTTL:           time.Hour,
+		CheckoutWindow:       10 * time.Minute,
+		DefaultMaxConcurrent: maxConcurrent,
+		CheckoutURL:          "/checkout",
+		ProcessInterval:      time.Second,
+		Hub:                  queue.HubConfig{Coalesce: 10 * time.Millisecond, Resync: time.Second},
+	}, slog.New(slog.DiscardHandler))
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+// follow records the newest state each stream showed.
+type follow struct {
+	mu     sync.Mutex
+	latest map[string]queue.View
+	counts map[string]int
+	ended  map[string]error
+}
+
+func (f *follow) watch(t testing.TB, ctx context.Context, svc *queue.Service, id string) {
+	st, err := svc.Watch(ctx, id)
+	if err != nil {
+		t.Fatalf("Watch(%s): %v", id, err)
+	}
+	go func() {
+		defer st.Close()
+		for {
+			v, err := st.Next(ctx)
+			f.mu.Lock()
+			if err != nil {
+				f.ended[id] = err
+				f.mu.Unlock()
+				return
+			}
+			if prev, ok := f.latest[id]; ok && older(v, prev) {
+				t.Errorf("%s: state %+v after newer %+v", id, v, prev)
+			}
+			f.latest[id] = v
+			f.counts[id]++
+			f.mu.Unlock()
+		}
+	}()
+}
+
+// older reports whether v is an older state than prev.
+func older(v, prev queue.View) bool {
+	if v.Session.Status != prev.Session.Status {
+		return v.Session.Status == queue.StatusQueued
+	}
+	return v.Session.Status == queue.StatusQueued && v.Position > prev.Position
+}
+
+// TestHubConvergesDespiteLostChanges runs random joins, leaves and admissions
+// while the feed loses a third of its messages and is re-established now and
+// then: every stream still ends up showing exactly the store's truth, within
+// a few resync intervals, and never goes backwards on the way.
+func TestHubConvergesDespiteLostChanges(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &lossyStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
+				svc := newService(t, store, 3)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+				rng := rand.New(rand.NewPCG(seed, 1))
+				var ids []string
+				for i := 0; i < 40; i++ {
+					v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "show")
+					if err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, v.Session.ID)
+					f.watch(t, ctx, svc, v.Session.ID)
+				}
+				for step := 0; step < 200; step++ {
+					switch r := rng.IntN(10); {
+					case r < 4:
+						v, _, err := svc.Join(ctx, fmt.Sprint("late", step), "show")
+						if err != nil {
+							t.Fatal(err)
+						}
+						f.watch(t, ctx, svc, v.Session.ID)
+						ids = append(ids, v.Session.ID)
+					case r < 7:
+						err := svc.Leave(ctx, ids[rng.IntN(len(ids))])
+						if err != nil && !errors.Is(err, queue.ErrNotQueued) {
+							t.Fatal(err)
+						}
+					case r < 8:
+						err := svc.CompleteCheckout(ctx, ids[rng.IntN(len(ids))])
+						if err != nil && !errors.Is(err, queue.ErrNotAdmitted) {
+							t.Fatal(err)
+						}
+					case r < 9:
+						if err := svc.ProcessOnce(ctx); err != nil {
+							t.Fatal(err)
+						}
+					default:
+						store.resubscribe()
+					}
+					time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+				}
+				// Two resync intervals plus the grace: every lost change is
+				// found by now.
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				for _, id := range ids {
+					s, pl, err := store.Session(ctx, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := f.latest[id]
+					if got.Session.Status == queue.StatusReady && (s.Status == queue.StatusCompleted || s.Status == queue.StatusExpired) {
+						// The stream ended at READY; checkout went on after.
+						s.Status = queue.StatusReady
+					}
+					if got.Session.Status != s.Status || got.Position != pl.Position ||
+						(s.Status == queue.StatusQueued && got.QueueLength != pl.QueueLength) {
+						t.Errorf("%s: stream shows %v at %d of %d, store says %v at %d of %d",
+							id, got.Session.Status, got.Position, got.QueueLength, s.Status, pl.Position, pl.QueueLength)
+					}
+					if s.Status.EndsStream() && f.ended[id] != io.EOF {
+						t.Errorf("%s: %v but stream not ended (%v)", id, s.Status, f.ended[id])
+					}
+					if s.Status == queue.StatusReady && got.CheckoutToken == "" {
+						t.Errorf("%s: READY without a token", id)
+					}
+				}
+				cancel()
+			})
+		})
+	}
+}
+
+// TestHubCoalescesAndSkipsUnchanged checks that a burst of changes reaches a
+// stream as few messages, none of them a repeat, and that a change that does
+// not alter what a stream shows sends it nothing.
+func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New()
+		svc := newService(t, store, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		head, _, _ := svc.Join(ctx, "head", "burst")
+		f.watch(t, ctx, svc, head.Session.ID)
+		synctest.Wait()
+		// 100 joins inside one coalescing window.
+		for i := 0; i < 100; i++ {
+			if _, _, err := svc.Join(ctx, fmt.Sprint("b", i), "burst"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		f.mu.Lock()
+		n, got := f.counts[head.Session.ID], f.latest[head.Session.ID]
+		f.mu.Unlock()
+		if got.QueueLength != 101 || got.Position != 1 {
+			t.Fatalf("head shows %d of %d, want 1 of 101", got.Position, got.QueueLength)
+		}
+		if n != 2 {
+			t.Fatalf("head got %d messages for one burst, want 2 (initial + one coalesced)", n)
+		}
+		// An admission elsewhere... none: capacity 1 admits the head only, so
+		// the others' positions all move by one, once.
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if v := f.latest[head.Session.ID]; v.Session.Status != queue.StatusReady || v.CheckoutToken == "" {
+			t.Fatalf("head after admission: %+v", v)
+		}
+	})
+}

@@ -1,0 +1,288 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Config is the service's behaviour, from the environment.
+type Config struct {
+	// SessionTTL is how long a session may wait in the queue.
+	SessionTTL time.Duration
+	// CheckoutWindow is an admitted session's time to complete checkout, for
+	// events that do not set their own.
+	CheckoutWindow time.Duration
+	// DefaultMaxConcurrent is the checkout capacity of events that do not set
+	// their own.
+	DefaultMaxConcurrent int64
+	// CheckoutURL is where admitted visitors go, for events that do not set
+	// their own.
+	CheckoutURL string
+	// ProcessInterval is how often the processor admits and expires.
+	ProcessInterval time.Duration
+	// AdmitBatch bounds the sessions one store call admits or expires.
+	AdmitBatch int
+	// Hub tunes the stream fan-out.
+	Hub HubConfig
+}
+
+// Service is the waiting room's use cases over a Store.
+type Service struct {
+	store  Store
+	tokens TokenIssuer
+	hub    *Hub
+	cfg    Config
+	log    *slog.Logger
+}
+
+// NewService returns a service; Close releases its streams.
+func NewService(store Store, tokens TokenIssuer, cfg Config, log *slog.Logger) *Service {
+	if cfg.Hub.Now == nil {
+		cfg.Hub.Now = time.Now
+	}
+	if cfg.AdmitBatch <= 0 {
+		cfg.AdmitBatch = 1000
+	}
+	return &Service{store: store, tokens: tokens, hub: NewHub(store, cfg.Hub, log), cfg: cfg, log: log}
+}
+
+// OpenStreams is how many position streams are open on this process.
+func (s *Service) OpenStreams() int64 { return s.hub.Watchers() }
+
+// Close ends every open watch with ErrHubClosed.
+func (s *Service) Close() { s.hub.Close() }
+
+func (s *Service) now() time.Time { return s.cfg.Hub.Now() }
+
+// defaultEvent is the event an unknown event id is registered as.
+func (s *Service) defaultEvent(id string) Event {
+	return Event{ID: id, State: EventActive, MaxConcurrent: s.cfg.DefaultMaxConcurrent, CheckoutWindow: s.cfg.CheckoutWindow}
+}
+
+// Join puts a user in an event's queue, or returns their live session there.
+func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool, error) {
+	if err := ValidateUserID(userID); err != nil {
+		return View{}, false, err
+	}
+	if err := ValidateEventID(eventID); err != nil {
+		return View{}, false, err
+	}
+	sess, pl, created, err := s.store.Join(ctx, JoinParams{
+		SessionID: NewSessionID(eventID),
+		UserID:    userID,
+		EventID:   eventID,
+		Now:       s.now(),
+		TTL:       s.cfg.SessionTTL,
+		NewEvent:  s.defaultEvent(eventID),
+	})
+	if err != nil {
+		return View{}, false, err
+	}
+	if created {
+		s.published(eventID, ChangeJoined)
+	}
+	v, err := s.view(ctx, sess, pl)
+	return v, created, err
+}
+
+// Status returns a session's current state.
+func (s *Service) Status(ctx context.Context, sessionID string) (View, error) {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return View{}, err
+	}
+	sess, pl, err := s.store.Session(ctx, sessionID)
+	if err != nil {
+		return View{}, err
+	}
+	if sess.Status == StatusExpired {
+		return View{}, ErrSessionExpired
+	}
+	return s.view(ctx, sess, pl)
+}
+
+// Leave takes a queued session out of its queue.
+func (s *Service) Leave(ctx context.Context, sessionID string) error {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return err
+	}
+	if _, err := s.store.Leave(ctx, sessionID, s.now()); err != nil {
+		return expiredOr(err)
+	}
+	s.published(EventOfSession(sessionID), ChangeLeft)
+	return nil
+}
+
+// CompleteCheckout ends an admitted session's checkout and frees its slot.
+func (s *Service) CompleteCheckout(ctx context.Context, sessionID string) error {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return err
+	}
+	if _, err := s.store.Complete(ctx, sessionID, s.now()); err != nil {
+		return expiredOr(err)
+	}
+	s.published(EventOfSession(sessionID), ChangeCompleted)
+	return nil
+}
+
+// CompleteCheckoutToken is CompleteCheckout for the session a checkout token
+// was issued to.
+func (s *Service) CompleteCheckoutToken(ctx context.Context, token string) error {
+	if token == "" {
+		return &InvalidArgumentError{Field: "checkout_token", Reason: "must not be empty"}
+	}
+	id, err := s.tokens.SessionID(token)
+	if err != nil {
+		return err
+	}
+	return s.CompleteCheckout(ctx, id)
+}
+
+// expiredOr turns "not queued/admitted because expired" into ErrSessionExpired.
+func expiredOr(err error) error {
+	if se := (*StatusError)(nil); errors.As(err, &se) && se.Status == StatusExpired {
+		return ErrSessionExpired
+	}
+	return err
+}
+
+func (s *Service) published(eventID string, k ChangeKind) {
+	s.log.Debug("Published position update", "event_id", eventID, "update_type", k.String())
+}
+
+// view completes a session's state with its estimated wait, and with its
+// checkout token and URL when admitted.
+func (s *Service) view(ctx context.Context, sess Session, pl Place) (View, error) {
+	v := View{
+		Session:     sess,
+		Position:    pl.Position,
+		QueueLength: pl.QueueLength,
+		UpdatedAt:   s.now(),
+	}
+	if sess.Status == StatusQueued {
+		v.EstimatedWait = s.hub.estimate(sess.EventID, pl.Position)
+	}
+	if sess.Status == StatusReady {
+		e, _, err := s.store.Event(ctx, sess.EventID)
+		if err != nil && !errors.Is(err, ErrEventNotFound) {
+			return View{}, err
+		}
+		v.CheckoutURL = e.CheckoutURL
+		return s.admitted(v)
+	}
+	return v, nil
+}
+
+// admitted adds the checkout token and URL to a Ready view.
+func (s *Service) admitted(v View) (View, error) {
+	if v.Session.Status != StatusReady {
+		return v, nil
+	}
+	tok, err := s.tokens.Issue(v.Session)
+	if err != nil {
+		return View{}, fmt.Errorf("issue checkout token: %w", err)
+	}
+	v.CheckoutToken = tok
+	if v.CheckoutURL == "" {
+		v.CheckoutURL = s.cfg.CheckoutURL
+	}
+	return v, nil
+}
+
+// Stream follows one session's state for a position stream.
+type Stream struct {
+	w   *Watcher
+	svc *Service
+}
+
+// Watch opens a stream on a session. Its first state is the current one.
+func (s *Service) Watch(ctx context.Context, sessionID string) (*Stream, error) {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return nil, err
+	}
+	w, err := s.hub.Watch(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{w: w, svc: s}, nil
+}
+
+// Next waits for the session's next state; io.EOF follows a state that ends
+// the stream.
+func (st *Stream) Next(ctx context.Context) (View, error) {
+	v, err := st.w.Next(ctx)
+	if err != nil {
+		return View{}, err
+	}
+	return st.svc.admitted(v)
+}
+
+// Close releases the stream.
+func (st *Stream) Close() { st.w.Close() }
+
+// PutEvent validates an event's settings, fills in the defaults and stores it.
+func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
+	if err := ValidateEventID(e.ID); err != nil {
+		return Event{}, err
+	}
+	switch {
+	case e.State == 0:
+		e.State = EventActive
+	case e.State > EventClosed:
+		return Event{}, &InvalidArgumentError{Field: "state", Reason: "unknown state"}
+	}
+	switch {
+	case e.MaxConcurrent == 0:
+		e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
+	case e.MaxConcurrent < 0:
+		return Event{}, &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
+	}
+	switch {
+	case e.CheckoutWindow == 0:
+		e.CheckoutWindow = s.cfg.CheckoutWindow
+	case e.CheckoutWindow < time.Second:
+		return Event{}, &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
+	}
+	if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
+		return Event{}, err
+	}
+	return s.store.PutEvent(ctx, e)
+}
+
+// Event returns an event's settings and counts.
+func (s *Service) Event(ctx context.Context, id string) (Event, EventStats, error) {
+	if err := ValidateEventID(id); err != nil {
+		return Event{}, EventStats{}, err
+	}
+	return s.store.Event(ctx, id)
+}
+
+// Events returns every event.
+func (s *Service) Events(ctx context.Context) ([]Event, error) { return s.store.Events(ctx) }
+
+// Ping checks the store.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// ValidateCheckoutURL accepts an absolute http(s) URL or an absolute path.
+func ValidateCheckoutURL(field, raw string) error {
+	if len(raw) > 2048 {
+		return &InvalidArgumentError{Field: field, Reason: "longer than 2048 characters"}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return &InvalidArgumentError{Field: field, Reason: "not a URL"}
+	}
+	if u.IsAbs() {
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
+		}
+		return nil
+	}
+	if u.Host != "" || len(u.Path) == 0 || u.Path[0] != '/' {
+		return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
+	}
+	return nil
+}

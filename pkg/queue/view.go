@@ -1,0 +1,18 @@
+package queue
+
+import "time"
+
+// View is what a visitor sees of their session at one moment: the payload of
+// JoinQueue, GetQueueStatus and every stream message.
+type View struct {
+	Session Session
+	// Position is 1-based while queued, 0 otherwise.
+	Position    int64
+	QueueLength int64
+	// EstimatedWait is 0 when unknown or when not queued.
+	EstimatedWait time.Duration
+	UpdatedAt     time.Time
+	// CheckoutToken and CheckoutURL are set when the session is Ready.
+	CheckoutToken string
+	CheckoutURL   string
+}

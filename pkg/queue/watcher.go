@@ -1,0 +1,112 @@
+package queue
+
+import (
+	"context"
+	"io"
+	"sync"
+)
+
+// Watcher follows one session for one stream. The event's view puts the newest
+// state in its one-slot mailbox without ever waiting for the reader, so a slow
+// client only ever skips intermediate states, never delays other streams, and
+// never sees an older state after a newer one.
+type Watcher struct {
+	sessionID string
+	view      *eventView
+
+	// Owned by the view and guarded by view.mu.
+	session Session // the session as last known, with the newest status
+	baseSeq uint64  // the change sequence the initial read reflected
+	started bool    // the initial read has been merged
+	stale   bool    // a re-read is queued
+	last    shown   // what was last put in the mailbox
+	final   bool    // a status that ends the stream was put in the mailbox
+
+	mu     sync.Mutex
+	latest View
+	has    bool
+	err    error // ends the watch after the mailbox is drained
+	notify chan struct{}
+	closed bool
+}
+
+// shown is the part of a view whose change warrants a new message.
+type shown struct {
+	status      Status
+	position    int64
+	queueLength int64
+}
+
+func newWatcher(v *eventView, sessionID string) *Watcher {
+	return &Watcher{sessionID: sessionID, view: v, notify: make(chan struct{}, 1)}
+}
+
+// SessionID is the watched session.
+func (w *Watcher) SessionID() string { return w.sessionID }
+
+// put replaces the mailbox's content with a newer view.
+func (w *Watcher) put(v View) {
+	w.mu.Lock()
+	w.latest, w.has = v, true
+	w.mu.Unlock()
+	w.wake()
+}
+
+// fail ends the watch with err once the mailbox is drained.
+func (w *Watcher) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *Watcher) wake() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Next waits for the next state. After a state whose status ends the stream it
+// returns io.EOF; it returns ctx's error when ctx ends first, and
+// ErrHubClosed when the server shuts down.
+func (w *Watcher) Next(ctx context.Context) (View, error) {
+	for {
+		w.mu.Lock()
+		if w.has {
+			v := w.latest
+			w.has = false
+			if v.Session.Status.EndsStream() && w.err == nil {
+				w.err = io.EOF
+			}
+			w.mu.Unlock()
+			return v, nil
+		}
+		if err := w.err; err != nil {
+			w.mu.Unlock()
+			return View{}, err
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.notify:
+		case <-ctx.Done():
+			return View{}, ctx.Err()
+		}
+	}
+}
+
+// Close stops the watcher and releases its share of the event's view. It is
+// safe to call more than once.
+func (w *Watcher) Close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	w.mu.Unlock()
+	w.view.unregister(w)
+	w.view.hub.release(w.view)
+}

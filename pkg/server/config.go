@@ -1,0 +1,192 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Config is everything the server reads from its environment.
+type Config struct {
+	// ListenAddr is the one port for gRPC, gRPC-Web and Connect (LISTEN_ADDR).
+	ListenAddr string
+	Queue      queue.Config
+
+	// RedisAddrs selects the Redis store when set (REDIS_ADDR); empty runs the
+	// embedded in-memory store.
+	RedisAddrs []string
+
+	// KafkaBrokers turns on queue events (KAFKA_BROKERS).
+	KafkaBrokers     []string
+	KafkaTopicPrefix string
+	KafkaGroup       string
+
+	// SigningKeyPEM is the checkout tokens' private key (WAITROOM_SIGNING_KEY,
+	// or the file WAITROOM_SIGNING_KEY_FILE); empty generates one at start.
+	SigningKeyPEM []byte
+	TokenIssuer   string
+	TokenAudience string
+
+	// AdminToken enables EventAdminService for bearers of it.
+	AdminToken string
+	// CORSOrigins may call the API from browsers on other origins.
+	CORSOrigins []string
+	// MaxStreamsPerConn caps concurrent HTTP/2 streams on one connection.
+	MaxStreamsPerConn uint32
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration
+
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// setting is one environment variable: its default and how to read it.
+type setting struct {
+	name  string
+	def   string
+	parse func(string) error
+}
+
+// ConfigFromEnv reads the configuration; getenv is os.Getenv in production.
+// An error names the variable that is wrong.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	var keyFile, keyPEM string
+	settings := []setting{
+		{"LISTEN_ADDR", ":50056", func(s string) error {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return err
+			}
+			c.ListenAddr = s
+			return nil
+		}},
+		{"QUEUE_PROCESS_INTERVAL", "1s", positiveDuration(&c.Queue.ProcessInterval)},
+		{"QUEUE_POSITION_UPDATE_INTERVAL", "5s", positiveDuration(&c.Queue.Hub.Resync)},
+		{"QUEUE_STREAM_COALESCE", "100ms", positiveDuration(&c.Queue.Hub.Coalesce)},
+		{"QUEUE_SESSION_TTL", "7200s", positiveDuration(&c.Queue.SessionTTL)},
+		{"QUEUE_CHECKOUT_WINDOW", "10m", positiveDuration(&c.Queue.CheckoutWindow)},
+		{"QUEUE_DEFAULT_MAX_CONCURRENT", "100", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a whole number of at least 1")
+			}
+			c.Queue.DefaultMaxConcurrent = n
+			return nil
+		}},
+		{"QUEUE_ADMIT_BATCH", "1000", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a whole number of at least 1")
+			}
+			c.Queue.AdmitBatch = n
+			return nil
+		}},
+		{"CHECKOUT_URL", "/checkout", func(s string) error {
+			c.Queue.CheckoutURL = s
+			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)
+		}},
+		{"REDIS_ADDR", "", list(&c.RedisAddrs)},
+		{"KAFKA_BROKERS", "", list(&c.KafkaBrokers)},
+		{"KAFKA_TOPIC_PREFIX", "", func(s string) error { c.KafkaTopicPrefix = s; return nil }},
+		{"KAFKA_CONSUMER_GROUP", "waitroom", func(s string) error { c.KafkaGroup = s; return nil }},
+		{"WAITROOM_SIGNING_KEY_FILE", "", func(s string) error { keyFile = s; return nil }},
+		{"WAITROOM_SIGNING_KEY", "", func(s string) error { keyPEM = s; return nil }},
+		{"WAITROOM_TOKEN_ISSUER", "waitroom", nonEmpty(&c.TokenIssuer)},
+		{"WAITROOM_TOKEN_AUDIENCE", "checkout", nonEmpty(&c.TokenAudience)},
+		{"WAITROOM_ADMIN_TOKEN", "", func(s string) error {
+			if s != "" && len(s) < 16 {
+				return fmt.Errorf("must be at least 16 characters")
+			}
+			c.AdminToken = s
+			return nil
+		}},
+		{"CORS_ALLOWED_ORIGINS", "", list(&c.CORSOrigins)},
+		{"HTTP2_MAX_CONCURRENT_STREAMS", "1000", func(s string) error {
+			n, err := strconv.ParseUint(s, 10, 32)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a whole number of at least 1")
+			}
+			c.MaxStreamsPerConn = uint32(n)
+			return nil
+		}},
+		{"SHUTDOWN_TIMEOUT", "10s", positiveDuration(&c.ShutdownTimeout)},
+		{"LOG_LEVEL", "info", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) }},
+		{"LOG_FORMAT", "text", func(s string) error {
+			if s != "text" && s != "json" {
+				return fmt.Errorf("want text or json")
+			}
+			c.LogFormat = s
+			return nil
+		}},
+	}
+	for _, s := range settings {
+		v := strings.TrimSpace(getenv(s.name))
+		if v == "" {
+			v = s.def
+		}
+		if err := s.parse(v); err != nil {
+			return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
+		}
+	}
+	switch {
+	case keyFile != "" && keyPEM != "":
+		return Config{}, fmt.Errorf("WAITROOM_SIGNING_KEY and WAITROOM_SIGNING_KEY_FILE are both set: set one")
+	case keyPEM != "":
+		c.SigningKeyPEM = []byte(keyPEM)
+	case keyFile != "":
+		b, err := readFile(keyFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("WAITROOM_SIGNING_KEY_FILE: %v", err)
+		}
+		c.SigningKeyPEM = b
+	}
+	return c, nil
+}
+
+// positiveDuration reads a Go duration ("1s", "250ms") or a whole number of
+// seconds ("7200").
+func positiveDuration(dst *time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			n, nerr := strconv.ParseInt(s, 10, 64)
+			if nerr != nil {
+				return fmt.Errorf("want a duration such as 1s, 250ms or 7200s")
+			}
+			d = time.Duration(n) * time.Second
+		}
+		if d <= 0 {
+			return fmt.Errorf("must be positive")
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func nonEmpty(dst *string) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return fmt.Errorf("must not be empty")
+		}
+		*dst = s
+		return nil
+	}
+}
+
+// list reads a comma-separated list, dropping empty items.
+func list(dst *[]string) func(string) error {
+	return func(s string) error {
+		*dst = nil
+		for _, item := range strings.Split(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*dst = append(*dst, item)
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"net/http"
+
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/rs/cors"
+
+	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+)
+
+// serviceNames are the services reflection lists and health reports on.
+var serviceNames = []string{
+	waitroomv1connect.WaitroomServiceName,
+	waitroomv1connect.EventAdminServiceName,
+}
+
+// routes mounts every handler on one mux.
+func (s *Server) routes(jwks http.Handler) http.Handler {
+	opts := handlerOptions()
+	mux := http.NewServeMux()
+	mux.Handle(waitroomv1connect.NewWaitroomServiceHandler(&waitroomHandler{svc: s.svc, log: s.log}, opts...))
+	mux.Handle(waitroomv1connect.NewEventAdminServiceHandler(&adminHandler{svc: s.svc, log: s.log, token: s.cfg.AdminToken}, opts...))
+	reflector := grpcreflect.NewStaticReflector(append(serviceNames, grpchealth.HealthV1ServiceName)...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpchealth.NewHandler(s.health))
+	mux.Handle("GET /.well-known/jwks.json", jwks)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /debug/stats", s.serveStats)
+	if s.cfg.Queue.CheckoutURL == defaultCheckoutURL {
+		mux.HandleFunc("GET "+defaultCheckoutURL, demoCheckout)
+	}
+	return s.withCORS(mux)
+}
+
+// healthz answers load balancers that speak plain HTTP.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	res, _ := s.health.Check(r.Context(), &grpchealth.CheckRequest{})
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if res == nil || res.Status != grpchealth.StatusServing {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not serving\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// withCORS lets browsers on the configured origins call the API.
+func (s *Server) withCORS(h http.Handler) http.Handler {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: s.cfg.CORSOrigins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		ExposedHeaders: connectcors.ExposedHeaders(),
+		MaxAge:         7200,
+	}).Handler(h)
+}
