@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -40,11 +41,16 @@ func wait(d time.Duration) *durationpb.Duration {
 	return durationpb.New(d)
 }
 
+// count clamps a count into the API's int32 (JSON numbers, not strings).
+func count(n int64) *int32 {
+	return proto.Int32(int32(min(max(n, 0), math.MaxInt32)))
+}
+
 func positionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 	return &waitroomv1.PositionUpdate{
 		SessionId:     v.Session.ID,
-		Position:      proto.Int64(v.Position),
-		QueueLength:   proto.Int64(v.QueueLength),
+		Position:      count(v.Position),
+		QueueLength:   count(v.QueueLength),
 		Status:        statusToProto(v.Session.Status),
 		UpdatedAt:     timestamp(v.UpdatedAt),
 		CheckoutToken: v.CheckoutToken,
@@ -56,8 +62,8 @@ func positionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 func joinResponse(v queue.View, created bool) *waitroomv1.JoinQueueResponse {
 	return &waitroomv1.JoinQueueResponse{
 		SessionId:     v.Session.ID,
-		Position:      proto.Int64(v.Position),
-		QueueLength:   proto.Int64(v.QueueLength),
+		Position:      count(v.Position),
+		QueueLength:   count(v.QueueLength),
 		Status:        statusToProto(v.Session.Status),
 		EstimatedWait: wait(v.EstimatedWait),
 		UpdatedAt:     timestamp(v.UpdatedAt),
@@ -97,11 +103,11 @@ func eventToProto(e queue.Event, st queue.EventStats) *waitroomv1.Event {
 	return &waitroomv1.Event{
 		EventId:        e.ID,
 		State:          eventStateToProto(e.State),
-		MaxConcurrent:  e.MaxConcurrent,
+		MaxConcurrent:  int32(min(e.MaxConcurrent, math.MaxInt32)),
 		CheckoutWindow: durationpb.New(e.CheckoutWindow),
 		CheckoutUrl:    e.CheckoutURL,
-		QueueLength:    st.QueueLength,
-		Processing:     st.Processing,
+		QueueLength:    *count(st.QueueLength),
+		Processing:     *count(st.Processing),
 	}
 }
 
@@ -113,7 +119,7 @@ func eventFromProto(p *waitroomv1.Event) (queue.Event, error) {
 	if err != nil {
 		return queue.Event{}, err
 	}
-	e := queue.Event{ID: p.GetEventId(), State: state, MaxConcurrent: p.GetMaxConcurrent(), CheckoutURL: p.GetCheckoutUrl()}
+	e := queue.Event{ID: p.GetEventId(), State: state, MaxConcurrent: int64(p.GetMaxConcurrent()), CheckoutURL: p.GetCheckoutUrl()}
 	if w := p.GetCheckoutWindow(); w != nil {
 		if err := w.CheckValid(); err != nil {
 			return queue.Event{}, &queue.InvalidArgumentError{Field: "event.checkout_window", Reason: err.Error()}

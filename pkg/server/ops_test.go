@@ -121,7 +121,7 @@ func TestJWKSAndUnaryJSON(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`"session_id":"curl-event~`, `"position":"1"`, `"queue_length":"1"`, `"status":"SESSION_STATUS_QUEUED"`, `"updated_at":"`} {
+	for _, want := range []string{`"session_id":"curl-event~`, `"position":1`, `"queue_length":1`, `"status":"SESSION_STATUS_QUEUED"`, `"updated_at":"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("JoinQueue JSON %s lacks %s", body, want)
 		}
@@ -138,7 +138,7 @@ func TestJWKSAndUnaryJSON(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"position":"1"`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"position":1`) {
 		t.Fatalf("GET GetQueueStatus: %d %s", resp.StatusCode, body)
 	}
 }

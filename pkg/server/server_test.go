@@ -251,7 +251,7 @@ func process(t testing.TB, ts *testServer) {
 	}
 }
 
-func queued(pos, n int64) func(*waitroomv1.PositionUpdate) bool {
+func queued(pos, n int32) func(*waitroomv1.PositionUpdate) bool {
 	return func(m *waitroomv1.PositionUpdate) bool {
 		return m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() == pos && m.GetQueueLength() == n
 	}
@@ -261,7 +261,7 @@ func isStatus(s waitroomv1.SessionStatus) func(*waitroomv1.PositionUpdate) bool 
 	return func(m *waitroomv1.PositionUpdate) bool { return m.GetStatus() == s }
 }
 
-func describe(pos, n int64) string { return fmt.Sprintf("position %d of %d", pos, n) }
+func describe(pos, n int32) string { return fmt.Sprintf("position %d of %d", pos, n) }
 
 // drain discards whatever a reader has buffered so far.
 func drain(r *streamReader) {

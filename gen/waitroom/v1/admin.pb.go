@@ -89,16 +89,16 @@ type Event struct {
 	State EventState `protobuf:"varint,2,opt,name=state,proto3,enum=waitroom.v1.EventState" json:"state,omitempty"`
 	// max_concurrent is how many admitted sessions may be in checkout at once;
 	// 0 takes QUEUE_DEFAULT_MAX_CONCURRENT.
-	MaxConcurrent int64 `protobuf:"varint,3,opt,name=max_concurrent,proto3" json:"max_concurrent,omitempty"`
+	MaxConcurrent int32 `protobuf:"varint,3,opt,name=max_concurrent,proto3" json:"max_concurrent,omitempty"`
 	// checkout_window is how long an admitted session may take to complete its
 	// checkout before its slot is freed; unset takes QUEUE_CHECKOUT_WINDOW.
 	CheckoutWindow *durationpb.Duration `protobuf:"bytes,4,opt,name=checkout_window,proto3" json:"checkout_window,omitempty"`
 	// checkout_url is where admitted visitors are sent; empty takes CHECKOUT_URL.
 	CheckoutUrl string `protobuf:"bytes,5,opt,name=checkout_url,proto3" json:"checkout_url,omitempty"`
 	// queue_length is how many sessions are waiting (read only).
-	QueueLength int64 `protobuf:"varint,6,opt,name=queue_length,proto3" json:"queue_length,omitempty"`
+	QueueLength int32 `protobuf:"varint,6,opt,name=queue_length,proto3" json:"queue_length,omitempty"`
 	// processing is how many admitted sessions hold a checkout slot (read only).
-	Processing    int64 `protobuf:"varint,7,opt,name=processing,proto3" json:"processing,omitempty"`
+	Processing    int32 `protobuf:"varint,7,opt,name=processing,proto3" json:"processing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,7 +147,7 @@ func (x *Event) GetState() EventState {
 	return EventState_EVENT_STATE_UNSPECIFIED
 }
 
-func (x *Event) GetMaxConcurrent() int64 {
+func (x *Event) GetMaxConcurrent() int32 {
 	if x != nil {
 		return x.MaxConcurrent
 	}
@@ -168,14 +168,14 @@ func (x *Event) GetCheckoutUrl() string {
 	return ""
 }
 
-func (x *Event) GetQueueLength() int64 {
+func (x *Event) GetQueueLength() int32 {
 	if x != nil {
 		return x.QueueLength
 	}
 	return 0
 }
 
-func (x *Event) GetProcessing() int64 {
+func (x *Event) GetProcessing() int32 {
 	if x != nil {
 		return x.Processing
 	}
@@ -457,12 +457,12 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\x05Event\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.waitroom.v1.EventStateR\x05state\x12&\n" +
-	"\x0emax_concurrent\x18\x03 \x01(\x03R\x0emax_concurrent\x12C\n" +
+	"\x0emax_concurrent\x18\x03 \x01(\x05R\x0emax_concurrent\x12C\n" +
 	"\x0fcheckout_window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fcheckout_window\x12\"\n" +
 	"\fcheckout_url\x18\x05 \x01(\tR\fcheckout_url\x12\"\n" +
-	"\fqueue_length\x18\x06 \x01(\x03R\fqueue_length\x12\x1e\n" +
+	"\fqueue_length\x18\x06 \x01(\x05R\fqueue_length\x12\x1e\n" +
 	"\n" +
-	"processing\x18\a \x01(\x03R\n" +
+	"processing\x18\a \x01(\x05R\n" +
 	"processing\";\n" +
 	"\x0fPutEventRequest\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"<\n" +

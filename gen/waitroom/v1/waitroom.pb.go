@@ -150,9 +150,9 @@ type JoinQueueResponse struct {
 	// session_id identifies the session in every other call.
 	SessionId string `protobuf:"bytes,1,opt,name=session_id,proto3" json:"session_id,omitempty"`
 	// position is the 1-based place in the queue; 0 once admitted.
-	Position *int64 `protobuf:"varint,2,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	Position *int32 `protobuf:"varint,2,opt,name=position,proto3,oneof" json:"position,omitempty"`
 	// queue_length is how many sessions of the event are waiting.
-	QueueLength *int64 `protobuf:"varint,3,opt,name=queue_length,proto3,oneof" json:"queue_length,omitempty"`
+	QueueLength *int32 `protobuf:"varint,3,opt,name=queue_length,proto3,oneof" json:"queue_length,omitempty"`
 	// status is the session's status.
 	Status SessionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=waitroom.v1.SessionStatus" json:"status,omitempty"`
 	// estimated_wait is how long until admission at the recent admission rate.
@@ -207,14 +207,14 @@ func (x *JoinQueueResponse) GetSessionId() string {
 	return ""
 }
 
-func (x *JoinQueueResponse) GetPosition() int64 {
+func (x *JoinQueueResponse) GetPosition() int32 {
 	if x != nil && x.Position != nil {
 		return *x.Position
 	}
 	return 0
 }
 
-func (x *JoinQueueResponse) GetQueueLength() int64 {
+func (x *JoinQueueResponse) GetQueueLength() int32 {
 	if x != nil && x.QueueLength != nil {
 		return *x.QueueLength
 	}
@@ -444,9 +444,9 @@ type PositionUpdate struct {
 	// session_id identifies the session.
 	SessionId string `protobuf:"bytes,1,opt,name=session_id,proto3" json:"session_id,omitempty"`
 	// position is the 1-based place in the queue; 0 once admitted or finished.
-	Position *int64 `protobuf:"varint,2,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	Position *int32 `protobuf:"varint,2,opt,name=position,proto3,oneof" json:"position,omitempty"`
 	// queue_length is how many sessions of the event are waiting.
-	QueueLength *int64 `protobuf:"varint,3,opt,name=queue_length,proto3,oneof" json:"queue_length,omitempty"`
+	QueueLength *int32 `protobuf:"varint,3,opt,name=queue_length,proto3,oneof" json:"queue_length,omitempty"`
 	// status is the session's status.
 	Status SessionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=waitroom.v1.SessionStatus" json:"status,omitempty"`
 	// updated_at is when the server produced this state.
@@ -499,14 +499,14 @@ func (x *PositionUpdate) GetSessionId() string {
 	return ""
 }
 
-func (x *PositionUpdate) GetPosition() int64 {
+func (x *PositionUpdate) GetPosition() int32 {
 	if x != nil && x.Position != nil {
 		return *x.Position
 	}
 	return 0
 }
 
-func (x *PositionUpdate) GetQueueLength() int64 {
+func (x *PositionUpdate) GetQueueLength() int32 {
 	if x != nil && x.QueueLength != nil {
 		return *x.QueueLength
 	}
@@ -652,8 +652,8 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
 	"session_id\x12\x1f\n" +
-	"\bposition\x18\x02 \x01(\x03H\x00R\bposition\x88\x01\x01\x12'\n" +
-	"\fqueue_length\x18\x03 \x01(\x03H\x01R\fqueue_length\x88\x01\x01\x122\n" +
+	"\bposition\x18\x02 \x01(\x05H\x00R\bposition\x88\x01\x01\x12'\n" +
+	"\fqueue_length\x18\x03 \x01(\x05H\x01R\fqueue_length\x88\x01\x01\x122\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x1a.waitroom.v1.SessionStatusR\x06status\x12A\n" +
 	"\x0eestimated_wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0eestimated_wait\x12:\n" +
 	"\n" +
@@ -681,8 +681,8 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
 	"session_id\x12\x1f\n" +
-	"\bposition\x18\x02 \x01(\x03H\x00R\bposition\x88\x01\x01\x12'\n" +
-	"\fqueue_length\x18\x03 \x01(\x03H\x01R\fqueue_length\x88\x01\x01\x122\n" +
+	"\bposition\x18\x02 \x01(\x05H\x00R\bposition\x88\x01\x01\x12'\n" +
+	"\fqueue_length\x18\x03 \x01(\x05H\x01R\fqueue_length\x88\x01\x01\x122\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x1a.waitroom.v1.SessionStatusR\x06status\x12:\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
