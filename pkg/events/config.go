@@ -102,9 +102,10 @@ func (c Config) ProducedTopics() []string {
 }
 
 // NewClient returns the producer client for a Relay: idempotent (franz-go's
-// default), acks from all in-sync replicas, and a bounded delivery timeout so
-// that a relay hears about a dead broker and backs off instead of waiting
-// forever. Nothing on a request path uses it.
+// default), acks from all in-sync replicas, and a delivery timeout that bounds
+// every record, even one in flight when the broker died, so that a relay hears
+// about a dead broker and backs off instead of waiting for it. Nothing on a
+// request path uses it.
 func NewClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Brokers) == 0 {
@@ -115,8 +116,14 @@ func NewClient(cfg Config) (*kgo.Client, error) {
 		kgo.ClientID(cfg.ClientID),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
-		// Records fail fast enough for the relay to notice an outage; they stay
-		// in the outbox and are produced again later.
+		// By default an idempotent record already sent is never failed (the
+		// client cannot tell whether the broker wrote it), so a broker that
+		// dies mid-request would hold the relay's batch until it returns.
+		// Letting the delivery timeout fail such records keeps the relay's
+		// view of an outage bounded; its entries stay in the outbox and are
+		// produced again, and the copy that may result carries the same
+		// record id, which consumers de-duplicate on anyway.
+		kgo.AllowIdempotentProduceCancellation(),
 		kgo.ProduceRequestTimeout(min(10*time.Second, cfg.DeliveryTimeout)),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),

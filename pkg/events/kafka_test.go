@@ -57,7 +57,11 @@ func testConfig(brokers []string) events.Config {
 // newProducer returns a relay's client.
 func newProducer(t testing.TB, brokers []string) *kgo.Client {
 	t.Helper()
-	cl, err := events.NewClient(testConfig(brokers))
+	cfg := testConfig(brokers)
+	if os.Getenv("EVENTS_TEST_KGO_LOG") != "" {
+		cfg.Opts = append(cfg.Opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
+	}
+	cl, err := events.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

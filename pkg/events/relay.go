@@ -51,6 +51,10 @@ type RelayConfig struct {
 	// ReportEvery is how often the backlog is counted for Stats and, when
 	// produces are failing, logged (default 30s).
 	ReportEvery time.Duration
+	// StuckAfter is how long a batch may go unanswered before the relay
+	// reports an outage (default 1m). The client's delivery timeout normally
+	// answers much sooner; this catches a client that does not.
+	StuckAfter time.Duration
 	// ShutdownGrace is how long Run waits, once its context ends, for records
 	// already sent to be answered so their entries can be acked (default 5s).
 	ShutdownGrace time.Duration
@@ -75,6 +79,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	def(&c.BackoffMax, 10*time.Second)
 	def(&c.EventsEvery, 5*time.Second)
 	def(&c.ReportEvery, 30*time.Second)
+	def(&c.StuckAfter, time.Minute)
 	def(&c.ShutdownGrace, 5*time.Second)
 	c.PollMax = max(c.PollMax, c.PollMin)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
@@ -157,6 +162,7 @@ type eventRelay struct {
 	held     map[string]*heldEntry // by outbox entry id
 	inflight int                   // answers still due for the current batch
 	failed   bool                  // a record of the current batch failed
+	sentAt   time.Time             // when the current batch was handed over
 	nextPoll time.Time
 	idle     time.Duration // current empty-outbox poll interval
 	backoff  time.Duration // current failure backoff; 0 while healthy
@@ -365,6 +371,7 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 	slices.SortFunc(batch, func(a, b *heldEntry) int { return cmp.Compare(a.entry.Change.Seq, b.entry.Change.Seq) })
 
 	ev.failed = false
+	ev.sentAt = now
 	for _, he := range batch {
 		rec, err := newRecord(r.cfg.TopicPrefix, he.entry.Change)
 		if err != nil {
@@ -500,7 +507,7 @@ func (r *Relay) maybeRecovered() {
 		return
 	}
 	for _, ev := range r.events {
-		if ev.backoff != 0 || ev.failed {
+		if ev.backoff != 0 || ev.failed || ev.inflight > 0 && time.Since(ev.sentAt) > r.cfg.StuckAfter {
 			return
 		}
 	}
@@ -516,6 +523,10 @@ func (r *Relay) report(ctx context.Context) {
 	held := 0
 	for _, ev := range r.events {
 		held += len(ev.held)
+		if ev.inflight > 0 && time.Since(ev.sentAt) > r.cfg.StuckAfter {
+			r.fail("produce", fmt.Errorf("no answer for %d records of %s after %v",
+				ev.inflight, ev.id, time.Since(ev.sentAt).Round(time.Second)))
+		}
 	}
 	var backlog int64
 	var err error
