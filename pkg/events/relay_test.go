@@ -321,4 +321,3 @@ func TestRelayWithoutBrokerKeepsEverything(t *testing.T) {
 		t.Errorf("Backlog = %d, %v; want 5", n, err)
 	}
 }
-
