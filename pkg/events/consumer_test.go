@@ -148,12 +148,12 @@ func TestCheckoutCompletedFreesTheSlot(t *testing.T) {
 	before := cw.seq(t)
 	cw.send(t,
 		`{"session_id":"`+first+`","event_id":"show","completed_at":"2026-01-01T00:00:00Z","id":"dup"}`, // duplicate
-		`{"checkout_token":"tok:`+first+`"}`,                                                           // the same, by token
-		`{"session_id":"`+third+`"}`,                                                                   // not admitted yet
-		`{"session_id":"show~00000000000000000000000000"}`,                                             // unknown session
-		`{"session_id":"not a session"}`,                                                               // malformed id
-		`{"checkout_token":"forged"}`,                                                                  // bad token
-		`{"session_id":`, `{}`, ``, `CHECKOUT_COMPLETED`, // malformed records
+		`{"checkout_token":"tok:`+first+`"}`,                                                            // the same, by token
+		`{"session_id":"`+third+`"}`,                                                                    // not admitted yet
+		`{"session_id":"show~00000000000000000000000000"}`,                                              // unknown session
+		`{"session_id":"not a session"}`,                                                                // malformed id
+		`{"checkout_token":"forged"}`,                                                                   // bad token
+		`{"session_id":`, `{}`, ``, `CHECKOUT_COMPLETED`,                                                // malformed records
 		`{"checkout_token":"tok:`+second+`","extra":true}`, // a real one, by token, after them all
 	)
 	waitUntil(t, "the second checkout completes", func() bool { return cw.status(t, second) == queue.StatusCompleted })
