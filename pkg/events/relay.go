@@ -41,7 +41,8 @@ type RelayConfig struct {
 	MinIdle time.Duration
 	// PollMin and PollMax bound the polling of an event whose outbox is empty:
 	// the interval doubles from PollMin to PollMax while it stays empty
-	// (defaults 50ms and 1s). Wake resets it.
+	// (defaults 50ms and 2s), so an idle system costs one claim per event
+	// per PollMax. Wake resets it.
 	PollMin, PollMax time.Duration
 	// BackoffMin and BackoffMax bound the wait before retrying after a failed
 	// produce or store call (defaults 250ms and 10s).
@@ -74,7 +75,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	}
 	def(&c.MinIdle, 30*time.Second)
 	def(&c.PollMin, 50*time.Millisecond)
-	def(&c.PollMax, time.Second)
+	def(&c.PollMax, 2*time.Second)
 	def(&c.BackoffMin, 250*time.Millisecond)
 	def(&c.BackoffMax, 10*time.Second)
 	def(&c.EventsEvery, 5*time.Second)
@@ -102,7 +103,8 @@ type RelayStats struct {
 	// (BacklogAt), this relay's and others' alike.
 	Backlog   int64
 	BacklogAt time.Time
-	// Held is how many entries this relay has claimed and not yet acked.
+	// Held is how many entries this relay had claimed and not yet acked, at
+	// the last count.
 	Held int
 	// Relayed counts entries the broker acknowledged and the outbox dropped.
 	Relayed uint64
@@ -282,6 +284,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-r.resCh:
 		case <-r.wakeCh:
 			now := time.Now()
+			// A wake may be about an event first seen just now.
+			if now.Sub(eventsAt) >= r.cfg.PollMax {
+				eventsAt = time.Time{}
+			}
 			for _, ev := range r.events {
 				if ev.backoff == 0 {
 					ev.idle = 0
