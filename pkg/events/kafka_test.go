@@ -51,6 +51,8 @@ func testConfig(brokers []string) events.Config {
 		Group:       "waitroom-test",
 		// Short, so that a relay notices a refused produce quickly.
 		DeliveryTimeout: time.Second,
+		// A refused produce waits for fresh metadata, 5s apart by default.
+		Opts: []kgo.Opt{kgo.MetadataMinAge(100 * time.Millisecond)},
 	}
 }
 
