@@ -212,6 +212,10 @@ func testPositionsStayExact(t *testing.T, newStore func(*testing.T) queue.Store)
 	clock := now
 	for step := range 120 {
 		clock = clock.Add(time.Duration(r.IntN(90)) * time.Second)
+		if len(known) == 0 {
+			s, _ := join(t, st, ev, fmt.Sprintf("first%d", step), clock)
+			known = append(known, s.ID)
+		}
 		switch k := r.IntN(10); {
 		case k < 5:
 			s, _ := join(t, st, ev, fmt.Sprintf("u%d", step), clock)
@@ -233,10 +237,6 @@ func testPositionsStayExact(t *testing.T, newStore func(*testing.T) queue.Store)
 			// Jump well past some deadlines.
 			clock = clock.Add(time.Duration(r.IntN(40)) * time.Minute)
 			expire(t, st, ev, clock, 1+r.IntN(5))
-		}
-		if len(known) == 0 {
-			s, _ := join(t, st, ev, fmt.Sprintf("first%d", step), clock)
-			known = append(known, s.ID)
 		}
 		checkPlaces(t, st, ev, known)
 		if s := stats(t, st, ev); s.Processing > 4 || s.Processing < 0 {
