@@ -28,6 +28,9 @@ type Config struct {
 	AdmitBatch int
 	// Hub tunes the stream fan-out.
 	Hub HubConfig
+	// Changed, when set, is called after every change this service made
+	// (the Kafka relay uses it to wake up). It must not block.
+	Changed func(eventID string)
 }
 
 // Service is the waiting room's use cases over a Store.
@@ -151,6 +154,9 @@ func expiredOr(err error) error {
 
 func (s *Service) published(eventID string, k ChangeKind) {
 	s.log.Debug("Published position update", "event_id", eventID, "update_type", k.String())
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(eventID)
+	}
 }
 
 // view completes a session's state with its estimated wait, and with its

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waitroom/waitroom/pkg/events"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -21,10 +22,9 @@ type Config struct {
 	// embedded in-memory store.
 	RedisAddrs []string
 
-	// KafkaBrokers turns on queue events (KAFKA_BROKERS).
-	KafkaBrokers     []string
-	KafkaTopicPrefix string
-	KafkaGroup       string
+	// Kafka turns on queue events when KafkaEnabled (KAFKA_BROKERS is set).
+	Kafka        events.Config
+	KafkaEnabled bool
 
 	// SigningKeyPEM is the checkout tokens' private key (WAITROOM_SIGNING_KEY,
 	// or the file WAITROOM_SIGNING_KEY_FILE); empty generates one at start.
@@ -91,9 +91,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)
 		}},
 		{"REDIS_ADDR", "", list(&c.RedisAddrs)},
-		{"KAFKA_BROKERS", "", list(&c.KafkaBrokers)},
-		{"KAFKA_TOPIC_PREFIX", "", func(s string) error { c.KafkaTopicPrefix = s; return nil }},
-		{"KAFKA_CONSUMER_GROUP", "waitroom", func(s string) error { c.KafkaGroup = s; return nil }},
 		{"WAITROOM_SIGNING_KEY_FILE", "", func(s string) error { keyFile = s; return nil }},
 		{"WAITROOM_SIGNING_KEY", "", func(s string) error { keyPEM = s; return nil }},
 		{"WAITROOM_TOKEN_ISSUER", "waitroom", nonEmpty(&c.TokenIssuer)},
@@ -132,6 +129,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if err := s.parse(v); err != nil {
 			return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
 		}
+	}
+	var err error
+	if c.Kafka, c.KafkaEnabled, err = events.ConfigFromEnv(getenv); err != nil {
+		return Config{}, err
 	}
 	switch {
 	case keyFile != "" && keyPEM != "":

@@ -14,7 +14,7 @@ func TestConfigDefaults(t *testing.T) {
 	q := c.Queue
 	if c.ListenAddr != ":50056" || q.ProcessInterval != time.Second || q.Hub.Resync != 5*time.Second ||
 		q.SessionTTL != 2*time.Hour || q.DefaultMaxConcurrent != 100 || q.CheckoutURL != "/checkout" ||
-		q.CheckoutWindow != 10*time.Minute || len(c.RedisAddrs) != 0 || len(c.KafkaBrokers) != 0 {
+		q.CheckoutWindow != 10*time.Minute || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -34,7 +34,7 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 	}
 	if c.Queue.ProcessInterval != 250*time.Millisecond || c.Queue.Hub.Resync != 2*time.Second ||
 		c.Queue.SessionTTL != 10*time.Minute || c.Queue.DefaultMaxConcurrent != 7 ||
-		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || c.KafkaBrokers[0] != "k:9092" {
+		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || !c.KafkaEnabled || c.Kafka.Brokers[0] != "k:9092" {
 		t.Fatalf("parsed: %+v", c)
 	}
 }
@@ -49,6 +49,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"WAITROOM_ADMIN_TOKEN":         "short",
 		"LOG_LEVEL":                    "loud",
 		"WAITROOM_SIGNING_KEY_FILE":    "/does/not/exist.pem",
+		"KAFKA_BROKERS":                "no-port",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {

@@ -1,9 +1,52 @@
 package server
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// startEvents relays queue events to Kafka and consumes checkout completions
-// when KAFKA_BROKERS is set.
-func (s *Server) startEvents(ctx context.Context) error {
+	"github.com/waitroom/waitroom/pkg/events"
+)
+
+// startRelay relays queue events to Kafka when KAFKA_BROKERS is set. It never
+// sits on a request's path: the store records each change in its outbox
+// atomically with the change, and the relay drains the outbox in the
+// background.
+func (s *Server) startRelay() error {
+	if !s.cfg.KafkaEnabled {
+		return nil
+	}
+	kcfg := s.cfg.Kafka
+	kcfg.Logger = s.log.With("component", "kafka")
+	outbox, ok := s.store.(events.RelayStore)
+	if !ok {
+		return errors.New("KAFKA_BROKERS is set but the store keeps no outbox")
+	}
+	producer, err := events.NewClient(kcfg)
+	if err != nil {
+		return fmt.Errorf("KAFKA_BROKERS: %w", err)
+	}
+	s.closers = append(s.closers, producer.Close)
+	relay := events.NewRelay(outbox, producer, events.RelayConfig{TopicPrefix: kcfg.TopicPrefix}, s.log)
+	s.relay = relay
+	s.background = append(s.background, func(ctx context.Context) { _ = relay.Run(ctx) })
+	return nil
+}
+
+// startConsumer frees checkout slots on checkout.completed records, exactly
+// as CompleteCheckout does.
+func (s *Server) startConsumer() error {
+	if !s.cfg.KafkaEnabled {
+		return nil
+	}
+	kcfg := s.cfg.Kafka
+	kcfg.Logger = s.log.With("component", "kafka")
+	consumerClient, err := events.NewConsumerClient(kcfg)
+	if err != nil {
+		return fmt.Errorf("KAFKA_BROKERS: %w", err)
+	}
+	s.closers = append(s.closers, consumerClient.Close)
+	consumer := events.NewCheckoutConsumer(consumerClient, s.svc, s.log)
+	s.background = append(s.background, func(ctx context.Context) { _ = consumer.Run(ctx) })
 	return nil
 }

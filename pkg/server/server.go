@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 
+	"github.com/waitroom/waitroom/pkg/events"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -29,6 +30,7 @@ type Server struct {
 	svc    *queue.Service
 	store  queue.Store
 	health *grpchealth.StaticChecker
+	relay  *events.Relay // nil unless KAFKA_BROKERS is set
 	// background runs next to the HTTP server until Serve's context ends.
 	background []func(context.Context)
 	closers    []func()
@@ -51,10 +53,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.svc = queue.NewService(store, tokens, cfg.Queue, log)
+	if err := s.startRelay(); err != nil {
+		return nil, err
+	}
+	qcfg := cfg.Queue
+	if s.relay != nil {
+		// A change wakes the relay, so its event goes out at once.
+		qcfg.Changed = func(string) { s.relay.Wake() }
+	}
+	s.svc = queue.NewService(store, tokens, qcfg, log)
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
-	if err := s.startEvents(ctx); err != nil {
+	if err := s.startConsumer(); err != nil {
 		return nil, err
 	}
 

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+
+	"github.com/waitroom/waitroom/pkg/events"
 )
 
 // Stats are the server's own figures, for load tools and dashboards.
@@ -25,6 +27,8 @@ type Stats struct {
 	// CPUSeconds is user+system CPU time used by the process so far.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	Store      string  `json:"store"`
+	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
+	Kafka *events.RelayStats `json:"kafka,omitempty"`
 }
 
 var statsMetrics = []string{
@@ -46,7 +50,7 @@ func (s *Server) stats() Stats {
 		}
 		return 0
 	}
-	return Stats{
+	st := Stats{
 		OpenStreams: s.svc.OpenStreams(),
 		Goroutines:  runtime.NumGoroutine(),
 		HeapBytes:   u64(0),
@@ -56,6 +60,11 @@ func (s *Server) stats() Stats {
 		CPUSeconds:  processCPU(),
 		Store:       s.storeName(),
 	}
+	if s.relay != nil {
+		rs := s.relay.Stats()
+		st.Kafka = &rs
+	}
+	return st
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {

@@ -11,7 +11,7 @@ import (
 // embedded one.
 func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
 	var opts []memstore.Option
-	if len(s.cfg.KafkaBrokers) > 0 {
+	if s.cfg.KafkaEnabled {
 		opts = append(opts, memstore.WithOutbox())
 	}
 	return memstore.New(opts...), nil

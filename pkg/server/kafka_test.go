@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/pkg/events"
+)
+
+// TestKafkaWiring runs the real server with KAFKA_BROKERS pointing at an
+// in-process broker: the queue's changes come out as records, and a
+// checkout.completed record frees the slot for the next person.
+func TestKafkaWiring(t *testing.T) {
+	topics := []string{events.TopicJoined, events.TopicLeft, events.TopicAdmitted, events.TopicExpired, events.TopicCompleted, events.TopicCheckoutCompleted}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	ts := startServer(t, map[string]string{"KAFKA_BROKERS": brokers})
+	c := protocols()[0].client(ts)
+
+	a := join(t, c, "k1", "kafka-show")
+	b := join(t, c, "k2", "kafka-show")
+	process(t, ts) // capacity 1: k1 is admitted
+
+	reader, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.ConsumeTopics(events.TopicJoined, events.TopicAdmitted, events.TopicCompleted),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	seen := map[string]map[string]bool{} // topic → session ids
+	wantSeen := func(topic, session string) {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for !seen[topic][session] {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s record for %s; saw %v", topic, session, seen)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			reader.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var ev struct {
+					EventID  string `json:"event_id"`
+					Sessions []struct {
+						SessionID string `json:"session_id"`
+					} `json:"sessions"`
+				}
+				if err := json.Unmarshal(r.Value, &ev); err != nil {
+					t.Errorf("record on %s is not JSON: %v", r.Topic, err)
+				}
+				if string(r.Key) != ev.EventID {
+					t.Errorf("record key %q, event %q", r.Key, ev.EventID)
+				}
+				for _, s := range ev.Sessions {
+					if seen[r.Topic] == nil {
+						seen[r.Topic] = map[string]bool{}
+					}
+					seen[r.Topic][s.SessionID] = true
+				}
+			})
+			cancel()
+		}
+	}
+	wantSeen(events.TopicJoined, a.SessionId)
+	wantSeen(events.TopicJoined, b.SessionId)
+	wantSeen(events.TopicAdmitted, a.SessionId)
+
+	// The checkout service reports completion over Kafka.
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	rec := &kgo.Record{Topic: events.TopicCheckoutCompleted, Value: []byte(`{"session_id":"` + a.SessionId + `"}`)}
+	if err := producer.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	wantSeen(events.TopicCompleted, a.SessionId)
+	process(t, ts)
+	if st := status(t, c, b.SessionId); st.Status != waitroomv1.SessionStatus_SESSION_STATUS_READY {
+		t.Fatalf("after checkout.completed, k2 is %v", st.Status)
+	}
+}
