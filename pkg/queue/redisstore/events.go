@@ -1,0 +1,200 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// PutEvent implements queue.Store.
+func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error) {
+	// Listed first (a different slot, so not in the script): a crash between
+	// the two leaves a listed id without settings, which Events skips.
+	s.listed.Delete(e.ID)
+	if err := s.list(ctx, e.ID); err != nil {
+		return queue.Event{}, err
+	}
+	k := eventKeys(e.ID)
+	args := s.args(k, e.ID, time.Time{}, e.State.String(), strconv.FormatInt(e.MaxConcurrent, 10),
+		strconv.FormatInt(e.CheckoutWindow.Milliseconds(), 10), e.CheckoutURL)
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	err := putEventScript.Exec(cctx, s.client, k.list, args).Error()
+	// Marked even on error: the script may have run.
+	s.wrote(e.ID)
+	if err != nil {
+		return queue.Event{}, failed(ctx, err)
+	}
+	return e, nil
+}
+
+// Event implements queue.Store. The settings come from the client-side cache
+// when they are there (Redis invalidates them when they change); the counts
+// always from Redis.
+func (s *Store) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	r := s.settings(cctx, id)
+	if err := r.Error(); err != nil {
+		return queue.Event{}, queue.EventStats{}, failed(ctx, err)
+	}
+	e, ok, err := decodeEvent(id, r)
+	if err != nil {
+		return queue.Event{}, queue.EventStats{}, err
+	}
+	if !ok {
+		return queue.Event{}, queue.EventStats{}, queue.ErrEventNotFound
+	}
+	p := prefix(id)
+	c := s.client
+	rs := c.DoMulti(cctx,
+		c.B().Zcard().Key(p+"queue").Build(),
+		c.B().Scard().Key(p+"processing").Build(),
+		c.B().Get().Key(p+"seq").Build())
+	var st queue.EventStats
+	if st.QueueLength, err = rs[0].AsInt64(); err != nil {
+		return queue.Event{}, queue.EventStats{}, failed(ctx, err)
+	}
+	if st.Processing, err = rs[1].AsInt64(); err != nil {
+		return queue.Event{}, queue.EventStats{}, failed(ctx, err)
+	}
+	seq, err := rs[2].AsUint64()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return queue.Event{}, queue.EventStats{}, failed(ctx, err)
+	}
+	st.Seq = seq
+	return e, st, nil
+}
+
+// settings reads an event's settings hash, through the cache if it is on.
+func (s *Store) settings(ctx context.Context, id string) rueidis.RedisResult {
+	cmd := s.client.B().Hgetall().Key(prefix(id) + "event")
+	if !s.cacheable(id) {
+		return s.client.Do(ctx, cmd.Build())
+	}
+	r := s.client.DoCache(ctx, cmd.Cache(), s.cacheTTL)
+	if cachedMiss(r) {
+		return s.client.Do(ctx, s.client.B().Hgetall().Key(prefix(id)+"event").Build())
+	}
+	return r
+}
+
+// The cache is invalidated by the server, but the invalidation of a key a
+// script or command changed reaches the client just after that command's
+// reply, even on the same connection: for a moment a cached read misses the
+// write that was just acknowledged. So settings this store has just written
+// are read from Redis, and so is every cached "no such event" (the first
+// join registers it; unknown events are rare and cheap to re-read).
+const writeSettle = time.Second
+
+func (s *Store) wrote(id string) { s.written.Store(id, time.Now().Add(writeSettle)) }
+
+func (s *Store) cacheable(id string) bool {
+	if s.cacheTTL <= 0 {
+		return false
+	}
+	v, ok := s.written.Load(id)
+	if !ok {
+		return true
+	}
+	if time.Now().Before(v.(time.Time)) {
+		return false
+	}
+	s.written.CompareAndDelete(id, v)
+	return true
+}
+
+func cachedMiss(r rueidis.RedisResult) bool {
+	m, err := r.AsStrMap()
+	return err == nil && len(m) == 0 && r.IsCacheHit()
+}
+
+// Events implements queue.Store.
+func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	ids, err := s.client.Do(cctx, s.client.B().Smembers().Key(EventsKey).Build()).AsStrSlice()
+	if err != nil {
+		return nil, failed(ctx, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rs := make([]rueidis.RedisResult, len(ids))
+	have := make([]bool, len(ids))
+	var cached []rueidis.CacheableTTL
+	var cachedAt []int
+	for i, id := range ids {
+		if s.cacheable(id) {
+			cached = append(cached, rueidis.CT(s.client.B().Hgetall().Key(prefix(id)+"event").Cache(), s.cacheTTL))
+			cachedAt = append(cachedAt, i)
+		}
+	}
+	if len(cached) > 0 {
+		for j, r := range s.client.DoMultiCache(cctx, cached...) {
+			if !cachedMiss(r) {
+				rs[cachedAt[j]], have[cachedAt[j]] = r, true
+			}
+		}
+	}
+	var direct rueidis.Commands
+	var directAt []int
+	for i, id := range ids {
+		if !have[i] {
+			direct = append(direct, s.client.B().Hgetall().Key(prefix(id)+"event").Build())
+			directAt = append(directAt, i)
+		}
+	}
+	if len(direct) > 0 {
+		for j, r := range s.client.DoMulti(cctx, direct...) {
+			rs[directAt[j]] = r
+		}
+	}
+	out := make([]queue.Event, 0, len(ids))
+	for i, id := range ids {
+		if err := rs[i].Error(); err != nil {
+			return nil, failed(ctx, err)
+		}
+		e, ok, err := decodeEvent(id, rs[i])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// decodeEvent decodes a successful read of an event's settings hash; ok is
+// false when there is none.
+func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err error) {
+	m, err := r.AsStrMap()
+	if err != nil {
+		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return queue.Event{}, false, nil
+	}
+	st, valid := parseState(m["state"])
+	maxc, err1 := strconv.ParseInt(m["max_concurrent"], 10, 64)
+	win, err2 := strconv.ParseInt(m["checkout_window_ms"], 10, 64)
+	if !valid || err1 != nil || err2 != nil {
+		return queue.Event{}, false, fmt.Errorf("redisstore: event %s has malformed settings %v", id, m)
+	}
+	return queue.Event{
+		ID:             id,
+		State:          st,
+		MaxConcurrent:  maxc,
+		CheckoutWindow: time.Duration(win) * time.Millisecond,
+		CheckoutURL:    m["checkout_url"],
+	}, true, nil
+}

@@ -1,0 +1,31 @@
+-- ARGV[5] limit. Admits from the head of the queue while the processing set
+-- is below the event's capacity. Returns {seq, JSON, JSON, …} or {}.
+local ev = redis.call('HMGET', K_EVENT, 'state', 'max_concurrent', 'checkout_window_ms')
+if ev[1] ~= 'active' then return {} end
+local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
+if n <= 0 then return {} end
+local head = redis.call('ZPOPMIN', K_QUEUE, n)
+if #head == 0 then return {} end
+
+local deadline = NOW + tonumber(ev[3])
+local changed, out = {}, {0}
+for i = 1, #head, 2 do
+  local id = head[i]
+  redis.call('ZREM', K_EXPIRY, id)
+  local s = load(id)
+  if s then
+    s.status = 'ready'
+    s.admitted_at_ms = NOW
+    s.checkout_deadline_ms = deadline
+    out[#out + 1] = save_live(s)
+    redis.call('SADD', K_PROCESSING, id)
+    redis.call('ZADD', K_DEADLINES, deadline, id)
+  else
+    -- A queue entry without its session (only possible if someone deleted
+    -- it by hand): drop it, and say so, so replicas' views stay exact.
+    s = {id = id, user_id = '', ticket = tonumber(head[i + 1]), status = 'expired'}
+  end
+  changed[#changed + 1] = s
+end
+out[1] = announce('user_admitted', changed, deadline)
+return out

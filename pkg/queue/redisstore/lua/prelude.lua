@@ -1,0 +1,83 @@
+-- Shared by every script (prepended to each). All keys of one event share the
+-- hash tag {<event>}, so a script runs on one cluster node, atomically.
+--
+-- KEYS, the same for every script: the event's fixed keys, then the session
+-- and user keys where a script needs them.
+local K_EVENT, K_QUEUE, K_PROCESSING, K_DEADLINES = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_EXPIRY, K_TICKETS, K_SEQ, K_OUTBOX = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+-- ARGV[1..4], the same for every script; script arguments start at ARGV[5].
+-- Times are Unix milliseconds from the caller: the server's clock is never read,
+-- so a retried call does the same thing.
+local PREFIX, EVENT, NOW, OUTBOX = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+
+local function session_key(id) return PREFIX .. 'session:' .. id end
+
+-- load returns a session and its JSON, or nil.
+local function load(id)
+  local raw = redis.call('GET', session_key(id))
+  if not raw then return nil end
+  return cjson.decode(raw), raw
+end
+
+-- save_live stores a live (queued or ready) session. Live sessions do not
+-- expire by themselves: Expire ends them, so nothing is left dangling in the
+-- queue or the processing set.
+local function save_live(s)
+  local raw = cjson.encode(s)
+  redis.call('SET', session_key(s.id), raw)
+  return raw
+end
+
+-- finish ends a live session with status. It stays readable for its TTL
+-- (ExpiresAt - JoinedAt) after it ends, and its user may join again.
+local function finish(s, status)
+  s.status = status
+  s.ended_at_ms = NOW
+  local raw = cjson.encode(s)
+  redis.call('SET', session_key(s.id), raw, 'PX', math.max(1, s.expires_at_ms - s.joined_at_ms))
+  local uk = PREFIX .. 'user:' .. s.user_id
+  if redis.call('GET', uk) == s.id then redis.call('DEL', uk) end
+  return raw
+end
+
+-- rfc3339 formats Unix milliseconds as UTC RFC 3339 (the usual
+-- civil-from-days conversion on the proleptic Gregorian calendar).
+local function rfc3339(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local sod = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(sod / 3600), math.floor(sod % 3600 / 60), sod % 60, ms - secs * 1000)
+end
+
+-- announce numbers a change, publishes it to the event's channel and, with the
+-- outbox on, records it there, all inside the script: subscribers see changes
+-- in seq order and the outbox never misses one. changed is never empty.
+local function announce(kind, changed, deadline_ms)
+  local seq = redis.call('INCR', K_SEQ)
+  local qlen = redis.call('ZCARD', K_QUEUE)
+  local ids, list = {}, {}
+  for i, s in ipairs(changed) do
+    ids[i] = s.id
+    list[i] = {id = s.id, user_id = s.user_id, ticket = s.ticket, status = s.status}
+  end
+  local msg = {event_id = EVENT, update_type = kind, affected_session_ids = ids,
+    timestamp = rfc3339(NOW), seq = seq, queue_length = qlen, sessions = list}
+  if deadline_ms then msg.checkout_deadline = rfc3339(deadline_ms) end
+  local body = cjson.encode(msg)
+  redis.call('PUBLISH', 'queue:updates:' .. EVENT, body)
+  if OUTBOX then redis.call('XADD', K_OUTBOX, '*', 'change', body) end
+  return seq, qlen
+end
+
+local function current_seq() return tonumber(redis.call('GET', K_SEQ) or '0') end

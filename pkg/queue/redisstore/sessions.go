@@ -1,0 +1,169 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Join implements queue.Store.
+func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, queue.Place, bool, error) {
+	if err := s.list(ctx, p.EventID); err != nil {
+		return queue.Session{}, queue.Place{}, false, err
+	}
+	k := eventKeys(p.EventID, "session:"+p.SessionID, "user:"+p.UserID)
+	ne := p.NewEvent
+	args := s.args(k, p.EventID, p.Now,
+		p.SessionID, p.UserID, strconv.FormatInt(p.TTL.Milliseconds(), 10),
+		ne.State.String(), strconv.FormatInt(ne.MaxConcurrent, 10),
+		strconv.FormatInt(ne.CheckoutWindow.Milliseconds(), 10), ne.CheckoutURL)
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	r, err := joinScript.Exec(cctx, s.client, k.list, args).ToArray()
+	if err != nil {
+		return queue.Session{}, queue.Place{}, false, failed(ctx, err)
+	}
+	code, _ := r[0].ToString()
+	switch code {
+	case "closed":
+		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
+	case "conflict":
+		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "already in use"}
+	case "created", "existing":
+		sess, pl, err := sessionPlace(r[1:])
+		return sess, pl, code == "created", err
+	}
+	return queue.Session{}, queue.Place{}, false, fmt.Errorf("redisstore: join: unexpected reply %q", code)
+}
+
+// list makes sure the event is in EventsKey before its first join script
+// runs, so a crash in between can never leave a registered event unlisted.
+// SADD is idempotent; this process does it once per event.
+func (s *Store) list(ctx context.Context, eventID string) error {
+	if _, ok := s.listed.Load(eventID); ok {
+		return nil
+	}
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.client.Do(cctx, s.client.B().Sadd().Key(EventsKey).Member(eventID).Build()).Error(); err != nil {
+		return failed(ctx, err)
+	}
+	s.listed.Store(eventID, struct{}{})
+	return nil
+}
+
+// sessionPlace decodes {session JSON, rank or -1, queue length, seq}.
+func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) {
+	if len(r) != 4 {
+		return queue.Session{}, queue.Place{}, fmt.Errorf("redisstore: unexpected session reply of %d values", len(r))
+	}
+	raw, _ := r[0].ToString()
+	sess, err := decodeSession(raw)
+	if err != nil {
+		return queue.Session{}, queue.Place{}, err
+	}
+	rank, _ := r[1].AsInt64()
+	qlen, _ := r[2].AsInt64()
+	seq, _ := r[3].AsInt64()
+	pl := queue.Place{QueueLength: qlen, Seq: uint64(seq)}
+	if sess.Status == queue.StatusQueued && rank >= 0 {
+		pl.Position = rank + 1
+	}
+	return sess, pl, nil
+}
+
+// Session implements queue.Store.
+func (s *Store) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
+	ev := queue.EventOfSession(id)
+	k := eventKeys(ev, "session:"+id)
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	r, err := sessionScript.Exec(cctx, s.client, k.list, s.args(k, ev, time.Time{}, id)).ToArray()
+	if rueidis.IsRedisNil(err) {
+		return queue.Session{}, queue.Place{}, queue.ErrSessionNotFound
+	}
+	if err != nil {
+		return queue.Session{}, queue.Place{}, failed(ctx, err)
+	}
+	return sessionPlace(r)
+}
+
+// Leave implements queue.Store.
+func (s *Store) Leave(ctx context.Context, id string, now time.Time) (queue.Session, error) {
+	return s.end(ctx, leaveScript, queue.ErrNotQueued, id, now)
+}
+
+// Complete implements queue.Store.
+func (s *Store) Complete(ctx context.Context, id string, now time.Time) (queue.Session, error) {
+	return s.end(ctx, completeScript, queue.ErrNotAdmitted, id, now)
+}
+
+// end runs Leave's or Complete's script, whose replies have the same shape.
+func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id string, now time.Time) (queue.Session, error) {
+	ev := queue.EventOfSession(id)
+	k := eventKeys(ev, "session:"+id)
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	r, err := script.Exec(cctx, s.client, k.list, s.args(k, ev, now, id)).ToArray()
+	if err != nil {
+		return queue.Session{}, failed(ctx, err)
+	}
+	code, _ := r[0].ToString()
+	if code == "notfound" {
+		return queue.Session{}, queue.ErrSessionNotFound
+	}
+	if len(r) != 2 {
+		return queue.Session{}, fmt.Errorf("redisstore: unexpected reply %q", code)
+	}
+	raw, _ := r[1].ToString()
+	sess, err := decodeSession(raw)
+	if err != nil {
+		return queue.Session{}, err
+	}
+	if code == "status" {
+		return sess, &queue.StatusError{Err: refused, Status: sess.Status}
+	}
+	return sess, nil
+}
+
+// Admit implements queue.Store.
+func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	return s.batch(ctx, admitScript, eventID, now, limit)
+}
+
+// Expire implements queue.Store.
+func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	return s.batch(ctx, expireScript, eventID, now, limit)
+}
+
+// batch runs Admit's or Expire's script: {seq, JSON, …} or {}.
+func (s *Store) batch(ctx context.Context, script *rueidis.Lua, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	k := eventKeys(eventID)
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	r, err := script.Exec(cctx, s.client, k.list, s.args(k, eventID, now, strconv.Itoa(limit))).ToArray()
+	if err != nil {
+		return nil, failed(ctx, err)
+	}
+	if len(r) < 2 {
+		return nil, nil
+	}
+	out := make([]queue.Session, 0, len(r)-1)
+	for _, m := range r[1:] {
+		raw, _ := m.ToString()
+		sess, err := decodeSession(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+// Package redisstore is the Redis queue.Store, over github.com/redis/rueidis.
+// It works with one Redis server or a Redis Cluster.
+//
+// Key layout, one hash tag per event so that all of an event's keys share a
+// cluster slot and every state change is one atomic script:
+//
+//	waitroom:{<event>}:queue              sorted set: waiting session id, score = ticket
+//	waitroom:{<event>}:processing         set: admitted (ready) session ids
+//	waitroom:{<event>}:deadlines          sorted set: admitted session id, score = checkout deadline (Unix ms)
+//	waitroom:{<event>}:expiry             sorted set: waiting session id, score = ExpiresAt (Unix ms)
+//	waitroom:{<event>}:session:<id>       string: the session as JSON; ended sessions expire after their TTL
+//	waitroom:{<event>}:user:<user id>     string: the user's live session id
+//	waitroom:{<event>}:event              hash: the event's settings
+//	waitroom:{<event>}:tickets            counter: the last ticket handed out
+//	waitroom:{<event>}:seq                counter: the last change's sequence number
+//	waitroom:{<event>}:outbox             stream: unrelayed changes (only WithOutbox)
+//	waitroom:events                       set: every event id (its own slot)
+//
+// Changes are published as JSON to the channel queue:updates:<event> from
+// inside the script that makes them (see Message). Times are kept to the
+// millisecond.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+var (
+	_ queue.Store  = (*Store)(nil)
+	_ queue.Outbox = (*Store)(nil)
+)
+
+// EventsKey is the set of every event id.
+const EventsKey = "waitroom:events"
+
+// Channel is the pub/sub channel an event's changes are published on.
+func Channel(eventID string) string { return "queue:updates:" + eventID }
+
+// Defaults for the per-call deadlines.
+const (
+	// DefaultTimeout bounds every call but Snapshot, so a request fails fast
+	// with queue.ErrUnavailable when Redis is down or stuck instead of hanging.
+	DefaultTimeout = time.Second
+	// DefaultSnapshotTimeout bounds Snapshot, which reads a whole queue.
+	DefaultSnapshotTimeout = 15 * time.Second
+	// DefaultEventCacheTTL is how long event settings may be served from the
+	// client-side cache; the server invalidates them on every change anyway.
+	DefaultEventCacheTTL = time.Minute
+)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithOutbox records every change in the event's outbox stream, in the same
+// script as the change (queue.Outbox).
+func WithOutbox() Option { return func(s *Store) { s.outbox = true } }
+
+// WithLogger sets the logger (for dropped pub/sub messages and resubscribes).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithTimeout sets the deadline of each call but Snapshot (DefaultTimeout).
+func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d } }
+
+// WithSnapshotTimeout sets Snapshot's deadline (DefaultSnapshotTimeout).
+func WithSnapshotTimeout(d time.Duration) Option { return func(s *Store) { s.snapshotTimeout = d } }
+
+// WithEventCacheTTL sets how long event settings may be served from the
+// client-side cache (DefaultEventCacheTTL); 0 reads them from Redis every time.
+func WithEventCacheTTL(d time.Duration) Option { return func(s *Store) { s.cacheTTL = d } }
+
+// Store is the Redis queue.Store. It is safe for concurrent use; many Stores
+// (processes) may share one Redis.
+type Store struct {
+	client          rueidis.Client
+	owned           bool
+	log             *slog.Logger
+	outbox          bool
+	timeout         time.Duration
+	snapshotTimeout time.Duration
+	cacheTTL        time.Duration
+
+	// listed remembers the events this process has added to EventsKey, so
+	// only an event's first join here pays for the SADD.
+	listed sync.Map
+	// written holds, per event, until when its settings are read past the
+	// cache because this store has just changed them (see cacheable).
+	written sync.Map
+}
+
+// New returns a Store over client. The caller keeps ownership of client.
+func New(client rueidis.Client, opts ...Option) *Store {
+	s := &Store{
+		client:          client,
+		log:             slog.New(slog.DiscardHandler),
+		timeout:         DefaultTimeout,
+		snapshotTimeout: DefaultSnapshotTimeout,
+		cacheTTL:        DefaultEventCacheTTL,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Close closes the client if Dial made it.
+func (s *Store) Close() {
+	if s.owned {
+		s.client.Close()
+	}
+}
+
+// Client is the store's rueidis client.
+func (s *Store) Client() rueidis.Client { return s.client }
+
+// call derives a call's context: the store's deadline, unless the caller's
+// is sooner.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// keys are the keys every script gets, in the order lua/prelude.lua names
+// them, followed by extra.
+type keys struct {
+	prefix string
+	list   []string
+}
+
+func eventKeys(eventID string, extra ...string) keys {
+	p := prefix(eventID)
+	l := make([]string, 0, 8+len(extra))
+	l = append(l, p+"event", p+"queue", p+"processing", p+"deadlines", p+"expiry", p+"tickets", p+"seq", p+"outbox")
+	for _, e := range extra {
+		l = append(l, p+e)
+	}
+	return keys{prefix: p, list: l}
+}
+
+func prefix(eventID string) string { return "waitroom:{" + eventID + "}:" }
+
+// args are the arguments every script gets (prefix, event, now, outbox flag),
+// followed by extra.
+func (s *Store) args(k keys, eventID string, now time.Time, extra ...string) []string {
+	ob := "0"
+	if s.outbox {
+		ob = "1"
+	}
+	a := make([]string, 0, 4+len(extra))
+	a = append(a, k.prefix, eventID, ms(now), ob)
+	return append(a, extra...)
+}
+
+func ms(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// failed turns a client error into the store's: the caller's own cancellation
+// as is, and anything that says Redis cannot serve now as queue.ErrUnavailable.
+func failed(parent context.Context, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return perr
+	}
+	if re, ok := errors.AsType[*rueidis.RedisError](err); ok && !transient(re) {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	return fmt.Errorf("%w: %v", queue.ErrUnavailable, err)
+}
+
+// transient reports whether a Redis error reply means "not now" rather than
+// "never": loading, failing over, out of memory, busy with a script.
+func transient(re *rueidis.RedisError) bool {
+	if re.IsLoading() || re.IsClusterDown() || re.IsTryAgain() {
+		return true
+	}
+	msg := re.Error()
+	for _, p := range []string{"MASTERDOWN", "READONLY", "BUSY ", "OOM", "NOREPLICAS", "MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Ping implements queue.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.client.Do(cctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return failed(ctx, err)
+	}
+	return nil
+}
