@@ -1,0 +1,301 @@
+// The waiting-room page: wires the session (room.ts) to the DOM.
+
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { WaitroomService } from "./gen/waitroom/v1/waitroom_pb";
+import { announcement, checkoutHref, num, people, progressPercent, waitText } from "./format";
+import { parseLocation, safeStorage, visitorId } from "./ids";
+import { WaitingRoom, type Phase, type State } from "./room";
+
+/** Seconds between "It's your turn" and the move to checkout. */
+const redirectSeconds = 5;
+/** Screen readers hear at most one position change this often. */
+const announceEveryMs = 5_000;
+/** A tab hidden longer than this reopens its stream when shown again. */
+const resyncAfterHiddenMs = 10_000;
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`missing #${id}`);
+  return found as T;
+}
+
+const ui = {
+  event: el("event"),
+  queue: el("queue"),
+  title: el("title"),
+  position: el("position"),
+  progress: el<HTMLProgressElement>("progress"),
+  ahead: el("ahead"),
+  length: el("length"),
+  wait: el("wait"),
+  leave: el<HTMLButtonElement>("leave"),
+  leaveError: el("leave-error"),
+  ready: el("ready"),
+  readyTitle: el("ready-title"),
+  countdown: el("countdown"),
+  go: el<HTMLAnchorElement>("go"),
+  notice: el("notice"),
+  noticeTitle: el("notice-title"),
+  noticeText: el("notice-text"),
+  again: el<HTMLButtonElement>("again"),
+  connection: el("connection"),
+  connectionText: el("connection-text"),
+  retry: el<HTMLButtonElement>("retry"),
+  announcer: el("announcer"),
+};
+
+/** What each final or failed phase tells the visitor, and whether they can join again. */
+const notices: Partial<Record<Phase, { title: string; text: string; again?: string }>> = {
+  completed: {
+    title: "You're all done",
+    text: "Your checkout is complete. Thanks for waiting.",
+  },
+  left: {
+    title: "You left the line",
+    text: "Your place went to the people behind you. Joining again puts you at the back of the line.",
+    again: "Join again",
+  },
+  expired: {
+    title: "Your session expired",
+    text: "Places in line are held for a limited time, and this one ran out. Joining again puts you at the back of the line.",
+    again: "Join again",
+  },
+  closed: {
+    title: "This sale is closed",
+    text: "The event isn't admitting anyone from this line. Check the event page for news.",
+    again: "Try again",
+  },
+  "unknown-event": {
+    title: "We couldn't find this event",
+    text: "Check the link you followed: the address may be mistyped, or the sale may be over.",
+  },
+  invalid: {
+    title: "This link isn't valid",
+    text: "The link you followed is missing something the waiting room needs. Go back to the event page and try again.",
+  },
+};
+
+let shownPhase: Phase | undefined;
+let lastAnnounced = 0;
+let pendingAnnouncement: ReturnType<typeof setTimeout> | undefined;
+let spokenPosition: number | undefined;
+let countdown: ReturnType<typeof setInterval> | undefined;
+
+function announce(text: string): void {
+  clearTimeout(pendingAnnouncement);
+  pendingAnnouncement = undefined;
+  lastAnnounced = Date.now();
+  ui.announcer.textContent = text;
+}
+
+/** announcePosition speaks position changes, coalescing fast-moving lines. */
+function announcePosition(position: number): void {
+  if (position === spokenPosition) return;
+  const wait = lastAnnounced + announceEveryMs - Date.now();
+  if (wait <= 0) {
+    spokenPosition = position;
+    announce(announcement(position));
+    return;
+  }
+  clearTimeout(pendingAnnouncement);
+  pendingAnnouncement = setTimeout(() => {
+    spokenPosition = position;
+    announce(announcement(position));
+  }, wait);
+}
+
+function show(section: "queue" | "ready" | "notice"): void {
+  ui.queue.hidden = section !== "queue";
+  ui.ready.hidden = section !== "ready";
+  ui.notice.hidden = section !== "notice";
+}
+
+function render(s: Readonly<State>): void {
+  const entering = s.phase !== shownPhase;
+  shownPhase = s.phase;
+  document.body.dataset.phase = s.phase;
+  renderConnection(s);
+
+  switch (s.phase) {
+    case "joining":
+      show("queue");
+      renderJoining(s);
+      return;
+    case "queued":
+      show("queue");
+      renderQueued(s);
+      return;
+    case "ready":
+      show("ready");
+      if (entering) startCheckout(s);
+      return;
+  }
+  const notice = notices[s.phase];
+  if (!notice) return;
+  show("notice");
+  if (!entering) return;
+  clearTimeout(pendingAnnouncement);
+  ui.noticeTitle.textContent = notice.title;
+  ui.noticeText.textContent = notice.text;
+  ui.again.hidden = notice.again === undefined;
+  ui.again.textContent = notice.again ?? "";
+  document.title = `${notice.title} · Waiting room`;
+  ui.noticeTitle.focus();
+  announce(`${notice.title}. ${notice.text}`);
+}
+
+function renderJoining(s: Readonly<State>): void {
+  const unreachable = s.failures >= 3;
+  ui.title.textContent = unreachable ? "We can't reach the waiting room" : "Joining the line…";
+  ui.position.textContent = "–";
+  ui.leave.disabled = true;
+  if (unreachable && s.failures === 3) announce("We can't reach the waiting room. We'll keep trying.");
+}
+
+function renderQueued(s: Readonly<State>): void {
+  const position = s.position ?? 0;
+  ui.title.textContent = position <= 1 ? "You're next" : "You're in line";
+  ui.position.textContent = position > 0 ? num(position) : "–";
+  ui.ahead.textContent = position > 0 ? people(Math.max(0, position - 1)) : "–";
+  ui.length.textContent = s.queueLength !== undefined ? people(s.queueLength) : "–";
+  ui.wait.textContent = waitText(s.waitSeconds);
+  const pct = progressPercent(position, s.startPosition ?? position);
+  ui.progress.value = pct;
+  ui.progress.textContent = `${pct}%`;
+  ui.leave.disabled = false;
+  document.title = `#${num(position)} in line · Waiting room`;
+  announcePosition(position);
+}
+
+function renderConnection(s: Readonly<State>): void {
+  let state: string = s.connection;
+  let text: string;
+  switch (s.connection) {
+    case "live":
+      text = "Live: updates as the line moves";
+      break;
+    case "connecting":
+      text = s.failures > 0 ? "Reconnecting…" : "Connecting…";
+      break;
+    case "reconnecting": {
+      const secs = Math.max(1, Math.ceil(((s.retryAt ?? Date.now()) - Date.now()) / 1000));
+      if (!navigator.onLine) {
+        state = "offline";
+        text = "You're offline. Your place is kept; we'll reconnect when you're back.";
+      } else if (s.failures >= 3) {
+        state = "offline";
+        text = `Can't reach the waiting room. Your place is kept. Retrying in ${secs} s…`;
+      } else {
+        text = "Reconnecting… your place is kept";
+      }
+      break;
+    }
+    case "idle":
+      text = "";
+      break;
+  }
+  ui.connection.dataset.state = state;
+  ui.connection.hidden = s.connection === "idle";
+  ui.connectionText.textContent = text;
+  ui.retry.hidden = !(s.connection === "reconnecting" && s.failures >= 3);
+}
+
+function startCheckout(s: Readonly<State>): void {
+  clearTimeout(pendingAnnouncement);
+  clearInterval(countdown);
+  document.title = "It's your turn! · Waiting room";
+  const href = checkoutHref(s.checkoutUrl ?? "", s.checkoutToken ?? "", location.origin);
+  ui.readyTitle.focus();
+  if (href === undefined) {
+    ui.countdown.textContent = "Your checkout link is missing. Please contact the event's support.";
+    ui.go.hidden = true;
+    announce("It's your turn, but the checkout link is missing.");
+    return;
+  }
+  ui.go.href = href;
+  announce("It's your turn. Taking you to checkout.");
+  let left = redirectSeconds;
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(countdown);
+      ui.countdown.textContent = "Taking you to checkout…";
+      location.assign(href);
+      return;
+    }
+    ui.countdown.textContent = `Taking you to checkout in ${left} second${left === 1 ? "" : "s"}…`;
+    left--;
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+function boot(): void {
+  const url = new URL(location.href);
+  const where = parseLocation(url);
+  if (where === undefined) {
+    render({ phase: "unknown-event", connection: "idle", failures: 0 });
+    return;
+  }
+  ui.event.textContent = where.eventId;
+  ui.event.hidden = false;
+  const who = visitorId(url, safeStorage(() => localStorage));
+  if (!who.ok) {
+    render({ phase: "invalid", connection: "idle", failures: 0 });
+    ui.noticeText.textContent = who.reason;
+    return;
+  }
+
+  const transport = createConnectTransport({ baseUrl: where.baseUrl, useHttpGet: true });
+  const room = new WaitingRoom({
+    client: createClient(WaitroomService, transport),
+    eventId: where.eventId,
+    userId: who.userId,
+    storage: safeStorage(() => sessionStorage),
+    onChange: render,
+  });
+
+  ui.leave.addEventListener("click", async () => {
+    ui.leave.disabled = true;
+    ui.leaveError.hidden = true;
+    try {
+      await room.leave();
+    } catch {
+      ui.leaveError.textContent = "We couldn't take you out of the line just now. Please try again.";
+      ui.leaveError.hidden = false;
+      ui.leave.disabled = false;
+    }
+  });
+  ui.again.addEventListener("click", () => {
+    spokenPosition = undefined;
+    ui.leaveError.hidden = true;
+    room.start();
+  });
+  ui.retry.addEventListener("click", () => room.wake());
+
+  // Retry at once when the network or the tab comes back; a tab that slept may
+  // hold a stream the browser quietly dropped, so reopen it.
+  window.addEventListener("online", () => room.wake());
+  let hiddenAt = 0;
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      hiddenAt = Date.now();
+      return;
+    }
+    room.wake();
+    if (Date.now() - hiddenAt > resyncAfterHiddenMs) room.resync();
+  });
+  // The "retrying in N s" text counts down between attempts.
+  setInterval(() => {
+    if (room.current.connection === "reconnecting") renderConnection(room.current);
+  }, 1000);
+  window.addEventListener("pagehide", () => room.stop());
+  window.addEventListener("pageshow", (e) => {
+    // Back from checkout through the back/forward cache: start over from the server's view.
+    if (e.persisted) room.start();
+  });
+
+  room.start();
+}
+
+boot();

@@ -1,0 +1,321 @@
+// The visitor's session, independent of the DOM: join, follow the position
+// stream, reconnect with backoff when it drops, leave. The page renders the
+// State snapshots it emits.
+
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import {
+  SessionStatus,
+  type JoinQueueResponse,
+  type PositionUpdate,
+  type WaitroomService,
+} from "./gen/waitroom/v1/waitroom_pb";
+import { read, write } from "./ids";
+
+/** Phase is what the visitor is shown. */
+export type Phase =
+  | "joining"
+  | "queued"
+  | "ready"
+  | "completed"
+  | "left"
+  | "expired"
+  | "closed"
+  | "unknown-event"
+  | "invalid";
+
+/** Connection is the state of the link to the server. */
+export type Connection =
+  | "connecting" // first contact, or reopening after a quiet period
+  | "live" // a position stream is open and has spoken
+  | "reconnecting" // the last attempt failed; waiting before the next
+  | "idle"; // finished: a final status, or an error no retry can fix
+
+export interface State {
+  phase: Phase;
+  connection: Connection;
+  sessionId?: string;
+  /** 1-based place in the queue while queued. */
+  position?: number;
+  queueLength?: number;
+  waitSeconds?: number;
+  /** The first position seen for this session: the progress bar's zero. */
+  startPosition?: number;
+  checkoutUrl?: string;
+  checkoutToken?: string;
+  /** Failed attempts in a row; 0 once the server answers. */
+  failures: number;
+  /** When the next attempt starts (ms since the epoch), while reconnecting. */
+  retryAt?: number;
+  /** The server's message, for the invalid phase. */
+  detail?: string;
+}
+
+export interface Options {
+  client: Client<typeof WaitroomService>;
+  eventId: string;
+  userId: string;
+  onChange: (state: Readonly<State>) => void;
+  /** Keeps the progress bar's starting point across reloads. */
+  storage?: Storage;
+  /** A stream silent this long is reopened: a half-open connection looks exactly like a quiet queue. */
+  quietMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+}
+
+const finalStatuses = new Set([
+  SessionStatus.READY,
+  SessionStatus.COMPLETED,
+  SessionStatus.EXPIRED,
+  SessionStatus.LEFT,
+]);
+
+/** Outcome of an error: try again, join afresh, or stop on a phase. */
+type Outcome = "retry" | "rejoin" | Phase;
+
+export class WaitingRoom {
+  private state: State = { phase: "joining", connection: "connecting", failures: 0 };
+  private run?: AbortController;
+  private stream?: AbortController;
+  private wakeUp?: () => void;
+  private readonly quietMs: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: Options) {
+    this.quietMs = opts.quietMs ?? 45_000;
+    this.baseDelayMs = opts.baseDelayMs ?? 500;
+    this.maxDelayMs = opts.maxDelayMs ?? 20_000;
+    this.random = opts.random ?? Math.random;
+  }
+
+  get current(): Readonly<State> {
+    return this.state;
+  }
+
+  /** start joins (again) and follows the session until it reaches a final status. */
+  start(): void {
+    this.run?.abort();
+    const run = new AbortController();
+    this.run = run;
+    this.state = { phase: "joining", connection: "connecting", failures: 0 };
+    this.emit();
+    void this.loop(run.signal);
+  }
+
+  /** stop ends every call in flight; used when the page goes away. */
+  stop(): void {
+    this.run?.abort();
+  }
+
+  /** wake cuts a backoff wait short: the network is back, or the tab is visible again. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** resync reopens an open stream, for a tab that may have slept through updates. */
+  resync(): void {
+    this.stream?.abort();
+  }
+
+  /**
+   * leave takes the visitor out of the queue. The open stream then receives
+   * LEFT and ends by itself; leave also records it, in case the stream is
+   * between reconnects. It throws when the server refuses (for example, the
+   * visitor was admitted a moment ago); the stream shows the real status.
+   */
+  async leave(): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (sessionId === undefined || this.state.phase !== "queued") {
+      return;
+    }
+    await this.opts.client.leaveQueue({ sessionId });
+    this.run?.abort();
+    this.update({ phase: "left", connection: "idle", position: undefined, retryAt: undefined });
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    // After a drop, GetQueueStatus answers at once (and over a plain GET), so
+    // the page is current again even if streaming is what keeps failing.
+    let resuming = false;
+    while (!signal.aborted) {
+      try {
+        let sessionId = this.state.sessionId;
+        if (sessionId === undefined) {
+          const res = await this.opts.client.joinQueue(
+            { userId: this.opts.userId, eventId: this.opts.eventId },
+            { signal },
+          );
+          sessionId = res.sessionId;
+          if (this.apply(res, signal)) return;
+        } else if (resuming) {
+          const res = await this.opts.client.getQueueStatus({ sessionId }, { signal });
+          if (this.apply(res, signal)) return;
+        }
+        if (await this.follow(sessionId, signal)) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        const outcome = classify(err);
+        if (outcome === "rejoin") {
+          // The server no longer knows the session (a restart without a
+          // shared store): joining again is the best place still on offer.
+          this.state.sessionId = undefined;
+        } else if (outcome !== "retry") {
+          this.update({
+            phase: outcome,
+            connection: "idle",
+            retryAt: undefined,
+            detail: ConnectError.from(err).rawMessage,
+          });
+          return;
+        }
+      }
+      resuming = true;
+      await this.pause(signal);
+    }
+  }
+
+  /** follow reads the position stream; true when it delivered a final status. */
+  private async follow(sessionId: string, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return true;
+    const stream = new AbortController();
+    this.stream = stream;
+    const cancel = () => stream.abort();
+    signal.addEventListener("abort", cancel, { once: true });
+    let quiet = setTimeout(cancel, this.quietMs);
+    try {
+      const updates = this.opts.client.streamQueuePosition({ sessionId }, { signal: stream.signal });
+      for await (const u of updates) {
+        clearTimeout(quiet);
+        quiet = setTimeout(cancel, this.quietMs);
+        if (this.apply(u, signal)) return true;
+      }
+      return false;
+    } catch (err) {
+      if (stream.signal.aborted && !signal.aborted) {
+        return false; // reopened on purpose (quiet too long, or resync)
+      }
+      throw err;
+    } finally {
+      clearTimeout(quiet);
+      signal.removeEventListener("abort", cancel);
+      if (this.stream === stream) this.stream = undefined;
+    }
+  }
+
+  /** apply renders one server message; true when its status is final. */
+  private apply(u: PositionUpdate | JoinQueueResponse, signal: AbortSignal): boolean {
+    if (signal.aborted) return true;
+    const next: Partial<State> = {
+      sessionId: u.sessionId || this.state.sessionId,
+      connection: "live",
+      failures: 0,
+      retryAt: undefined,
+      queueLength: u.queueLength ?? this.state.queueLength,
+    };
+    switch (u.status) {
+      case SessionStatus.QUEUED: {
+        const position = u.position ?? this.state.position;
+        next.phase = "queued";
+        next.position = position;
+        next.waitSeconds = u.estimatedWait
+          ? Number(u.estimatedWait.seconds) + u.estimatedWait.nanos / 1e9
+          : undefined;
+        next.startPosition = this.startPosition(next.sessionId, position);
+        break;
+      }
+      case SessionStatus.READY:
+        next.phase = "ready";
+        next.position = 0;
+        next.checkoutUrl = u.checkoutUrl;
+        next.checkoutToken = u.checkoutToken;
+        break;
+      case SessionStatus.COMPLETED:
+        next.phase = "completed";
+        break;
+      case SessionStatus.EXPIRED:
+        next.phase = "expired";
+        break;
+      case SessionStatus.LEFT:
+        next.phase = "left";
+        break;
+      default:
+        break; // UNSPECIFIED is never sent; keep what is shown
+    }
+    const final = finalStatuses.has(u.status);
+    if (final) next.connection = "idle";
+    this.update(next);
+    return final;
+  }
+
+  /** startPosition remembers the first position of a session, per tab. */
+  private startPosition(sessionId: string | undefined, position: number | undefined): number | undefined {
+    if (sessionId === undefined || position === undefined) return this.state.startPosition;
+    const key = "waitroom.start." + sessionId;
+    const known = Number(read(this.opts.storage, key));
+    if (Number.isFinite(known) && known >= position) return known;
+    write(this.opts.storage, key, String(position));
+    return position;
+  }
+
+  /** pause waits out exponential backoff with jitter, or until wake() or abort. */
+  private pause(signal: AbortSignal): Promise<void> {
+    const failures = this.state.failures + 1;
+    const delay = backoffDelay(failures, this.baseDelayMs, this.maxDelayMs, this.random());
+    this.update({ connection: "reconnecting", failures, retryAt: Date.now() + delay });
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        if (!signal.aborted) this.update({ connection: "connecting", retryAt: undefined });
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      signal.addEventListener("abort", done, { once: true });
+      this.wakeUp = done;
+    });
+  }
+
+  private update(patch: Partial<State>): void {
+    this.state = { ...this.state, ...patch };
+    this.emit();
+  }
+
+  private emit(): void {
+    this.opts.onChange(this.state);
+  }
+}
+
+/**
+ * backoffDelay is the wait before attempt number `failures` + 1: exponential
+ * from baseMs, capped at maxMs, half of it fixed and half random (`random` in
+ * [0, 1)). The random half spreads a crowd that lost the same server; the
+ * fixed half means no one retries sooner than half the backoff.
+ */
+export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+  return ceiling / 2 + random * (ceiling / 2);
+}
+
+/** classify maps an error to what the visitor sees next. */
+function classify(err: unknown): Outcome {
+  const e = ConnectError.from(err);
+  switch (e.code) {
+    case Code.NotFound:
+      if (/expired/i.test(e.rawMessage)) return "expired";
+      if (/event/i.test(e.rawMessage)) return "unknown-event";
+      return "rejoin";
+    case Code.FailedPrecondition:
+      if (/closed/i.test(e.rawMessage)) return "closed";
+      return "retry";
+    case Code.InvalidArgument:
+      return /event/i.test(e.rawMessage) ? "unknown-event" : "invalid";
+    default:
+      // Unavailable, network failures (Unknown, Internal), deadlines, overload:
+      // the place is kept on the server, so keep trying.
+      return "retry";
+  }
+}

@@ -1,0 +1,266 @@
+// End-to-end: the real waitroom binary, the embedded page, headless Chromium.
+// Event capacity 1: A is admitted; B and C wait at 1 and 2 and watch their
+// places move live; A completes checkout; B is sent to checkout with a token
+// that verifies against the JWKS; C moves to 1, and a reload keeps it there.
+
+import assert from "node:assert/strict";
+import { copyFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import {
+  buildServer,
+  call,
+  launchBrowser,
+  phone,
+  repoDir,
+  resultsDir,
+  startProxy,
+  startServer,
+  visible,
+  waitText,
+} from "./harness.mjs";
+
+const adminToken = "e2e-admin-token-0123456789";
+const admin = { Authorization: `Bearer ${adminToken}` };
+const event = "launch-night";
+
+let build;
+let browser;
+const contexts = [];
+
+before(async () => {
+  await mkdir(resultsDir, { recursive: true });
+  build = await buildServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const ctx of contexts) await ctx.close().catch(() => {});
+  await browser?.close();
+  await build?.cleanup();
+});
+
+/** open loads a page in a fresh phone-sized context: a new visitor. */
+async function open(url) {
+  const ctx = await phone(browser);
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on("pageerror", (err) => {
+    console.error(`page error at ${page.url()}: ${err.message}`);
+  });
+  await page.goto(url);
+  return page;
+}
+
+async function shot(page, name) {
+  // Finished transitions: the progress bar is drawn where it ends up.
+  await page.screenshot({ path: join(resultsDir, name), animations: "disabled" });
+}
+
+/** cardShot saves just the card, with a margin: the picture for the README. */
+async function cardShot(page, name) {
+  const box = await page.locator("main").boundingBox();
+  const m = 16;
+  const clip = { x: Math.max(0, box.x - m), y: Math.max(0, box.y - m), width: box.width + 2 * m, height: box.height + 2 * m };
+  await page.screenshot({ path: join(resultsDir, name), clip, animations: "disabled" });
+}
+
+/** tokenFrom reads the checkout token the page appended to checkout_url. */
+function tokenFrom(page) {
+  const url = new URL(page.url());
+  assert.equal(url.pathname, "/checkout", `expected the checkout page, at ${page.url()}`);
+  const token = url.searchParams.get("token");
+  assert.ok(token, "no ?token= on the checkout URL");
+  return token;
+}
+
+/** storedVisitor is the visitor id the page keeps in localStorage. */
+function storedVisitor(page) {
+  return page.evaluate(() => localStorage.getItem("waitroom.visitor"));
+}
+
+describe("waiting room in the browser", { timeout: 600_000 }, () => {
+  let server;
+  // C reaches the server through a proxy the test can cut.
+  let proxy;
+  let pageA, pageB, pageC;
+  let userB, userC;
+  const visitor = (query = "") => open(`${server.base}/e/${event}${query}`);
+
+  before(async () => {
+    server = await startServer(build.bin, {
+      QUEUE_PROCESS_INTERVAL: "200ms",
+      QUEUE_DEFAULT_MAX_CONCURRENT: "1",
+      WAITROOM_ADMIN_TOKEN: adminToken,
+    });
+    proxy = await startProxy(server.port);
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it("admits visitor A and shows that it is their turn", async () => {
+    pageA = await visitor("?user_id=visitor-a");
+    await visible(pageA, "#ready");
+    await waitText(pageA, "#ready-title", "It's your turn");
+    assert.match(await pageA.locator("#go").getAttribute("href"), /\/checkout\?token=[\w-]+\.[\w-]+\.[\w-]+$/);
+    await shot(pageA, "01-a-its-your-turn.png");
+  });
+
+  it("shows B and C positions 1 and 2, updating live", async () => {
+    pageB = await visitor();
+    await waitText(pageB, "#position", "1");
+    await waitText(pageB, "#length", "1 person");
+    await waitText(pageB, "#connection-text", "Live: updates as the line moves");
+    userB = await storedVisitor(pageB);
+    assert.match(userB, /^v-[0-9a-f]{32}$/);
+
+    pageC = await open(`${proxy.base}/e/${event}`);
+    await waitText(pageC, "#position", "2");
+    await waitText(pageC, "#ahead", "1 person");
+    userC = await storedVisitor(pageC);
+    assert.notEqual(userC, userB);
+    // B's page learns of C without a reload.
+    await waitText(pageB, "#length", "2 people");
+    assert.equal(await pageB.locator("#position").textContent(), "1");
+    assert.match(await pageC.locator("#announcer").textContent(), /number 2 in line/);
+    await shot(pageB, "02-b-position-1.png");
+    await shot(pageC, "03-c-position-2.png");
+  });
+
+  it("keeps C's place through a dropped connection", async () => {
+    proxy.cut();
+    await pageC.waitForFunction(() => document.querySelector("#connection")?.dataset.state !== "live", null, {
+      timeout: 30_000,
+    });
+    assert.match(await pageC.locator("#connection-text").textContent(), /Reconnecting|Can't reach/);
+    assert.equal(await pageC.locator("#position").textContent(), "2");
+    await shot(pageC, "04-c-reconnecting.png");
+    proxy.restore();
+    await waitText(pageC, "#connection-text", "Live: updates as the line moves");
+    await waitText(pageC, "#position", "2");
+  });
+
+  it("lets a visitor leave with one click, and the others see the line shrink", async () => {
+    const pageD = await visitor();
+    await waitText(pageD, "#position", "3");
+    await waitText(pageC, "#length", "3 people");
+    await pageD.locator("#leave").click();
+    await waitText(pageD, "#notice-title", "You left the line");
+    await visible(pageD, "#again");
+    await waitText(pageC, "#length", "2 people");
+    await shot(pageD, "05-d-left.png");
+  });
+
+  it("sends B to checkout with a token that verifies against the JWKS once A completes", async () => {
+    await pageA.waitForURL(/\/checkout\?token=/, { timeout: 30_000 });
+    await call(server.base, "WaitroomService/CompleteCheckout", { checkout_token: tokenFrom(pageA) });
+
+    await visible(pageB, "#ready");
+    // C moves up while B is admitted, without a reload.
+    await waitText(pageC, "#position", "1");
+    await waitText(pageC, "#title", "You're next");
+    await shot(pageC, "06-c-position-1-live.png");
+    await cardShot(pageC, "waiting-room.png");
+
+    await pageB.waitForURL(/\/checkout\?token=/, { timeout: 30_000 });
+    const token = tokenFrom(pageB);
+    const jwks = createRemoteJWKSet(new URL(`${server.base}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: "waitroom",
+      audience: "checkout",
+      algorithms: ["EdDSA", "ES256"],
+    });
+    assert.equal(protectedHeader.alg, "EdDSA");
+    assert.equal(payload.sub, userB);
+    assert.equal(payload.event, event);
+    assert.ok(payload.sid, "token names no session");
+    assert.ok(payload.exp > payload.iat, "token has no lifetime");
+    await shot(pageB, "07-b-checkout.png");
+  });
+
+  it("keeps C at position 1 across a reload", async () => {
+    await pageC.reload();
+    await waitText(pageC, "#position", "1");
+    await waitText(pageC, "#connection-text", "Live: updates as the line moves");
+    assert.equal(await storedVisitor(pageC), userC);
+    await shot(pageC, "08-c-after-reload.png");
+    if (process.env.WAITROOM_DOCS_SCREENSHOT) {
+      await mkdir(join(repoDir, "docs"), { recursive: true });
+      await copyFile(join(resultsDir, "waiting-room.png"), join(repoDir, "docs", "waiting-room.png"));
+    }
+  });
+
+  it("admits C when B completes checkout", async () => {
+    await call(server.base, "WaitroomService/CompleteCheckout", { checkout_token: tokenFrom(pageB) });
+    await visible(pageC, "#ready");
+    await shot(pageC, "09-c-its-your-turn.png");
+    await pageC.locator("#go").click();
+    await pageC.waitForURL(/\/checkout\?token=/, { timeout: 30_000 });
+  });
+
+  it("says so when the event is closed", async () => {
+    await call(
+      server.base,
+      "EventAdminService/PutEvent",
+      { event: { event_id: "closed-sale", state: "EVENT_STATE_CLOSED" } },
+      admin,
+    );
+    const page = await open(`${server.base}/e/closed-sale`);
+    await waitText(page, "#notice-title", "This sale is closed");
+    await shot(page, "10-closed.png");
+  });
+
+  it("says so when the event id is not valid", async () => {
+    const page = await open("about:blank");
+    const res = await page.goto(`${server.base}/e/not%20an%20event`);
+    assert.equal(res.status(), 404);
+    assert.equal(await page.locator("h1").textContent(), "We couldn't find this event");
+  });
+});
+
+describe("waiting room when sessions expire and the server goes away", { timeout: 600_000 }, () => {
+  let short;
+
+  before(async () => {
+    short = await startServer(build.bin, {
+      QUEUE_PROCESS_INTERVAL: "200ms",
+      QUEUE_SESSION_TTL: "3s",
+      WAITROOM_ADMIN_TOKEN: adminToken,
+    });
+  });
+
+  after(async () => {
+    await short?.stop();
+  });
+
+  it("shows an expired session, joins again, and rides out a server restart", async () => {
+    // A paused event takes joins but admits nobody, so the session can only expire.
+    await call(short.base, "EventAdminService/PutEvent", { event: { event_id: "paused", state: "EVENT_STATE_PAUSED" } }, admin);
+    const page = await open(`${short.base}/e/paused`);
+    await waitText(page, "#position", "1");
+    await waitText(page, "#notice-title", "Your session expired");
+    await shot(page, "11-expired.png");
+
+    await page.locator("#again").click();
+    await waitText(page, "#position", "1");
+
+    const port = short.port;
+    await short.stop();
+    await page.waitForFunction(
+      () => /Can't reach the waiting room/.test(document.querySelector("#connection-text")?.textContent ?? ""),
+      null,
+      { timeout: 60_000 },
+    );
+    assert.equal(await page.locator("#position").textContent(), "1");
+    await shot(page, "12-unreachable.png");
+
+    // The restarted server (in-memory store) has forgotten the session: the
+    // page joins again by itself, and with nobody else there it is admitted.
+    short = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms" }, port);
+    await visible(page, "#ready", 60_000);
+  });
+});

@@ -1,0 +1,285 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type PositionUpdateSchema, SessionStatus, WaitroomService } from "../../src/gen/waitroom/v1/waitroom_pb";
+import { WaitingRoom, backoffDelay, type State } from "../../src/room";
+
+type Update = MessageInitShape<typeof PositionUpdateSchema>;
+
+const queued = (position: number, queueLength: number): Update => ({
+  sessionId: "s1",
+  status: SessionStatus.QUEUED,
+  position,
+  queueLength,
+});
+const ready: Update = {
+  sessionId: "s1",
+  status: SessionStatus.READY,
+  position: 0,
+  queueLength: 0,
+  checkoutToken: "h.p.s",
+  checkoutUrl: "/checkout",
+};
+
+/** waitForever is a stream that stays open until the client goes away. */
+function waitForever(ctx: HandlerContext): Promise<void> {
+  return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+/**
+ * A scripted server: each RPC takes its next behaviour from a list (the last
+ * one repeats), and every call is recorded.
+ */
+function fakeServer(script: {
+  join?: Array<() => Update>;
+  status?: Array<() => Update>;
+  streams?: Array<(ctx: HandlerContext) => AsyncIterable<Update>>;
+}) {
+  const calls: string[] = [];
+  const next = <T>(list: T[] | undefined, i: number, rpc: string): T => {
+    if (!list?.length) throw new Error(`unexpected ${rpc}`);
+    return list[Math.min(i, list.length - 1)];
+  };
+  let joins = 0;
+  let statuses = 0;
+  let streams = 0;
+  const transport = createRouterTransport(({ service }) => {
+    service(WaitroomService, {
+      joinQueue(req) {
+        calls.push(`join ${req.userId} ${req.eventId}`);
+        // A JoinQueueResponse carries the same fields as the first PositionUpdate.
+        const u = next(script.join, joins++, "JoinQueue")();
+        return {
+          sessionId: u.sessionId,
+          status: u.status,
+          position: u.position,
+          queueLength: u.queueLength,
+          checkoutToken: u.checkoutToken,
+          checkoutUrl: u.checkoutUrl,
+          created: true,
+        };
+      },
+      getQueueStatus(req) {
+        calls.push(`status ${req.sessionId}`);
+        return next(script.status, statuses++, "GetQueueStatus")();
+      },
+      streamQueuePosition(req, ctx) {
+        calls.push(`stream ${req.sessionId}`);
+        return next(script.streams, streams++, "StreamQueuePosition")(ctx);
+      },
+      leaveQueue(req) {
+        calls.push(`leave ${req.sessionId}`);
+        return {};
+      },
+    });
+  });
+  return { client: createClient(WaitroomService, transport), calls };
+}
+
+/** start runs a room and resolves when a state passes `done`. */
+function run(client: ReturnType<typeof fakeServer>["client"], done: (s: State) => boolean) {
+  const states: State[] = [];
+  let finish: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const room = new WaitingRoom({
+    client,
+    eventId: "launch",
+    userId: "u1",
+    baseDelayMs: 1,
+    maxDelayMs: 4,
+    onChange: (s) => {
+      states.push({ ...s });
+      if (done(s)) finish();
+    },
+  });
+  room.start();
+  return { room, states, finished };
+}
+
+test("joins, follows the stream and stops on READY with the checkout link", async () => {
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2)],
+    streams: [
+      async function* () {
+        yield queued(2, 2);
+        yield queued(1, 1);
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  const last = states.at(-1)!;
+  assert.equal(last.connection, "idle");
+  assert.equal(last.checkoutToken, "h.p.s");
+  assert.equal(last.checkoutUrl, "/checkout");
+  assert.deepEqual(
+    states.filter((s) => s.phase === "queued").map((s) => s.position),
+    [2, 2, 1],
+  );
+  assert.deepEqual(calls, ["join u1 launch", "stream s1"]);
+});
+
+test("a stream that ends early is resumed with the same session, not a new join", async () => {
+  const { client, calls } = fakeServer({
+    join: [() => queued(3, 3)],
+    status: [() => queued(2, 2)],
+    streams: [
+      async function* () {
+        yield queued(3, 3);
+      },
+      async function* () {
+        yield queued(2, 2);
+        yield ready;
+      },
+    ],
+  });
+  const { finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  assert.deepEqual(calls, ["join u1 launch", "stream s1", "status s1", "stream s1"]);
+});
+
+test("network failures back off, show reconnecting and keep the place", async () => {
+  let failing = 3;
+  const { client, calls } = fakeServer({
+    join: [() => queued(5, 9)],
+    status: [
+      () => {
+        if (failing-- > 0) throw new ConnectError("connection reset", Code.Unavailable);
+        return queued(4, 8);
+      },
+    ],
+    streams: [
+      async function* () {
+        yield queued(5, 9);
+        throw new ConnectError("stream reset", Code.Unknown);
+      },
+      async function* () {
+        yield queued(4, 8);
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  const retries = states.filter((s) => s.connection === "reconnecting").map((s) => s.failures);
+  assert.deepEqual(retries, [1, 2, 3, 4]);
+  assert.ok(states.every((s) => s.sessionId === undefined || s.sessionId === "s1"));
+  assert.equal(calls.filter((c) => c.startsWith("join")).length, 1, "rejoined after a network failure");
+  // Failed attempts keep showing the last known place.
+  assert.ok(states.filter((s) => s.connection === "reconnecting").every((s) => s.position === 5));
+});
+
+test("an expired session stops with the expired message", async () => {
+  const { client, calls } = fakeServer({
+    join: [() => queued(1, 1)],
+    streams: [
+      // eslint-disable-next-line require-yield
+      async function* () {
+        throw new ConnectError("session expired", Code.NotFound);
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "expired");
+  await finished;
+  assert.equal(states.at(-1)!.connection, "idle");
+  assert.deepEqual(calls, ["join u1 launch", "stream s1"]);
+});
+
+test("a stream that reports EXPIRED or LEFT ends the session", async () => {
+  for (const [status, phase] of [
+    [SessionStatus.EXPIRED, "expired"],
+    [SessionStatus.LEFT, "left"],
+    [SessionStatus.COMPLETED, "completed"],
+  ] as const) {
+    const { client } = fakeServer({
+      join: [() => queued(1, 1)],
+      streams: [
+        async function* () {
+          yield { sessionId: "s1", status };
+        },
+      ],
+    });
+    const { states, finished } = run(client, (s) => s.phase === phase);
+    await finished;
+    assert.equal(states.at(-1)!.connection, "idle");
+  }
+});
+
+test("closed and unknown events stop with their messages", async () => {
+  for (const [err, phase] of [
+    [new ConnectError("event is closed", Code.FailedPrecondition), "closed"],
+    [new ConnectError("event not found", Code.NotFound), "unknown-event"],
+    [new ConnectError("event_id: must be 1-64 characters", Code.InvalidArgument), "unknown-event"],
+    [new ConnectError("user_id: must be 1-128 characters", Code.InvalidArgument), "invalid"],
+  ] as const) {
+    const { client, calls } = fakeServer({
+      join: [
+        () => {
+          throw err;
+        },
+      ],
+    });
+    const { finished } = run(client, (s) => s.phase === phase);
+    await finished;
+    assert.deepEqual(calls, ["join u1 launch"]);
+  }
+});
+
+test("a session the server has lost is joined again", async () => {
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2), () => ({ ...queued(1, 1), sessionId: "s2" })],
+    streams: [
+      // eslint-disable-next-line require-yield
+      async function* () {
+        throw new ConnectError("session not found", Code.NotFound);
+      },
+      async function* () {
+        yield { ...ready, sessionId: "s2" };
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  assert.equal(states.at(-1)!.sessionId, "s2");
+  assert.deepEqual(calls, ["join u1 launch", "stream s1", "join u1 launch", "stream s2"]);
+});
+
+test("leave takes the session out and closes the stream", async () => {
+  let opened: () => void;
+  const streamOpen = new Promise<void>((resolve) => (opened = resolve));
+  let closed: () => void;
+  const streamClosed = new Promise<void>((resolve) => (closed = resolve));
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2)],
+    streams: [
+      async function* (ctx) {
+        ctx.signal.addEventListener("abort", () => closed(), { once: true });
+        opened();
+        yield queued(2, 2);
+        await waitForever(ctx);
+      },
+    ],
+  });
+  const { room, states } = run(client, () => false);
+  await streamOpen;
+  await room.leave();
+  assert.equal(states.at(-1)!.phase, "left");
+  assert.equal(states.at(-1)!.connection, "idle");
+  assert.ok(calls.includes("leave s1"));
+  await streamClosed; // the handler sees the client go away (or the test times out)
+});
+
+test("backoffDelay doubles from the base, caps, and keeps half of it fixed", () => {
+  assert.equal(backoffDelay(1, 500, 20_000, 0), 250);
+  assert.equal(backoffDelay(1, 500, 20_000, 1), 500);
+  assert.equal(backoffDelay(2, 500, 20_000, 0), 500);
+  assert.equal(backoffDelay(3, 500, 20_000, 0.5), 1500);
+  assert.equal(backoffDelay(10, 500, 20_000, 0), 10_000);
+  assert.equal(backoffDelay(60, 500, 20_000, 1), 20_000);
+  for (let f = 1; f < 40; f++) {
+    const d = backoffDelay(f, 500, 20_000, Math.random());
+    assert.ok(d >= 250 && d <= 20_000, `attempt ${f}: ${d} ms`);
+  }
+});
