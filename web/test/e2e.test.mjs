@@ -222,7 +222,7 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
   });
 });
 
-describe("waiting room when sessions expire and the server goes away", { timeout: 600_000 }, () => {
+describe("waiting room when a session expires", { timeout: 600_000 }, () => {
   let short;
 
   before(async () => {
@@ -237,30 +237,52 @@ describe("waiting room when sessions expire and the server goes away", { timeout
     await short?.stop();
   });
 
-  it("shows an expired session, joins again, and rides out a server restart", async () => {
+  it("tells the visitor their session expired and offers to join again", async () => {
     // A paused event takes joins but admits nobody, so the session can only expire.
     await call(short.base, "EventAdminService/PutEvent", { event: { event_id: "paused", state: "EVENT_STATE_PAUSED" } }, admin);
     const page = await open(`${short.base}/e/paused`);
-    await waitText(page, "#position", "1");
     await waitText(page, "#notice-title", "Your session expired");
+    await visible(page, "#again");
     await shot(page, "11-expired.png");
+  });
+});
 
+describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
+  let server;
+
+  before(async () => {
+    server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_ADMIN_TOKEN: adminToken });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("says it cannot reach the server, keeps the place shown, and recovers by itself", async () => {
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "paused", state: "EVENT_STATE_PAUSED" } }, admin);
+    const page = await open(`${server.base}/e/paused`);
+    await waitText(page, "#position", "1");
+
+    // Leave, then join again: the place is at the back of the line (here, first).
+    await page.locator("#leave").click();
+    await waitText(page, "#notice-title", "You left the line");
     await page.locator("#again").click();
     await waitText(page, "#position", "1");
 
-    const port = short.port;
-    await short.stop();
+    const port = server.port;
+    await server.stop();
     await page.waitForFunction(
       () => /Can't reach the waiting room/.test(document.querySelector("#connection-text")?.textContent ?? ""),
       null,
       { timeout: 60_000 },
     );
     assert.equal(await page.locator("#position").textContent(), "1");
+    await visible(page, "#retry");
     await shot(page, "12-unreachable.png");
 
-    // The restarted server (in-memory store) has forgotten the session: the
-    // page joins again by itself, and with nobody else there it is admitted.
-    short = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms" }, port);
+    // The restarted server (in-memory store) has forgotten the session and the
+    // paused event: the page joins again by itself and, alone, is admitted.
+    server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms" }, port);
     await visible(page, "#ready", 60_000);
   });
 });
