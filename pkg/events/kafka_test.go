@@ -187,6 +187,13 @@ func (c *collector) records() []*kgo.Record {
 	return append([]*kgo.Record(nil), c.recs...)
 }
 
+// copies is how many records with the id have been seen.
+func (c *collector) copies(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ids[id]
+}
+
 // idSet returns the distinct record ids seen.
 func (c *collector) idSet() map[string]bool {
 	c.mu.Lock()

@@ -328,9 +328,9 @@ func (r *Relay) refreshEvents(ctx context.Context) error {
 // step acks what the broker took, tops up the event's claimed entries and
 // sends those not yet produced as one batch, in Seq order.
 func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
-	if !r.ack(ctx, ev) {
-		return
-	}
+	// A failed ack keeps its entries held (and is retried on the next
+	// step); it need not stop new entries from going out.
+	acked := r.ack(ctx, ev)
 
 	// An entry stays held until the broker has it and the store dropped it:
 	// forgetting a claim could strand the entry if the store hands idle claims
@@ -368,9 +368,11 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 		}
 	}
 	if len(batch) == 0 {
-		ev.backoff = 0
-		ev.idle = min(max(ev.idle*2, r.cfg.PollMin), r.cfg.PollMax)
-		ev.nextPoll = now.Add(ev.idle)
+		if acked {
+			ev.backoff = 0
+			ev.idle = min(max(ev.idle*2, r.cfg.PollMin), r.cfg.PollMax)
+			ev.nextPoll = now.Add(ev.idle)
+		}
 		return
 	}
 	ev.idle = 0
