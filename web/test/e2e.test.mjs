@@ -28,6 +28,8 @@ const event = "launch-night";
 let build;
 let browser;
 const contexts = [];
+// Anything the page's Content-Security-Policy blocked, on any page.
+const cspViolations = [];
 
 before(async () => {
   await mkdir(resultsDir, { recursive: true });
@@ -48,6 +50,9 @@ async function open(url) {
   const page = await ctx.newPage();
   page.on("pageerror", (err) => {
     console.error(`page error at ${page.url()}: ${err.message}`);
+  });
+  page.on("console", (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
   });
   await page.goto(url);
   return page;
@@ -212,6 +217,10 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
     const page = await open(`${server.base}/e/closed-sale`);
     await waitText(page, "#notice-title", "This sale is closed");
     await shot(page, "10-closed.png");
+  });
+
+  it("runs within its Content-Security-Policy", () => {
+    assert.deepEqual(cspViolations, []);
   });
 
   it("says so when the event id is not valid", async () => {
