@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,33 +47,6 @@ type Config struct {
 	Logger *slog.Logger
 	// Opts are appended to the client options (TLS, SASL, tuning).
 	Opts []kgo.Opt
-}
-
-// ConfigFromEnv reads KAFKA_BROKERS (comma-separated host:port; events are off
-// when it is empty, and enabled is false), KAFKA_TOPIC_PREFIX,
-// KAFKA_CLIENT_ID and KAFKA_CONSUMER_GROUP. An error names the variable.
-func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
-	raw := strings.TrimSpace(getenv("KAFKA_BROKERS"))
-	if raw == "" {
-		return Config{}, false, nil
-	}
-	for b := range strings.SplitSeq(raw, ",") {
-		b = strings.TrimSpace(b)
-		if b == "" {
-			continue
-		}
-		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
-			return Config{}, false, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b)
-		}
-		cfg.Brokers = append(cfg.Brokers, b)
-	}
-	if len(cfg.Brokers) == 0 {
-		return Config{}, false, fmt.Errorf("KAFKA_BROKERS: no broker in %q", raw)
-	}
-	cfg.TopicPrefix = strings.TrimSpace(getenv("KAFKA_TOPIC_PREFIX"))
-	cfg.ClientID = strings.TrimSpace(getenv("KAFKA_CLIENT_ID"))
-	cfg.Group = strings.TrimSpace(getenv("KAFKA_CONSUMER_GROUP"))
-	return cfg.withDefaults(), true, nil
 }
 
 func (c Config) withDefaults() Config {

@@ -109,24 +109,3 @@ func TestDecodeCheckoutCompleted(t *testing.T) {
 		})
 	}
 }
-
-func TestConfigFromEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	if _, on, err := events.ConfigFromEnv(env(nil)); on || err != nil {
-		t.Errorf("no KAFKA_BROKERS: enabled=%v err=%v", on, err)
-	}
-	cfg, on, err := events.ConfigFromEnv(env(map[string]string{
-		"KAFKA_BROKERS": "k1:9092, k2:9092,", "KAFKA_TOPIC_PREFIX": "prod.",
-	}))
-	if err != nil || !on {
-		t.Fatalf("enabled=%v err=%v", on, err)
-	}
-	if len(cfg.Brokers) != 2 || cfg.Brokers[1] != "k2:9092" || cfg.Topic(events.TopicJoined) != "prod.queue.joined" ||
-		cfg.Group != events.DefaultGroup || cfg.ClientID != events.DefaultClientID {
-		t.Errorf("got %+v", cfg)
-	}
-	if _, _, err := events.ConfigFromEnv(env(map[string]string{"KAFKA_BROKERS": "nohost"})); err == nil ||
-		!strings.Contains(err.Error(), "KAFKA_BROKERS") {
-		t.Errorf("bad broker: err=%v", err)
-	}
-}
