@@ -1,0 +1,132 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// countingStore has events with empty outboxes, or failing ones, and counts
+// the claims made on it.
+type countingStore struct {
+	events []queue.Event
+	fail   bool
+
+	mu     sync.Mutex
+	claims map[string]int
+}
+
+func newCountingStore(n int, fail bool) *countingStore {
+	s := &countingStore{fail: fail, claims: map[string]int{}}
+	for i := range n {
+		s.events = append(s.events, queue.Event{ID: fmt.Sprintf("ev%03d", i)})
+	}
+	return s
+}
+
+func (s *countingStore) Events(context.Context) ([]queue.Event, error) { return s.events, nil }
+
+func (s *countingStore) ClaimOutbox(_ context.Context, eventID, _ string, _ int, _ time.Duration) ([]queue.OutboxEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claims[eventID]++
+	if s.fail {
+		return nil, fmt.Errorf("%w: connection refused", queue.ErrUnavailable)
+	}
+	return nil, nil
+}
+
+func (s *countingStore) AckOutbox(context.Context, string, []string) error { return nil }
+
+func (s *countingStore) OutboxLen(context.Context, string) (int64, error) {
+	if s.fail {
+		return 0, queue.ErrUnavailable
+	}
+	return 0, nil
+}
+
+func (s *countingStore) counts() (minN, maxN int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	minN = 1 << 30
+	for _, e := range s.events {
+		minN, maxN = min(minN, s.claims[e.ID]), max(maxN, s.claims[e.ID])
+	}
+	return minN, maxN
+}
+
+// runFor runs a relay (with the default timings) over store for d of the
+// bubble's fake time. An idle relay never touches its Kafka client.
+func runFor(t *testing.T, store events.RelayStore, d time.Duration, during func(*events.Relay)) {
+	r := events.NewRelay(store, nil, events.RelayConfig{Consumer: "c"}, testLogger(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	if during != nil {
+		during(r)
+	}
+	time.Sleep(d)
+	cancel()
+	<-done
+}
+
+// An idle system costs one claim per event per PollMax once the poll has
+// backed off, however many events there are.
+func TestRelayIdlePollingBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newCountingStore(200, false)
+		runFor(t, store, time.Minute, nil)
+		// 50ms, 100ms, … 1.6s, then every 2s: about 35 claims a minute.
+		lo, hi := store.counts()
+		t.Logf("idle: %d..%d claims per event", lo, hi)
+		if lo < 20 || hi > 40 {
+			t.Errorf("claims per event in a minute: %d to %d, want 20 to 40", lo, hi)
+		}
+	})
+}
+
+// Wake polls at once rather than at the idle interval.
+func TestRelayWake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newCountingStore(3, false)
+		runFor(t, store, 0, func(r *events.Relay) {
+			time.Sleep(time.Minute) // fully backed off
+			synctest.Wait()
+			before, _ := store.counts()
+			r.Wake()
+			synctest.Wait()
+			if after, _ := store.counts(); after != before+1 {
+				t.Errorf("claims went from %d to %d on Wake, want one more", before, after)
+			}
+		})
+	})
+}
+
+// A store that keeps failing is retried with a growing backoff, not in a
+// loop, and the failures show in Stats.
+func TestRelayStoreOutageBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newCountingStore(5, true)
+		var stats events.RelayStats
+		runFor(t, store, 0, func(r *events.Relay) {
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			stats = r.Stats()
+		})
+		// 250ms, 500ms, … 8s, then every 10s: about 11 claims a minute.
+		lo, hi := store.counts()
+		t.Logf("outage: %d..%d claims per event; %+v", lo, hi, stats)
+		if lo < 8 || hi > 15 {
+			t.Errorf("claims per event in a minute of outage: %d to %d, want 8 to 15", lo, hi)
+		}
+		if stats.Failures == 0 || stats.LastError == "" {
+			t.Errorf("outage not in stats: %+v", stats)
+		}
+	})
+}
