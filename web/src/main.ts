@@ -81,6 +81,14 @@ let lastAnnounced = 0;
 let pendingAnnouncement: ReturnType<typeof setTimeout> | undefined;
 let spokenPosition: number | undefined;
 let countdown: ReturnType<typeof setInterval> | undefined;
+// A visitor who comes back from checkout with the Back button chose to be
+// here: offer the button, but do not bounce them straight back.
+let autoRedirect = !cameBack();
+
+function cameBack(): boolean {
+  const nav = performance.getEntriesByType?.("navigation")[0] as PerformanceNavigationTiming | undefined;
+  return nav?.type === "back_forward";
+}
 
 function announce(text: string): void {
   clearTimeout(pendingAnnouncement);
@@ -214,6 +222,11 @@ function startCheckout(s: Readonly<State>): void {
     return;
   }
   ui.go.href = href;
+  if (!autoRedirect) {
+    ui.countdown.textContent = "Your checkout is waiting for you.";
+    announce("It's your turn. Your checkout is waiting for you.");
+    return;
+  }
   announce("It's your turn. Taking you to checkout.");
   let left = redirectSeconds;
   const tick = () => {
@@ -292,7 +305,11 @@ function boot(): void {
   window.addEventListener("pagehide", () => room.stop());
   window.addEventListener("pageshow", (e) => {
     // Back from checkout through the back/forward cache: start over from the server's view.
-    if (e.persisted) room.start();
+    if (e.persisted) {
+      autoRedirect = false;
+      shownPhase = undefined;
+      room.start();
+    }
   });
 
   room.start();

@@ -91,6 +91,7 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
   let proxy;
   let pageA, pageB, pageC;
   let userB, userC;
+  let tokenB;
   const visitor = (query = "") => open(`${server.base}/e/${event}${query}`);
 
   before(async () => {
@@ -172,7 +173,7 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
     await cardShot(pageC, "waiting-room.png");
 
     await pageB.waitForURL(/\/checkout\?token=/, { timeout: 30_000 });
-    const token = tokenFrom(pageB);
+    const token = (tokenB = tokenFrom(pageB));
     const jwks = createRemoteJWKSet(new URL(`${server.base}/.well-known/jwks.json`));
     const { payload, protectedHeader } = await jwtVerify(token, jwks, {
       issuer: "waitroom",
@@ -185,6 +186,12 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
     assert.ok(payload.sid, "token names no session");
     assert.ok(payload.exp > payload.iat, "token has no lifetime");
     await shot(pageB, "07-b-checkout.png");
+
+    // Back from checkout: still their turn, offered again, not bounced.
+    await pageB.goBack();
+    await visible(pageB, "#ready");
+    await waitText(pageB, "#countdown", "Your checkout is waiting for you.");
+    assert.equal(await pageB.locator("#go").getAttribute("href"), `${server.base}/checkout?token=${token}`);
   });
 
   it("keeps C at position 1 across a reload", async () => {
@@ -200,7 +207,7 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
   });
 
   it("admits C when B completes checkout", async () => {
-    await call(server.base, "WaitroomService/CompleteCheckout", { checkout_token: tokenFrom(pageB) });
+    await call(server.base, "WaitroomService/CompleteCheckout", { checkout_token: tokenB });
     await visible(pageC, "#ready");
     await shot(pageC, "09-c-its-your-turn.png");
     await pageC.locator("#go").click();
