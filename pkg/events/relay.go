@@ -394,8 +394,10 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 		he.state = stateInflight
 		ev.inflight++
 		// TryProduce never blocks the loop: if the client's buffer is full
-		// the record fails now and is retried after a backoff.
-		r.client.TryProduce(ctx, rec, func(_ *kgo.Record, err error) {
+		// the record fails now and is retried after a backoff. The record
+		// outlives Run's context so that, on shutdown, what is already on its
+		// way can still be acknowledged (and acked) within ShutdownGrace.
+		r.client.TryProduce(context.WithoutCancel(ctx), rec, func(_ *kgo.Record, err error) {
 			r.resMu.Lock()
 			r.results = append(r.results, produceResult{ev: ev, he: he, err: err})
 			r.resMu.Unlock()
