@@ -90,7 +90,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.Queue.CheckoutURL = s
 			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)
 		}},
-		{"REDIS_ADDR", "", list(&c.RedisAddrs)},
+		{"REDIS_ADDR", "", hostPorts(&c.RedisAddrs)},
+		{"KAFKA_BROKERS", "", hostPorts(&c.Kafka.Brokers)},
+		{"KAFKA_TOPIC_PREFIX", "", func(s string) error { c.Kafka.TopicPrefix = s; return nil }},
+		{"KAFKA_CLIENT_ID", events.DefaultClientID, func(s string) error { c.Kafka.ClientID = s; return nil }},
+		{"KAFKA_CONSUMER_GROUP", events.DefaultGroup, func(s string) error { c.Kafka.Group = s; return nil }},
 		{"WAITROOM_SIGNING_KEY_FILE", "", func(s string) error { keyFile = s; return nil }},
 		{"WAITROOM_SIGNING_KEY", "", func(s string) error { keyPEM = s; return nil }},
 		{"WAITROOM_TOKEN_ISSUER", "waitroom", nonEmpty(&c.TokenIssuer)},
@@ -130,10 +134,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
 		}
 	}
-	var err error
-	if c.Kafka, c.KafkaEnabled, err = events.ConfigFromEnv(getenv); err != nil {
-		return Config{}, err
-	}
+	c.KafkaEnabled = len(c.Kafka.Brokers) > 0
 	switch {
 	case keyFile != "" && keyPEM != "":
 		return Config{}, fmt.Errorf("WAITROOM_SIGNING_KEY and WAITROOM_SIGNING_KEY_FILE are both set: set one")
@@ -175,6 +176,21 @@ func nonEmpty(dst *string) func(string) error {
 			return fmt.Errorf("must not be empty")
 		}
 		*dst = s
+		return nil
+	}
+}
+
+// hostPorts reads a comma-separated list of host:port addresses.
+func hostPorts(dst *[]string) func(string) error {
+	return func(s string) error {
+		if err := list(dst)(s); err != nil {
+			return err
+		}
+		for _, a := range *dst {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				return fmt.Errorf("%q is not host:port", a)
+			}
+		}
 		return nil
 	}
 }

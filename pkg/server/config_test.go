@@ -50,6 +50,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"LOG_LEVEL":                    "loud",
 		"WAITROOM_SIGNING_KEY_FILE":    "/does/not/exist.pem",
 		"KAFKA_BROKERS":                "no-port",
+		"REDIS_ADDR":                   "a:1,no-port",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {
