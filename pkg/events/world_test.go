@@ -22,11 +22,6 @@ type world struct {
 	changes map[string]queue.Change // by record id
 }
 
-type relayStore interface {
-	queue.Store
-	queue.Outbox
-}
-
 func newMemWorld(t testing.TB) (*world, *memstore.Store) {
 	s := memstore.New(memstore.WithOutbox())
 	return newWorld(t, s), s
