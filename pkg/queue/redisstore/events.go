@@ -184,10 +184,12 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 	if len(m) == 0 {
 		return queue.Event{}, false, nil
 	}
-	st, valid := parseState(m["state"])
+	// A state this version does not know reads as the zero state, which
+	// admits nobody, rather than failing every listing of the events.
+	st, _ := parseState(m["state"])
 	maxc, err1 := strconv.ParseInt(m["max_concurrent"], 10, 64)
 	win, err2 := strconv.ParseInt(m["checkout_window_ms"], 10, 64)
-	if !valid || err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s has malformed settings %v", id, m)
 	}
 	return queue.Event{
