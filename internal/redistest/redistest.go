@@ -130,13 +130,21 @@ func (s *Server) Do(ctx context.Context, args ...string) rueidis.RedisResult {
 	return c.Do(ctx, c.B().Arbitrary(args...).Build())
 }
 
-// MustString runs a command with Do and returns its reply as a string,
-// failing the test on error.
+// MustString runs a command with Do and returns its reply as a string (an
+// integer reply in decimal), failing the test on error.
 func (s *Server) MustString(args ...string) string {
 	s.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := s.Do(ctx, args...).ToString()
+	m, err := s.Do(ctx, args...).ToMessage()
+	if err == nil && m.IsInt64() {
+		n, _ := m.AsInt64()
+		return strconv.FormatInt(n, 10)
+	}
+	var v string
+	if err == nil {
+		v, err = m.ToString()
+	}
 	if err != nil {
 		s.tb.Fatalf("redis %v: %v", args, err)
 	}

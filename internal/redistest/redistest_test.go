@@ -46,3 +46,10 @@ func TestParseCommandStats(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestMustStringInteger(t *testing.T) {
+	s := redistest.Start(t)
+	if got := s.MustString("INCR", "n"); got != "1" {
+		t.Fatalf("INCR = %q, want 1", got)
+	}
+}
