@@ -108,22 +108,17 @@ func isNoGroup(err error) bool {
 	return ok && strings.HasPrefix(re.Error(), "NOGROUP")
 }
 
-// AckOutbox implements queue.Outbox: XACK and XDEL, so relayed entries leave
-// the stream. Both ignore unknown ids, so acks may be retried.
+// AckOutbox implements queue.Outbox: XACK and XDEL in one script, so relayed
+// entries leave the stream. Unknown ids are ignored, so acks may be retried.
 func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	key := prefix(eventID) + "outbox"
-	c := s.client
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	for _, r := range c.DoMulti(cctx,
-		c.B().Xack().Key(key).Group(OutboxGroup).Id(ids...).Build(),
-		c.B().Xdel().Key(key).Id(ids...).Build()) {
-		if err := r.Error(); err != nil && !isNoGroup(err) {
-			return failed(ctx, err)
-		}
+	args := append([]string{OutboxGroup}, ids...)
+	if err := ackScript.Exec(cctx, s.client, []string{prefix(eventID) + "outbox"}, args).Error(); err != nil {
+		return failed(ctx, err)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ var (
 	putEventLua string
 	//go:embed lua/snapshot.lua
 	snapshotLua string
+	//go:embed lua/ack.lua
+	ackLua string
 )
 
 var (
@@ -42,6 +44,8 @@ var (
 	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
+	// The outbox's acknowledgement; it changes no queue state.
+	ackScript = rueidis.NewLuaScriptRetryable(ackLua)
 
 	// Reads run as EVALSHA_RO: they can never write, and a cluster could
 	// serve them from replicas.
