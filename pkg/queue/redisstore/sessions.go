@@ -28,7 +28,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	if err != nil {
 		return queue.Session{}, queue.Place{}, false, failed(ctx, err)
 	}
-	code, _ := r[0].ToString()
+	code := replyCode(r)
 	switch code {
 	case "closed":
 		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
@@ -55,6 +55,15 @@ func (s *Store) list(ctx context.Context, eventID string) error {
 	}
 	s.listed.Store(eventID, struct{}{})
 	return nil
+}
+
+// replyCode is the first element of a script's reply: what happened.
+func replyCode(r []rueidis.RedisMessage) string {
+	if len(r) == 0 {
+		return ""
+	}
+	code, _ := r[0].ToString()
+	return code
 }
 
 // sessionPlace decodes {session JSON, rank or -1, queue length, seq}.
@@ -113,7 +122,7 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 	if err != nil {
 		return queue.Session{}, failed(ctx, err)
 	}
-	code, _ := r[0].ToString()
+	code := replyCode(r)
 	if code == "notfound" {
 		return queue.Session{}, queue.ErrSessionNotFound
 	}

@@ -16,9 +16,21 @@
 //	waitroom:{<event>}:outbox             stream: unrelayed changes (only WithOutbox)
 //	waitroom:events                       set: every event id (its own slot)
 //
+// Live sessions have no expiry of their own (Expire ends them, so nothing
+// is ever left dangling in the queue or the processing set); an ended session
+// stays readable for its TTL after it ends.
+//
 // Changes are published as JSON to the channel queue:updates:<event> from
-// inside the script that makes them (see Message). Times are kept to the
+// inside the script that makes them (see message). Times are kept to the
 // millisecond.
+//
+// Costs, measured on a shared 2-core machine (TestCommandsPerChange and the
+// benchmarks): every state change is one EVALSHA round trip running a fixed
+// 9-12 commands inside Redis, whatever the queue's length and however many
+// replicas listen; a Join takes about 30 µs of Redis CPU. Admitting 1,000 at
+// once holds Redis for about 11 ms. Snapshot is O(N): about 6 ms of Redis time
+// for 10,000 waiting, 70 ms for 100,000 and 1 s for 1,000,000, during which
+// Redis serves nothing else.
 package redisstore
 
 import (
