@@ -16,7 +16,11 @@ import (
 // admission with a token, checkout, streams on ended sessions — through the
 // generated client over every protocol the server promises.
 func TestFlowEveryProtocol(t *testing.T) {
-	ts := startServer(t, nil)
+	testFlow(t, startServer(t, nil))
+}
+
+// testFlow is the visitor flow over every protocol against one server.
+func testFlow(t *testing.T, ts *testServer) {
 	for _, p := range protocols() {
 		t.Run(p.name, func(t *testing.T) {
 			c := p.client(ts)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 type testServer struct {
 	*server.Server
 	URL string
+	// Stop shuts the server down gracefully and waits for it.
+	Stop func()
 }
 
 // startServer runs a server with the given environment on 127.0.0.1:0. The
@@ -57,13 +60,15 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
+	ts := &testServer{Server: srv, URL: "http://" + srv.Addr().String()}
+	ts.Stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{Server: srv, URL: "http://" + srv.Addr().String()}
+	t.Cleanup(ts.Stop)
+	return ts
 }
 
 type testWriter struct{ t testing.TB }

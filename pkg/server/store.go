@@ -2,19 +2,36 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
+	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
 // openStore returns the Redis store when REDIS_ADDR is set, else the
-// embedded one.
+// embedded one. Either keeps an outbox of changes when Kafka is on.
 func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
-	var opts []memstore.Option
-	if s.cfg.KafkaEnabled {
-		opts = append(opts, memstore.WithOutbox())
+	if len(s.cfg.RedisAddrs) == 0 {
+		var opts []memstore.Option
+		if s.cfg.KafkaEnabled {
+			opts = append(opts, memstore.WithOutbox())
+		}
+		return memstore.New(opts...), nil
 	}
-	return memstore.New(opts...), nil
+	opts := []redisstore.Option{redisstore.WithLogger(s.log.With("component", "redis"))}
+	if s.cfg.KafkaEnabled {
+		opts = append(opts, redisstore.WithOutbox())
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := redisstore.Dial(dctx, s.cfg.RedisAddrs, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_ADDR=%v: %w", s.cfg.RedisAddrs, err)
+	}
+	s.closers = append(s.closers, st.Close)
+	return st, nil
 }
 
 func (s *Server) storeName() string {

@@ -1,0 +1,378 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/redisstore"
+	"github.com/waitroom/waitroom/pkg/token"
+)
+
+// signingKey is one PEM key shared by replicas, as production would.
+func signingKey(t testing.TB) string {
+	t.Helper()
+	key, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := token.EncodePrivateKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem)
+}
+
+func redisEnv(t testing.TB, addrs string, extra map[string]string) map[string]string {
+	env := map[string]string{"REDIS_ADDR": addrs, "WAITROOM_SIGNING_KEY": signingKey(t)}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+func TestFlowEveryProtocolRedis(t *testing.T) {
+	r := redistest.Start(t)
+	testFlow(t, startServer(t, redisEnv(t, r.Addr(), nil)))
+}
+
+func TestFlowEveryProtocolRedisCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	testFlow(t, startServer(t, redisEnv(t, strings.Join(c.Addrs(), ","), nil)))
+}
+
+// TestTwoReplicasShareOneQueue runs two servers on one Redis: a stream held on
+// A follows joins, leaves and admissions made through B; then, with both
+// processors running fast, many rounds of joins, leaves and completions
+// through either replica never exceed capacity nor admit anyone twice.
+func TestTwoReplicasShareOneQueue(t *testing.T) {
+	r := redistest.Start(t)
+	env := redisEnv(t, r.Addr(), map[string]string{"QUEUE_DEFAULT_MAX_CONCURRENT": "3"})
+	a := startServer(t, env)
+	b := startServer(t, env)
+	ca, cb := protocols()[2].client(a), protocols()[0].client(b)
+
+	// Part 1: cross-replica streaming, processors driven by hand.
+	first := join(t, ca, "x1", "shared")
+	sa := openStream(t, ca, first.SessionId)
+	sa.next()
+	second := join(t, cb, "x2", "shared")
+	sa.until("join via B", queued(1, 2))
+	third := join(t, cb, "x3", "shared")
+	sa.until("second join via B", queued(1, 3))
+	s3 := openStream(t, ca, third.SessionId)
+	s3.until(describe(3, 3), queued(3, 3))
+	if _, err := cb.LeaveQueue(context.Background(), connect.NewRequest(&waitroomv1.LeaveQueueRequest{SessionId: second.SessionId})); err != nil {
+		t.Fatal(err)
+	}
+	s3.until("leave via B", queued(2, 2))
+	process(t, b)
+	ready := sa.until("admission by B", isStatus(waitroomv1.SessionStatus_SESSION_STATUS_READY))
+	if ready.CheckoutToken == "" {
+		t.Fatal("READY without token")
+	}
+	sa.ended()
+	// A token issued through A's stream completes through B (shared key).
+	if _, err := cb.CompleteCheckout(context.Background(), connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{CheckoutToken: ready.CheckoutToken})); err != nil {
+		t.Fatal(err)
+	}
+
+	// Part 2: both processors at once, watched through the change feed.
+	const capacity = 3
+	store, err := redisstore.Dial(context.Background(), []string{r.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	audit := &admissionAudit{t: t, capacity: capacity, admitted: map[string]bool{}, subscribed: make(chan struct{})}
+	actx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); store.Subscribe(actx, "race", audit) }()
+	<-audit.subscribed
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, ts := range []*testServer{a, b} {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				ts.Service().ProcessOnce(ctx)
+			}
+		})
+	}
+	var ids sync.Map
+	for w := range 4 {
+		wg.Go(func() {
+			c := []waitroomv1connect.WaitroomServiceClient{ca, cb}[w%2]
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range 60 {
+				s := join(t, c, fmt.Sprintf("w%d-%d", w, i), "race")
+				ids.Store(s.SessionId, true)
+				var victim string
+				ids.Range(func(k, _ any) bool { victim = k.(string); return rng.IntN(4) != 0 })
+				switch rng.IntN(3) {
+				case 0:
+					c.LeaveQueue(ctx, connect.NewRequest(&waitroomv1.LeaveQueueRequest{SessionId: victim}))
+				case 1:
+					c.CompleteCheckout(ctx, connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{SessionId: victim}))
+				}
+			}
+		})
+	}
+	// Let the joiners finish, then drain: complete everyone admitted until
+	// the queue is empty, so every session goes through admission.
+	waitFor(t, "joiners done", func() bool {
+		n := 0
+		ids.Range(func(_, _ any) bool { n++; return true })
+		return n == 240
+	})
+	waitFor(t, "queue drained", func() bool {
+		ids.Range(func(k, _ any) bool {
+			cb.CompleteCheckout(ctx, connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{SessionId: k.(string)}))
+			return true
+		})
+		_, st, err := a.Service().Event(ctx, "race")
+		return err == nil && st.QueueLength == 0 && st.Processing == 0
+	})
+	stop()
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // let the last changes reach the audit
+	stopAudit()
+	<-auditDone
+	audit.mu.Lock()
+	defer audit.mu.Unlock()
+	if audit.maxProcessing > capacity {
+		t.Fatalf("processing reached %d with capacity %d", audit.maxProcessing, capacity)
+	}
+	if len(audit.admitted) == 0 {
+		t.Fatal("nobody was admitted")
+	}
+	t.Logf("%d admissions by two processors, peak processing %d of %d, %d changes audited",
+		len(audit.admitted), audit.maxProcessing, capacity, audit.changes)
+}
+
+// admissionAudit follows an event's change feed and checks that nobody is
+// admitted twice and that the processing count never exceeds capacity.
+type admissionAudit struct {
+	t          testing.TB
+	capacity   int
+	subscribed chan struct{}
+	once       sync.Once
+
+	mu            sync.Mutex
+	admitted      map[string]bool
+	processing    int
+	maxProcessing int
+	lastSeq       uint64
+	changes       int
+}
+
+func (a *admissionAudit) Subscribed() { a.once.Do(func() { close(a.subscribed) }) }
+
+func (a *admissionAudit) Change(c queue.Change) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lastSeq != 0 && c.Seq != a.lastSeq+1 {
+		a.t.Errorf("change feed jumped from %d to %d", a.lastSeq, c.Seq)
+	}
+	a.lastSeq = c.Seq
+	a.changes++
+	for _, s := range c.Sessions {
+		switch {
+		case s.Status == queue.StatusReady:
+			if a.admitted[s.ID] {
+				a.t.Errorf("%s admitted twice", s.ID)
+			}
+			a.admitted[s.ID] = true
+			a.processing++
+		case a.admitted[s.ID] && (s.Status == queue.StatusCompleted || s.Status == queue.StatusExpired):
+			a.processing--
+		}
+	}
+	a.maxProcessing = max(a.maxProcessing, a.processing)
+}
+
+// TestRedisOutage kills redis-server (AOF, fsync always) under open streams:
+// requests fail fast with Unavailable and health says NOT_SERVING; after a
+// restart every acknowledged join is there, the open streams show the right
+// positions again, and the processor carries on. Then killing the replica's
+// pub/sub connection makes streams converge again.
+func TestRedisOutage(t *testing.T) {
+	r := redistest.Start(t, redistest.WithAOF())
+	ts := startServer(t, redisEnv(t, r.Addr(), map[string]string{
+		"QUEUE_POSITION_UPDATE_INTERVAL": "1s",
+		"QUEUE_PROCESS_INTERVAL":         "200ms",
+		"QUEUE_DEFAULT_MAX_CONCURRENT":   "1",
+	}))
+	c := protocols()[2].client(ts)
+	ctx := context.Background()
+	holder := join(t, c, "holder", "outage") // takes the one slot
+	waitFor(t, "holder admitted", func() bool {
+		return status(t, c, holder.SessionId).Status == waitroomv1.SessionStatus_SESSION_STATUS_READY
+	})
+	var ids []string
+	var streams []*streamReader
+	for i := range 5 {
+		s := join(t, c, fmt.Sprint("before", i), "outage")
+		ids = append(ids, s.SessionId)
+		streams = append(streams, openStream(t, c, s.SessionId))
+	}
+	for i, st := range streams {
+		st.until(describe(int32(i+1), 5), queued(int32(i+1), 5))
+	}
+
+	r.Kill()
+	start := time.Now()
+	_, err := c.JoinQueue(ctx, connect.NewRequest(&waitroomv1.JoinQueueRequest{UserId: "during", EventId: "outage"}))
+	elapsed := time.Since(start)
+	wantCode(t, err, connect.CodeUnavailable, "unavailable")
+	t.Logf("JoinQueue during the outage failed with Unavailable after %v", elapsed)
+	if elapsed > 5*time.Second {
+		t.Fatalf("JoinQueue hung %v while Redis was down", elapsed) // a hang, not a timing
+	}
+	hc := grpchealth.NewClient(h2cClient(), ts.URL, connect.WithGRPC())
+	waitFor(t, "NOT_SERVING", func() bool {
+		res, err := hc.Check(ctx, &grpchealth.CheckRequest{})
+		return err == nil && res.Status == grpchealth.StatusNotServing
+	})
+
+	r.Restart()
+	waitFor(t, "SERVING", func() bool {
+		res, err := hc.Check(ctx, &grpchealth.CheckRequest{})
+		return err == nil && res.Status == grpchealth.StatusServing
+	})
+	for i, id := range ids {
+		if st := status(t, c, id); !queued(int32(i+1), 5)(st) {
+			t.Fatalf("after restart %s is %v", id, st)
+		}
+	}
+	// Changes after the restart reach the streams that stayed open.
+	late := join(t, c, "after", "outage")
+	for i, st := range streams {
+		st.until("the join after the restart", queued(int32(i+1), 6))
+	}
+	// The processor carries on: free the slot, the head is admitted.
+	if _, err := c.CompleteCheckout(ctx, connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{SessionId: holder.SessionId})); err != nil {
+		t.Fatal(err)
+	}
+	streams[0].until("READY after the outage", isStatus(waitroomv1.SessionStatus_SESSION_STATUS_READY))
+	for i, st := range streams[1:] {
+		st.until("moved up", queued(int32(i+1), 5))
+	}
+
+	// Kill the pub/sub connection; a change made meanwhile is still seen.
+	if n := r.MustString("CLIENT", "KILL", "TYPE", "pubsub"); n == "0" {
+		t.Fatal("no pub/sub connection to kill")
+	}
+	if err := ts.Service().Leave(ctx, late.SessionId); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range streams[1:] {
+		st.until("the leave after the pub/sub kill", queued(int32(i+1), 4))
+	}
+}
+
+// TestReplicaRestartLosesNothing stops a replica and starts another on the
+// same Redis: sessions, places and admissions are intact and reopened
+// streams resume.
+func TestReplicaRestartLosesNothing(t *testing.T) {
+	r := redistest.Start(t)
+	env := redisEnv(t, r.Addr(), map[string]string{"QUEUE_DEFAULT_MAX_CONCURRENT": "1"})
+	a := startServer(t, env)
+	c := protocols()[1].client(a)
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, join(t, c, fmt.Sprint("r", i), "restart").SessionId)
+	}
+	process(t, a)
+	readyBefore := status(t, c, ids[0])
+	a.Stop()
+
+	b := startServer(t, env)
+	c = protocols()[1].client(b)
+	if st := status(t, c, ids[0]); st.Status != waitroomv1.SessionStatus_SESSION_STATUS_READY || st.CheckoutToken != readyBefore.CheckoutToken {
+		t.Fatalf("admitted session after restart: %v", st)
+	}
+	for i, id := range ids[1:] {
+		s := openStream(t, c, id)
+		if m := s.next(); !queued(int32(i+1), 3)(m) {
+			t.Fatalf("reopened stream of %s: %v", id, m)
+		}
+	}
+	if again := join(t, c, "r2", "restart"); again.SessionId != ids[2] || again.Created {
+		t.Fatalf("re-join after restart: %v", again)
+	}
+}
+
+// TestRedisCommandsPerChangeConstant counts the Redis commands one queue
+// change costs with 10 and with 1,000 open streams: the same, because every
+// stream's position comes from the replica's memory.
+func TestRedisCommandsPerChangeConstant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 streams")
+	}
+	r := redistest.Start(t)
+	ts := startServer(t, redisEnv(t, r.Addr(), map[string]string{"QUEUE_POSITION_UPDATE_INTERVAL": "1h"}))
+	perChange := map[int]float64{}
+	for _, streams := range []int{10, 1000} {
+		event := fmt.Sprint("cmds", streams)
+		var readers []*streamReader
+		clients := []waitroomv1connect.WaitroomServiceClient{protocols()[2].client(ts), protocols()[2].client(ts)}
+		for i := range streams {
+			c := clients[i%2]
+			readers = append(readers, openStream(t, c, join(t, c, fmt.Sprint("s", i), event).SessionId))
+		}
+		for _, rd := range readers {
+			rd.next()
+		}
+		const changes = 50
+		before := totalCommands(t, r)
+		c := clients[0]
+		for i := range changes {
+			join(t, c, fmt.Sprint("late", i), event)
+		}
+		// Wait until every stream has seen the last change, so all the work
+		// the changes caused is counted.
+		for _, rd := range readers {
+			rd.until("all joins", func(m *waitroomv1.PositionUpdate) bool { return m.GetQueueLength() == int32(streams+changes) })
+		}
+		perChange[streams] = float64(totalCommands(t, r)-before-1) / changes // -1: the INFO itself
+		for _, rd := range readers {
+			rd.cancel()
+		}
+	}
+	t.Logf("Redis commands per queue change: %.2f with 10 open streams, %.2f with 1,000", perChange[10], perChange[1000])
+	if perChange[1000] > perChange[10]+0.5 {
+		t.Fatalf("commands per change grew with streams: %.2f → %.2f", perChange[10], perChange[1000])
+	}
+}
+
+// totalCommands sums calls over INFO commandstats.
+func totalCommands(t testing.TB, r *redistest.Server) int64 {
+	t.Helper()
+	var total int64
+	for _, line := range strings.Split(r.MustString("INFO", "commandstats"), "\n") {
+		_, rest, ok := strings.Cut(line, "calls=")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			t.Fatalf("commandstats line %q", line)
+		}
+		total += v
+	}
+	return total
+}
