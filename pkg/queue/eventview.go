@@ -429,7 +429,7 @@ func (v *eventView) makeView(w *Watcher, pos, n int64, wait time.Duration) View 
 // show puts a state in the watcher's mailbox if it differs from the last one.
 // Called with v.mu held.
 func (v *eventView) show(w *Watcher, view View) {
-	sh := shown{view.Session.Status, view.Position, view.QueueLength}
+	sh := shownOf(view)
 	if w.final || sh == w.last {
 		return
 	}

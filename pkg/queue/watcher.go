@@ -25,6 +25,9 @@ type Watcher struct {
 	mu     sync.Mutex
 	latest View
 	has    bool
+	// taken is what the reader last took: a state put and then replaced by
+	// one equal to taken before the reader came (A, B, A) is no change to it.
+	taken shown
 	err    error // ends the watch after the mailbox is drained
 	notify chan struct{}
 	closed bool
@@ -36,6 +39,8 @@ type shown struct {
 	position    int64
 	queueLength int64
 }
+
+func shownOf(v View) shown { return shown{v.Session.Status, v.Position, v.QueueLength} }
 
 func newWatcher(v *eventView, sessionID string) *Watcher {
 	return &Watcher{sessionID: sessionID, view: v, notify: make(chan struct{}, 1)}
@@ -78,6 +83,12 @@ func (w *Watcher) Next(ctx context.Context) (View, error) {
 		if w.has {
 			v := w.latest
 			w.has = false
+			sh := shownOf(v)
+			if sh == w.taken {
+				w.mu.Unlock()
+				continue
+			}
+			w.taken = sh
 			if v.Session.Status.EndsStream() && w.err == nil {
 				w.err = io.EOF
 			}

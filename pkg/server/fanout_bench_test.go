@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/server"
+)
+
+// benchServer runs the real server on a loopback port for a benchmark.
+func benchServer(b *testing.B, env map[string]string) *server.Server {
+	b.Helper()
+	base := map[string]string{
+		"LISTEN_ADDR":            "127.0.0.1:0",
+		"QUEUE_PROCESS_INTERVAL": "1h",
+		"QUEUE_STREAM_COALESCE":  "1ms",
+		"LOG_LEVEL":              "error",
+	}
+	for k, v := range env {
+		base[k] = v
+	}
+	cfg, err := server.ConfigFromEnv(func(k string) string { return base[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return srv
+}
+
+// BenchmarkStreamFanout is one queue change reaching every open stream over
+// real h2c connections: an op is a join followed by every stream receiving
+// the new queue length. The client's decoding runs in the same process, so
+// read the profile for the server's share (queue.*, net/http server, connect
+// handler frames).
+//
+//	go test -run '^$' -bench StreamFanout -benchtime 50x -cpuprofile cpu.prof ./pkg/server/
+func BenchmarkStreamFanout(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run("streams="+strconv.Itoa(n), func(b *testing.B) { benchFanout(b, n) })
+	}
+}
+
+func benchFanout(b *testing.B, n int) {
+	srv := benchServer(b, nil)
+	svc := srv.Service()
+	ctx := context.Background()
+	const event = "bench-fanout"
+	if _, err := svc.PutEvent(ctx, queue.Event{ID: event, State: queue.EventPaused}); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		v, _, err := svc.Join(ctx, "s-"+strconv.Itoa(i), event)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = v.Session.ID
+	}
+	const perConn = 1000
+	var clients []waitroomv1connect.WaitroomServiceClient
+	for range (n + perConn - 1) / perConn {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		hc := &http.Client{Transport: &http.Transport{Protocols: &p}}
+		c := waitroomv1connect.NewWaitroomServiceClient(hc, "http://"+srv.Addr().String())
+		// One call first, so the transport knows the connection before the
+		// streams arrive and multiplexes them on it instead of dialing more.
+		if _, err := c.GetQueueStatus(ctx, connect.NewRequest(&waitroomv1.GetQueueStatusRequest{SessionId: ids[0]})); err != nil {
+			b.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	var want atomic.Int32
+	var reached atomic.Int64
+	var msgs atomic.Int64
+	all := make(chan struct{}, 1)
+	want.Store(int32(n))
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i, id := range ids {
+		c := clients[i/perConn]
+		wg.Go(func() {
+			st, err := c.StreamQueuePosition(sctx, connect.NewRequest(&waitroomv1.StreamQueuePositionRequest{SessionId: id}))
+			if err != nil {
+				return
+			}
+			defer st.Close()
+			for st.Receive() {
+				msgs.Add(1)
+				if st.Msg().GetQueueLength() == want.Load() && reached.Add(1) == int64(n) {
+					all <- struct{}{}
+				}
+			}
+		})
+	}
+	wait := func() {
+		select {
+		case <-all:
+		case <-time.After(time.Minute):
+			b.Fatalf("only %d of %d streams reached queue length %d", reached.Load(), n, want.Load())
+		}
+	}
+	wait()
+	msgs.Store(0)
+	b.ResetTimer()
+	for i := range b.N {
+		reached.Store(0)
+		want.Add(1)
+		if _, _, err := svc.Join(ctx, fmt.Sprintf("j-%d", i), event); err != nil {
+			b.Fatal(err)
+		}
+		wait()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(msgs.Load())/float64(b.N), "msgs/op")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs.Load()), "ns/msg")
+}
