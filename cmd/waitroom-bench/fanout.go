@@ -136,19 +136,27 @@ func (m *fanModel) note(format string, args ...any) {
 	m.samples.Unlock()
 }
 
-// onMsg matches a message to the newest change whose expected state it
-// equals, and credits every change since the stream's last match with the
-// time from its acknowledgement to now. A message matching no state the
-// stream could be in is unexpected (a wrong position, or an older state after
-// a newer one); one that repeats the state already shown is a duplicate.
+// onMsg matches a message to the first change since the stream's last match
+// whose expected state it equals, and credits every change up to it with the
+// time from its acknowledgement to now. Taking the first match never runs
+// ahead of the server (a state can recur: a join and then a leave behind
+// restore a queue length), so a later message can always be placed; changes
+// a message skipped over are credited by the next one. A message matching no
+// state the stream could be in is unexpected (a wrong position, or an older
+// state after a newer one); one equal to the message before it is a duplicate.
 func (m *fanModel) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Time) {
 	m.msgs.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	st, mpos, mlen := msg.GetStatus(), msg.GetPosition(), msg.GetQueueLength()
+	dup := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
 	f.msgs++
-	f.lastPos, f.lastLen, f.lastStatus = msg.GetPosition(), msg.GetQueueLength(), msg.GetStatus()
-	st := msg.GetStatus()
-	if f.ended != 0 {
+	f.lastPos, f.lastLen, f.lastStatus = mpos, mlen, st
+	switch {
+	case dup:
+		m.dups.Add(1)
+		return
+	case f.ended != 0:
 		m.unexp.Add(1)
 		m.note("ticket %d: %s after its final %s", f.ticket, st, f.ended)
 		return
@@ -156,7 +164,11 @@ func (m *fanModel) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Tim
 	issued := int(m.issued.Load())
 	best, bestEnd := -1, waitroomv1.SessionStatus(0)
 	pos := f.pos
-	for k := f.reached; k <= issued; k++ {
+	start := f.reached + 1
+	if f.msgs == 1 {
+		start = f.reached // the first message shows the state the stream opened on
+	}
+	for k := f.reached; k <= issued && best < 0; k++ {
 		c := &m.changes[k]
 		if k > f.reached && c.kind != kindJoin {
 			if c.ticket == f.ticket {
@@ -169,18 +181,14 @@ func (m *fanModel) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Tim
 				pos--
 			}
 		}
-		if st == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && msg.GetPosition() == pos && msg.GetQueueLength() == c.length {
+		if k >= start && st == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && mpos == pos && mlen == c.length {
 			best = k
 		}
 	}
-	switch {
-	case best < 0:
+	if best < 0 {
 		m.unexp.Add(1)
 		m.note("ticket %d: got %s position %d length %d, matching no state since change %d (issued %d)",
-			f.ticket, st, msg.GetPosition(), msg.GetQueueLength(), f.reached, issued)
-		return
-	case best == f.reached && f.msgs > 1:
-		m.dups.Add(1)
+			f.ticket, st, mpos, mlen, f.reached, issued)
 		return
 	}
 	for i := f.reached + 1; i <= best; i++ {
