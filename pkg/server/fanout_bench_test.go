@@ -63,6 +63,9 @@ func BenchmarkStreamFanout(b *testing.B) {
 	}
 }
 
+// benchHook, when set, runs once every stream is open.
+var benchHook func()
+
 func benchFanout(b *testing.B, n int) {
 	srv := benchServer(b, nil)
 	svc := srv.Service()
@@ -128,6 +131,9 @@ func benchFanout(b *testing.B, n int) {
 		}
 	}
 	wait()
+	if benchHook != nil {
+		benchHook()
+	}
 	msgs.Store(0)
 	b.ResetTimer()
 	for i := range b.N {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,30 +328,53 @@ func TestRedisCommandsPerChangeConstant(t *testing.T) {
 	perChange := map[int]float64{}
 	for _, streams := range []int{10, 1000} {
 		event := fmt.Sprint("cmds", streams)
-		var readers []*streamReader
-		clients := []waitroomv1connect.WaitroomServiceClient{protocols()[2].client(ts), protocols()[2].client(ts)}
+		// Spread streams over connections, as real clients are spread.
+		var clients []waitroomv1connect.WaitroomServiceClient
+		for range 4 {
+			clients = append(clients, protocols()[2].client(ts))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		lengths := make([]atomic.Int32, streams)
+		var opened sync.WaitGroup
 		for i := range streams {
-			c := clients[i%2]
-			readers = append(readers, openStream(t, c, join(t, c, fmt.Sprint("s", i), event).SessionId))
+			c := clients[i%len(clients)]
+			id := join(t, c, fmt.Sprint("s", i), event).SessionId
+			st, err := c.StreamQueuePosition(ctx, connect.NewRequest(&waitroomv1.StreamQueuePositionRequest{SessionId: id}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened.Add(1)
+			go func() {
+				defer st.Close()
+				first := true
+				for st.Receive() {
+					lengths[i].Store(st.Msg().GetQueueLength())
+					if first {
+						opened.Done()
+						first = false
+					}
+				}
+			}()
 		}
-		for _, rd := range readers {
-			rd.next()
-		}
+		opened.Wait()
 		const changes = 50
 		before := totalCommands(t, r)
-		c := clients[0]
 		for i := range changes {
-			join(t, c, fmt.Sprint("late", i), event)
+			join(t, clients[0], fmt.Sprint("late", i), event)
 		}
 		// Wait until every stream has seen the last change, so all the work
 		// the changes caused is counted.
-		for _, rd := range readers {
-			rd.until("all joins", func(m *waitroomv1.PositionUpdate) bool { return m.GetQueueLength() == int32(streams+changes) })
-		}
+		want := int32(streams + changes)
+		waitFor(t, "every stream sees every join", func() bool {
+			for i := range lengths {
+				if lengths[i].Load() != want {
+					return false
+				}
+			}
+			return true
+		})
 		perChange[streams] = float64(totalCommands(t, r)-before-1) / changes // -1: the INFO itself
-		for _, rd := range readers {
-			rd.cancel()
-		}
+		cancel()
 	}
 	t.Logf("Redis commands per queue change: %.2f with 10 open streams, %.2f with 1,000", perChange[10], perChange[1000])
 	if perChange[1000] > perChange[10]+0.5 {

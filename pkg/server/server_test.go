@@ -125,7 +125,7 @@ func openStream(t testing.TB, c waitroomv1connect.WaitroomServiceClient, session
 		cancel()
 		t.Fatalf("StreamQueuePosition(%s): %v", sessionID, err)
 	}
-	r := &streamReader{t: t, msgs: make(chan *waitroomv1.PositionUpdate, 1000), done: make(chan error, 1), cancel: cancel}
+	r := &streamReader{t: t, msgs: make(chan *waitroomv1.PositionUpdate, 10000), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		defer close(r.msgs)
 		for st.Receive() {
