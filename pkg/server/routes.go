@@ -9,6 +9,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/web"
 )
 
 // serviceNames are the services reflection lists and health reports on.
@@ -30,6 +31,7 @@ func (s *Server) routes(jwks http.Handler) http.Handler {
 	mux.Handle("GET /.well-known/jwks.json", jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /debug/stats", s.serveStats)
+	mux.Handle("/e/", web.Handler())
 	if s.cfg.Queue.CheckoutURL == defaultCheckoutURL {
 		mux.HandleFunc("GET "+defaultCheckoutURL, demoCheckout)
 	}
