@@ -1,0 +1,48 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"connectrpc.com/connect"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/pkg/server"
+)
+
+// A Go service joins a queue with the generated Connect client and follows
+// the position stream until the visitor is admitted.
+func Example() {
+	// A waitroom on a free port, one checkout slot, admitting every 50ms.
+	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "QUEUE_DEFAULT_MAX_CONCURRENT": "1", "QUEUE_PROCESS_INTERVAL": "50ms"}
+	cfg, _ := server.ConfigFromEnv(func(k string) string { return env[k] })
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv, _ := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	go srv.Serve(ctx)
+	baseURL := "http://" + srv.Addr().String()
+
+	client := waitroomv1connect.NewWaitroomServiceClient(http.DefaultClient, baseURL)
+	joined, err := client.JoinQueue(ctx, connect.NewRequest(&waitroomv1.JoinQueueRequest{UserId: "alice", EventId: "concert-2024"}))
+	if err != nil {
+		panic(err)
+	}
+	stream, err := client.StreamQueuePosition(ctx, connect.NewRequest(&waitroomv1.StreamQueuePositionRequest{SessionId: joined.Msg.SessionId}))
+	if err != nil {
+		panic(err)
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		m := stream.Msg()
+		if m.Status == waitroomv1.SessionStatus_SESSION_STATUS_READY {
+			fmt.Println(m.Status, "token issued:", m.CheckoutToken != "", "go to:", m.CheckoutUrl)
+		}
+	}
+	fmt.Println("stream closed:", stream.Err())
+	// Output:
+	// SESSION_STATUS_READY token issued: true go to: /checkout
+	// stream closed: <nil>
+}
