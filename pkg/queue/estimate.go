@@ -11,7 +11,10 @@ const rateWindow = time.Minute
 // admissionRate estimates an event's admissions per second from the admission
 // changes seen over the last minute, to turn a position into a waiting time.
 type admissionRate struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// since is when this process started watching the event: admissions
+	// before it were not seen, so the rate is measured from then at most.
+	since   time.Time
 	samples []rateSample // oldest first
 }
 
@@ -35,22 +38,21 @@ func (r *admissionRate) trim(now time.Time) {
 	r.samples = append(r.samples[:0], r.samples[i:]...)
 }
 
-// perSecond is the recent admission rate, or 0 (unknown) until admissions
-// over at least two processor ticks have been seen.
+// perSecond is the admission rate over the last minute (or since watching
+// began, if that is shorter, but at least a second), or 0 (unknown) before
+// any admission has been seen.
 func (r *admissionRate) perSecond(now time.Time) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.trim(now)
-	if len(r.samples) < 2 {
-		return 0
-	}
-	// Admissions after the first sample, over the time since it: the first
-	// sample only marks where the window starts.
-	span := max(now.Sub(r.samples[0].at), time.Second)
 	n := 0
-	for _, s := range r.samples[1:] {
+	for _, s := range r.samples {
 		n += s.n
 	}
+	if n == 0 {
+		return 0
+	}
+	span := max(min(now.Sub(r.since), rateWindow), time.Second)
 	return float64(n) / span.Seconds()
 }
 

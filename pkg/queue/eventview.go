@@ -62,6 +62,7 @@ func newEventView(h *Hub, eventID string) *eventView {
 	return &eventView{
 		hub:       h,
 		eventID:   eventID,
+		rate:      admissionRate{since: h.cfg.Now()},
 		wake:      make(chan struct{}, 1),
 		tickets:   ticketset.New(),
 		watchers:  map[*Watcher]struct{}{},
