@@ -27,10 +27,16 @@ type Watcher struct {
 	has    bool
 	// taken is what the reader last took: a state put and then replaced by
 	// one equal to taken before the reader came (A, B, A) is no change to it.
-	taken shown
+	taken  shown
 	err    error // ends the watch after the mailbox is drained
 	notify chan struct{}
 	closed bool
+	// waitCtx is the context Next last waited on; stopWait unregisters the
+	// wake-up registered on it. A stream waits on one context for its whole
+	// life, so Next blocks on notify alone instead of selecting on two
+	// channels for every message.
+	waitCtx  context.Context
+	stopWait func() bool
 }
 
 // shown is the part of a view whose change warrants a new message.
@@ -78,6 +84,14 @@ func (w *Watcher) wake() {
 // returns io.EOF; it returns ctx's error when ctx ends first, and
 // ErrHubClosed when the server shuts down.
 func (w *Watcher) Next(ctx context.Context) (View, error) {
+	w.mu.Lock()
+	if w.waitCtx != ctx {
+		if w.stopWait != nil {
+			w.stopWait()
+		}
+		w.waitCtx, w.stopWait = ctx, context.AfterFunc(ctx, w.wake)
+	}
+	w.mu.Unlock()
 	for {
 		w.mu.Lock()
 		if w.has {
@@ -100,11 +114,11 @@ func (w *Watcher) Next(ctx context.Context) (View, error) {
 			return View{}, err
 		}
 		w.mu.Unlock()
-		select {
-		case <-w.notify:
-		case <-ctx.Done():
-			return View{}, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return View{}, err
 		}
+		// ctx ending wakes notify too (the AfterFunc above).
+		<-w.notify
 	}
 }
 
@@ -117,6 +131,9 @@ func (w *Watcher) Close() {
 		return
 	}
 	w.closed = true
+	if w.stopWait != nil {
+		w.stopWait()
+	}
 	w.mu.Unlock()
 	w.view.unregister(w)
 	w.view.hub.release(w.view)

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
+	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
@@ -73,26 +77,71 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 		return connectError(h.log, req.Spec().Procedure, err)
 	}
 	defer st.Close()
-	log := h.log.With("session_id", id, "event_id", queue.EventOfSession(id))
-	log.Info("Started streaming position updates")
+	// Attributes are added per line rather than with log.With: a stream lives
+	// for hours and logs a handful of lines, so it should not hold a logger.
+	event := queue.EventOfSession(id)
+	h.log.Info("Started streaming position updates", "session_id", id, "event_id", event)
+	// The level is fixed for the server's life: one check per stream instead
+	// of one per message.
+	debug := h.log.Enabled(ctx, slog.LevelDebug)
+	var msg updateBuf
 	var last queue.Status
 	for {
 		v, err := st.Next(ctx)
 		switch {
 		case errors.Is(err, io.EOF):
-			log.Info("Session status changed, closing stream", "status", last.String())
+			h.log.Info("Session status changed, closing stream", "session_id", id, "event_id", event, "status", last.String())
 			return nil
 		case ctx.Err() != nil:
-			log.Debug("Client closed position stream")
+			if debug {
+				h.log.Debug("Client closed position stream", "session_id", id, "event_id", event)
+			}
 			return nil
 		case err != nil:
-			return connectError(log, req.Spec().Procedure, err)
+			return connectError(h.log.With("session_id", id, "event_id", event), req.Spec().Procedure, err)
 		}
-		if err := stream.Send(positionUpdate(v)); err != nil {
-			log.Debug("Position stream send failed", "error", err)
+		if err := stream.Send(msg.fill(v)); err != nil {
+			if debug {
+				h.log.Debug("Position stream send failed", "session_id", id, "event_id", event, "error", err)
+			}
 			return err
 		}
 		last = v.Session.Status
-		log.Debug("Sent position update to client", "position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String())
+		if debug {
+			h.log.Debug("Sent position update to client", "session_id", id, "event_id", event,
+				"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String())
+		}
 	}
 }
+
+// updateBuf is one stream's reusable PositionUpdate: Send marshals it before
+// returning, so the next message can overwrite it, which saves the five
+// allocations positionUpdate makes for every message of every stream.
+type updateBuf struct {
+	msg    waitroomv1.PositionUpdate
+	pos, n int32
+	at     timestamppb.Timestamp
+	wait   durationpb.Duration
+}
+
+// fill sets the message to exactly what positionUpdate(v) returns.
+func (b *updateBuf) fill(v queue.View) *waitroomv1.PositionUpdate {
+	m := &b.msg
+	b.pos, b.n = clamp32(v.Position), clamp32(v.QueueLength)
+	t := v.UpdatedAt.Truncate(time.Millisecond)
+	b.at.Seconds, b.at.Nanos = t.Unix(), int32(t.Nanosecond())
+	m.SessionId = v.Session.ID
+	m.Position, m.QueueLength = &b.pos, &b.n
+	m.Status = statusToProto(v.Session.Status)
+	m.UpdatedAt = &b.at
+	m.CheckoutToken, m.CheckoutUrl = v.CheckoutToken, v.CheckoutURL
+	m.EstimatedWait = nil
+	if d := v.EstimatedWait; d > 0 {
+		b.wait.Seconds, b.wait.Nanos = int64(d/time.Second), int32(d%time.Second)
+		m.EstimatedWait = &b.wait
+	}
+	return m
+}
+
+// clamp32 is count without the allocation.
+func clamp32(n int64) int32 { return int32(min(max(n, 0), math.MaxInt32)) }

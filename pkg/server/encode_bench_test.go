@@ -1,0 +1,67 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+func sampleViews() []queue.View {
+	at := time.Date(2026, 5, 1, 10, 0, 0, 123456789, time.UTC)
+	s := queue.Session{ID: "concert~0123456789abcdefghjkmnpqrs", UserID: "u1", EventID: "concert", Ticket: 7, Status: queue.StatusQueued}
+	ready := s
+	ready.Status = queue.StatusReady
+	return []queue.View{
+		{Session: s, Position: 1234, QueueLength: 100000, UpdatedAt: at, EstimatedWait: 90*time.Second + 5*time.Millisecond},
+		{Session: s, Position: 1, QueueLength: 1, UpdatedAt: at},
+		{Session: ready, QueueLength: 5, UpdatedAt: at, CheckoutToken: "tok", CheckoutURL: "/checkout"},
+		{Session: s, Position: 1 << 40, QueueLength: -3, UpdatedAt: at},
+	}
+}
+
+// TestUpdateBufMatchesPositionUpdate: the reused message a stream sends must
+// be byte for byte what positionUpdate builds, whatever it held before.
+func TestUpdateBufMatchesPositionUpdate(t *testing.T) {
+	var b updateBuf
+	views := sampleViews()
+	for round := range 2 {
+		for i, v := range views {
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(positionUpdate(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := proto.MarshalOptions{Deterministic: true}.Marshal(b.fill(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("round %d view %d: fill gives %x, positionUpdate %x", round, i, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkEncodeUpdate is the per-message encoding a stream does: building
+// the PositionUpdate and marshalling it, fresh per message (before) and
+// reusing the stream's message (now).
+func BenchmarkEncodeUpdate(b *testing.B) {
+	v := sampleViews()[0]
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], positionUpdate(v))
+		}
+	})
+	b.Run("reused", func(b *testing.B) {
+		b.ReportAllocs()
+		var ub updateBuf
+		var buf []byte
+		for b.Loop() {
+			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], ub.fill(v))
+		}
+	})
+}
