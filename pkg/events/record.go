@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -69,7 +70,7 @@ func QueueEventOf(c queue.Change) (*waitroomv1.QueueEvent, error) {
 			SessionId: s.ID,
 			UserId:    s.UserID,
 			Ticket:    s.Ticket,
-			Status:    sessionStatus(s.Status),
+			Status:    wire.SessionStatus(s.Status),
 		}
 	}
 	return m, nil
@@ -107,20 +108,4 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
-}
-
-func sessionStatus(s queue.Status) waitroomv1.SessionStatus {
-	switch s {
-	case queue.StatusQueued:
-		return waitroomv1.SessionStatus_SESSION_STATUS_QUEUED
-	case queue.StatusReady:
-		return waitroomv1.SessionStatus_SESSION_STATUS_READY
-	case queue.StatusCompleted:
-		return waitroomv1.SessionStatus_SESSION_STATUS_COMPLETED
-	case queue.StatusExpired:
-		return waitroomv1.SessionStatus_SESSION_STATUS_EXPIRED
-	case queue.StatusLeft:
-		return waitroomv1.SessionStatus_SESSION_STATUS_LEFT
-	}
-	return waitroomv1.SessionStatus_SESSION_STATUS_UNSPECIFIED
 }

@@ -9,24 +9,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
-
-func statusToProto(s queue.Status) waitroomv1.SessionStatus {
-	switch s {
-	case queue.StatusQueued:
-		return waitroomv1.SessionStatus_SESSION_STATUS_QUEUED
-	case queue.StatusReady:
-		return waitroomv1.SessionStatus_SESSION_STATUS_READY
-	case queue.StatusCompleted:
-		return waitroomv1.SessionStatus_SESSION_STATUS_COMPLETED
-	case queue.StatusExpired:
-		return waitroomv1.SessionStatus_SESSION_STATUS_EXPIRED
-	case queue.StatusLeft:
-		return waitroomv1.SessionStatus_SESSION_STATUS_LEFT
-	}
-	return waitroomv1.SessionStatus_SESSION_STATUS_UNSPECIFIED
-}
 
 // timestamp truncates to milliseconds: updated_at reads like the guide's
 // RFC 3339 stamps without nanosecond noise.
@@ -51,7 +36,7 @@ func positionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 		SessionId:     v.Session.ID,
 		Position:      count(v.Position),
 		QueueLength:   count(v.QueueLength),
-		Status:        statusToProto(v.Session.Status),
+		Status:        wire.SessionStatus(v.Session.Status),
 		UpdatedAt:     timestamp(v.UpdatedAt),
 		CheckoutToken: v.CheckoutToken,
 		CheckoutUrl:   v.CheckoutURL,
@@ -64,7 +49,7 @@ func joinResponse(v queue.View, created bool) *waitroomv1.JoinQueueResponse {
 		SessionId:     v.Session.ID,
 		Position:      count(v.Position),
 		QueueLength:   count(v.QueueLength),
-		Status:        statusToProto(v.Session.Status),
+		Status:        wire.SessionStatus(v.Session.Status),
 		EstimatedWait: wait(v.EstimatedWait),
 		UpdatedAt:     timestamp(v.UpdatedAt),
 		CheckoutToken: v.CheckoutToken,
