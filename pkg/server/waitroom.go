@@ -14,6 +14,7 @@ import (
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -132,7 +133,7 @@ func (b *updateBuf) fill(v queue.View) *waitroomv1.PositionUpdate {
 	b.at.Seconds, b.at.Nanos = t.Unix(), int32(t.Nanosecond())
 	m.SessionId = v.Session.ID
 	m.Position, m.QueueLength = &b.pos, &b.n
-	m.Status = statusToProto(v.Session.Status)
+	m.Status = wire.SessionStatus(v.Session.Status)
 	m.UpdatedAt = &b.at
 	m.CheckoutToken, m.CheckoutUrl = v.CheckoutToken, v.CheckoutURL
 	m.EstimatedWait = nil
