@@ -20,7 +20,7 @@ var serviceNames = []string{
 
 // routes mounts every handler on one mux.
 func (s *Server) routes(jwks http.Handler) http.Handler {
-	opts := handlerOptions()
+	opts := handlerOptions(s.log)
 	mux := http.NewServeMux()
 	mux.Handle(waitroomv1connect.NewWaitroomServiceHandler(&waitroomHandler{svc: s.svc, log: s.log}, opts...))
 	mux.Handle(waitroomv1connect.NewEventAdminServiceHandler(&adminHandler{svc: s.svc, log: s.log, token: s.cfg.AdminToken}, opts...))

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -206,14 +207,15 @@ func newHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // handlerOptions apply to every Connect handler.
-func handlerOptions() []connect.HandlerOption {
+func handlerOptions(log *slog.Logger) []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithReadMaxBytes(64 << 10),
 		// Position updates are about a hundred bytes: gzip would make them
 		// larger and, per message, cost more CPU than everything else a
 		// stream does (a compressor reset is tens of microseconds).
 		connect.WithCompressMinBytes(compressMinBytes),
-		connect.WithRecover(func(_ context.Context, _ connect.Spec, _ http.Header, p any) error {
+		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
+			log.Error("Handler panicked", "procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
 			return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error"))
 		}),
 	}
