@@ -276,7 +276,7 @@ func (r *runner) fanout(ctx context.Context) error {
 		_, idle := diffCounts(c0, rb)
 		idleRate = float64(idle) / time.Since(t0).Seconds()
 	}
-	cpu0, _ := fetchStats(ctx, cfg.Addr)
+	cpu0, cpuErr := fetchStats(ctx, cfg.Addr)
 
 	// The changes, one at a time so the server applies them in the order the
 	// model does.
@@ -430,7 +430,7 @@ func (r *runner) fanout(ctx context.Context) error {
 	}
 	res.Final = final
 	res.SettleSeconds = time.Since(changesDone).Seconds()
-	if cpu1, err := fetchStats(ctx, cfg.Addr); err == nil && cpu0.CPUSeconds > 0 {
+	if cpu1, err := fetchStats(ctx, cfg.Addr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
 	if r.redis != nil {

@@ -68,7 +68,8 @@ func (rep *Report) print(w io.Writer) {
 		row("final state", "%d/%d streams reached it (settled %.2fs after the last change)", f.Final, f.Streams, f.SettleSeconds)
 		row("unexpected / duplicate", "%d / %d messages", f.Unexpected, f.Duplicates)
 		if f.ServerCPUSeconds > 0 {
-			row("server CPU in changes", "%.2fs (%.1f ms per change)", f.ServerCPUSeconds, 1000*f.ServerCPUSeconds/float64(max(f.Changes, 1)))
+			row("server CPU in changes", "%.2fs (%.1f ms per change, %.1f µs per message sent)", f.ServerCPUSeconds,
+				1000*f.ServerCPUSeconds/float64(max(f.Changes, 1)), 1e6*f.ServerCPUSeconds/float64(max(f.Messages, 1)))
 		}
 		if f.Redis != nil {
 			row("redis commands", "%.2f per change, %.2f net of %.1f/s background  [%s]", f.Redis.PerChange, f.Redis.NetPerChange, f.Redis.IdlePerSecond, f.Redis)
@@ -78,6 +79,9 @@ func (rep *Report) print(w io.Writer) {
 		row("queue / admitted", "%d / %d (streams on every admitted session)", a.Queue, a.Admitted)
 		row("first READY", "%.0f ms after the slots freed (includes the processor tick)", a.FirstReadyMS)
 		lat("slots freed → READY", a.Latency)
+		if a.ServerCPUSeconds > 0 {
+			row("server CPU", "%.2fs until the last READY", a.ServerCPUSeconds)
+		}
 		row("admission rate", "%.0f users/s from the first READY to the last, %.0f users/s from the slots freeing", a.PerSecondFromFirst, a.PerSecondFromFree)
 	}
 	if v := rep.Verify; v != nil {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Reruns the figures in BENCHMARKS.md. Every run starts a fresh server (so
+# memory deltas belong to that run alone) on a loopback port, and, for the
+# Redis backend, a fresh redis-server of its own on a free port.
+#
+#   cmd/waitroom-bench/matrix.sh OUTDIR memory [RUN...]
+#   cmd/waitroom-bench/matrix.sh OUTDIR redis  [RUN...]
+#
+# RUN names: fanout-1k fanout-10k fanout-50k fanout-100k join join-rate
+# join-1m admit (default: all). Each writes OUTDIR/<backend>-<run>.txt and .json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
+BACKEND=${2:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
+shift 2
+RUNS=("$@")
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(fanout-1k fanout-10k fanout-50k fanout-100k join join-rate join-1m admit)
+mkdir -p "$OUT"
+go build -o "$OUT/waitroom" ./cmd/waitroom
+go build -o "$OUT/waitroom-bench" ./cmd/waitroom-bench
+
+PORT=${PORT:-50056}
+TOKEN=bench-admin-token-0123456789
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS=""
+if [ "$BACKEND" = redis ]; then
+  RPORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
+  RPID=$!
+  trap 'kill $RPID 2>/dev/null || true' EXIT
+  until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do sleep 0.1; done
+  REDIS=127.0.0.1:$RPORT
+fi
+
+run() {
+  local name=$1; shift
+  [ -n "$REDIS" ] && redis-cli -p "$RPORT" flushall >/dev/null
+  env LISTEN_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
+    QUEUE_PROCESS_INTERVAL=100ms ${REDIS:+REDIS_ADDR=$REDIS} \
+    "$OUT/waitroom" >"$OUT/$BACKEND-$name.server.log" 2>&1 &
+  local spid=$!
+  until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.1; done
+  echo "== $BACKEND $name: waitroom-bench $*"
+  WAITROOM_ADMIN_TOKEN=$TOKEN "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT ${REDIS:+-redis $REDIS} \
+    -json "$OUT/$BACKEND-$name.json" "$@" >"$OUT/$BACKEND-$name.txt" 2>"$OUT/$BACKEND-$name.progress" || true
+  cat "$OUT/$BACKEND-$name.txt"
+  kill "$spid"; wait "$spid" || true
+}
+
+for r in "${RUNS[@]}"; do
+  case $r in
+    fanout-1k)   run "$r" -scenario fanout -streams 1000   -changes 30 -change-rate 1 ;;
+    fanout-10k)  run "$r" -scenario fanout -streams 10000  -changes 30 -change-rate 1 ;;
+    fanout-50k)  run "$r" -scenario fanout -streams 50000  -changes 30 -change-rate 1 ;;
+    fanout-100k) run "$r" -scenario fanout -streams 100000 -changes 30 -change-rate 1 -settle 60s ;;
+    join)        run "$r" -scenario join -n 200000 -c 256 ;;
+    join-rate)   run "$r" -scenario join -n 300000 -c 1024 -rate "${JOIN_RATE:-50000}" ;;
+    join-1m)     run "$r" -scenario join -n 200000 -c 256 -prefill 1000000 ;;
+    admit)       run "$r" -scenario admit -queue 50000 -admit 20000 ;;
+    *) echo "unknown run $r" >&2; exit 2 ;;
+  esac
+done
