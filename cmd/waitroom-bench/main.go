@@ -26,6 +26,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -243,6 +244,7 @@ type runner struct {
 	prog  *progress
 	redis *redisStats
 	unary *pool
+	polls atomic.Int64 // GetEvent calls made while waiting for admissions
 }
 
 func (r *runner) fail(format string, args ...any) {

@@ -72,7 +72,8 @@ func (rep *Report) print(w io.Writer) {
 				1000*f.ServerCPUSeconds/float64(max(f.Changes, 1)), 1e6*f.ServerCPUSeconds/float64(max(f.Messages, 1)))
 		}
 		if f.Redis != nil {
-			row("redis commands", "%.2f per change, %.2f net of %.1f/s background  [%s]", f.Redis.PerChange, f.Redis.NetPerChange, f.Redis.IdlePerSecond, f.Redis)
+			row("redis commands", "%.2f per change; %.2f net of %.1f/s background and %d admission polls × %.1f  [%s]",
+				f.Redis.PerChange, f.Redis.NetPerChange, f.Redis.IdlePerSecond, f.Redis.ToolPolls, f.Redis.PerPoll, f.Redis)
 		}
 	}
 	if a := rep.Admit; a != nil {

@@ -118,8 +118,12 @@ type RedisCost struct {
 	// IdlePerSecond is the background rate (processor ticks, health pings,
 	// resync checks) measured with no changes, subtracted for NetPerChange.
 	IdlePerSecond float64 `json:"idle_per_second"`
-	PerChange     float64 `json:"per_change"`
-	NetPerChange  float64 `json:"net_per_change"`
+	// ToolPolls are the tool's GetEvent calls waiting for admissions, each
+	// costing PerPoll commands; they are subtracted for NetPerChange too.
+	ToolPolls    int64   `json:"tool_polls,omitempty"`
+	PerPoll      float64 `json:"commands_per_poll,omitempty"`
+	PerChange    float64 `json:"per_change"`
+	NetPerChange float64 `json:"net_per_change"`
 }
 
 func diffCounts(a, b map[string]int64) (map[string]int64, int64) {
