@@ -17,8 +17,11 @@ const (
 	// maxRereads bounds the session re-reads one step makes, so a mass re-read
 	// after a store failure cannot starve the event's other streams.
 	maxRereads = 1000
-	// storeTimeout bounds each store call a view makes.
-	storeTimeout = 5 * time.Second
+	// storeTimeout bounds each store call a view makes; snapshotTimeout
+	// bounds a resync, which reads the whole queue (about a second for
+	// 1,000,000 waiting in Redis).
+	storeTimeout    = 5 * time.Second
+	snapshotTimeout = 30 * time.Second
 )
 
 // eventView is one process's live picture of one event: the waiting set as
@@ -42,6 +45,7 @@ type eventView struct {
 	wake         chan struct{}
 
 	mu         sync.Mutex
+	closed     bool // shut down: new watchers fail at once
 	tickets    *ticketset.Set
 	seq        uint64
 	subscribed bool // the subscription has been established at least once
@@ -169,6 +173,7 @@ func (v *eventView) subscribe(ctx context.Context) {
 func (v *eventView) shutdown() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.closed = true
 	for w := range v.watchers {
 		w.fail(ErrHubClosed)
 	}
@@ -188,7 +193,10 @@ func (v *eventView) step(ctx context.Context) {
 		v.pending = append(v.pending[:0], v.pending[n:]...)
 	}
 	v.applyPending()
-	if v.suspectSeq != 0 && v.seq < v.suspectSeq && v.hub.cfg.Now().Sub(v.suspectAt) >= suspectGrace(v.hub.cfg) {
+	switch {
+	case v.suspectSeq != 0 && v.seq >= v.suspectSeq:
+		v.suspectSeq = 0 // the feed caught up
+	case v.suspectSeq != 0 && v.hub.cfg.Now().Sub(v.suspectAt) >= suspectGrace(v.hub.cfg):
 		v.log().Info("Change feed fell behind the store; resynchronising", "seq", v.seq, "store_seq", v.suspectSeq)
 		v.needResync = true
 	}
@@ -277,7 +285,7 @@ func advance(s *Session, st Status, c Change) {
 
 // resync replaces the waiting set with the store's snapshot.
 func (v *eventView) resync(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
 	snap, err := v.hub.store.Snapshot(ctx, v.eventID)
 	if err == nil {
@@ -340,7 +348,9 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	case stats.Seq < v.seq:
 		v.needResync = true
 	case stats.Seq > v.seq:
-		if v.suspectSeq == 0 {
+		if v.suspectSeq <= v.seq {
+			// No suspicion pending (or an old one the feed has passed):
+			// give the changes in flight a grace period, then look again.
 			v.suspectSeq, v.suspectAt = stats.Seq, v.hub.cfg.Now()
 			time.AfterFunc(suspectGrace(v.hub.cfg), v.poke)
 		}
@@ -354,6 +364,9 @@ func (v *eventView) register(w *Watcher) {
 	defer v.mu.Unlock()
 	v.watchers[w] = struct{}{}
 	v.hub.watchers.Add(1)
+	if v.closed {
+		w.fail(ErrHubClosed)
+	}
 	v.bySession[w.sessionID] = append(v.bySession[w.sessionID], w)
 }
 
@@ -461,6 +474,7 @@ func (v *eventView) markStale(w *Watcher) {
 	if !w.stale {
 		w.stale = true
 		v.rereads = append(v.rereads, w)
+		v.poke()
 	}
 }
 

@@ -74,7 +74,9 @@ func NewHub(store Store, cfg HubConfig, log *slog.Logger) *Hub {
 
 // Close ends every watcher with ErrHubClosed and stops the views.
 func (h *Hub) Close() {
-	h.cancel()
+	h.mu.Lock()
+	h.cancel() // under mu: no view starts after this
+	h.mu.Unlock()
 	h.wg.Wait()
 }
 
@@ -139,6 +141,16 @@ func (h *Hub) estimate(eventID string, position int64) time.Duration {
 // session's current state; later ones follow every change that alters what it
 // shows. The caller must Close it.
 func (h *Hub) Watch(ctx context.Context, sessionID string) (*Watcher, error) {
+	// Read first: an unknown id must not start a view (a subscription and
+	// its goroutines) for an event that may not even exist, and a session
+	// that has ended needs no view at all.
+	s, pl, err := h.store.Session(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status.EndsStream() {
+		return finishedWatcher(s, pl, h.cfg.Now()), nil
+	}
 	v, err := h.acquire(EventOfSession(sessionID))
 	if err != nil {
 		return nil, err
@@ -149,7 +161,7 @@ func (h *Hub) Watch(ctx context.Context, sessionID string) (*Watcher, error) {
 	// the watcher's first update from the view: it is either in the read or
 	// delivered to the registered watcher (or both, which the sequence numbers
 	// sort out).
-	s, pl, err := h.store.Session(ctx, sessionID)
+	s, pl, err = h.store.Session(ctx, sessionID)
 	if err != nil {
 		w.Close()
 		return nil, err

@@ -252,3 +252,172 @@ func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 		}
 	})
 }
+
+// gatedStore is the embedded store with a change feed a test can hold back
+// (deliver later, as a slow network would) or cut (lose, as pub/sub can).
+type gatedStore struct {
+	queue.Store
+	mu   sync.Mutex
+	gate string // "", "hold" or "drop"
+	held []queue.Change
+	h    queue.ChangeHandler
+}
+
+func (s *gatedStore) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
+	s.mu.Lock()
+	s.h = h
+	s.mu.Unlock()
+	return s.Store.Subscribe(ctx, eventID, gatedHandler{s, h})
+}
+
+// set changes the gate; opening it delivers what was held.
+func (s *gatedStore) set(gate string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = gate
+	if gate == "" {
+		for _, c := range s.held {
+			s.h.Change(c)
+		}
+		s.held = nil
+	}
+}
+
+type gatedHandler struct {
+	s *gatedStore
+	h queue.ChangeHandler
+}
+
+func (g gatedHandler) Subscribed() { g.h.Subscribed() }
+
+func (g gatedHandler) Change(c queue.Change) {
+	g.s.mu.Lock()
+	defer g.s.mu.Unlock()
+	switch g.s.gate {
+	case "hold":
+		g.s.held = append(g.s.held, c)
+	case "":
+		g.h.Change(c)
+	}
+}
+
+// TestHubFindsALostLastChange loses the last change an event will see (an
+// admission), after an earlier periodic check had seen a change in flight:
+// the periodic check must still find the loss.
+func TestHubFindsALostLastChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &gatedStore{Store: memstore.New()}
+		svc := newService(t, store, 100) // Resync every second
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		var last string
+		for i := range 3 {
+			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "lost")
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = v.Session.ID
+		}
+		f.watch(t, ctx, svc, last)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		// A change still in flight when the check at 2s runs...
+		store.set("hold")
+		if _, _, err := svc.Join(ctx, "x", "lost"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(600 * time.Millisecond)
+		synctest.Wait()
+		// ...arrives within the grace period.
+		store.set("")
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		// Then the admission of everyone is lost, and nothing follows it.
+		store.set("drop")
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if v := f.latest[last]; v.Session.Status != queue.StatusReady || v.CheckoutToken == "" {
+			t.Fatalf("stream shows %v at %d after its admission was lost; want READY", v.Session.Status, v.Position)
+		}
+	})
+}
+
+// TestHubUnknownSessionStartsNothing checks that watching a made-up session
+// id answers NotFound without subscribing to its (made-up) event, and that a
+// stream on an ended session needs no view either.
+func TestHubUnknownSessionStartsNothing(t *testing.T) {
+	store := memstore.New()
+	svc := newService(t, store, 1)
+	ctx := context.Background()
+	for i := range 50 {
+		_, err := svc.Watch(ctx, queue.NewSessionID(fmt.Sprint("nope", i)))
+		if !errors.Is(err, queue.ErrSessionNotFound) {
+			t.Fatalf("Watch on a made-up id: %v", err)
+		}
+	}
+	v, _, _ := svc.Join(ctx, "u", "ended")
+	if err := svc.Leave(ctx, v.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Watch(ctx, v.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, err := st.Next(ctx); err != nil || got.Session.Status != queue.StatusLeft {
+		t.Fatalf("stream on a left session: %+v, %v", got.Session, err)
+	}
+	if _, err := st.Next(ctx); err != io.EOF {
+		t.Fatalf("after LEFT: %v, want io.EOF", err)
+	}
+	if n := svc.OpenStreams(); n != 0 {
+		t.Fatalf("%d watchers open", n)
+	}
+	if queue.HubViews(svc) != 0 {
+		t.Fatal("an event view was started for sessions that needed none")
+	}
+}
+
+// TestHubWatchDuringClose opens streams while the hub shuts down: every one
+// of them ends, none hangs.
+func TestHubWatchDuringClose(t *testing.T) {
+	store := memstore.New()
+	svc := newService(t, store, 1)
+	ctx := context.Background()
+	var ids []string
+	for i := range 200 {
+		v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "closing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.Session.ID)
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			st, err := svc.Watch(ctx, id)
+			if err != nil {
+				return // refused: the hub was already closed
+			}
+			defer st.Close()
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			for {
+				if _, err := st.Next(wctx); err != nil {
+					if errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("%s: stream still open 10s after Close", id)
+					}
+					return
+				}
+			}
+		})
+	}
+	svc.Close()
+	wg.Wait()
+}

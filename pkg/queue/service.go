@@ -223,6 +223,15 @@ func (st *Stream) Next(ctx context.Context) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	if v.Session.Status == StatusReady && v.CheckoutURL == "" {
+		// The event's own checkout URL, when the view had not loaded the
+		// event's settings (or the session had ended before any view).
+		e, _, err := st.svc.store.Event(ctx, v.Session.EventID)
+		if err != nil && !errors.Is(err, ErrEventNotFound) {
+			return View{}, err
+		}
+		v.CheckoutURL = e.CheckoutURL
+	}
 	return st.svc.admitted(v)
 }
 

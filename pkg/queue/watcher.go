@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 )
 
 // Watcher follows one session for one stream. The event's view puts the newest
@@ -47,6 +48,13 @@ type shown struct {
 }
 
 func shownOf(v View) shown { return shown{v.Session.Status, v.Position, v.QueueLength} }
+
+// finishedWatcher shows an ended session's state once, with no view behind it.
+func finishedWatcher(s Session, pl Place, now time.Time) *Watcher {
+	w := &Watcher{sessionID: s.ID, notify: make(chan struct{}, 1), closed: true}
+	w.put(View{Session: s, QueueLength: pl.QueueLength, UpdatedAt: now})
+	return w
+}
 
 func newWatcher(v *eventView, sessionID string) *Watcher {
 	return &Watcher{sessionID: sessionID, view: v, notify: make(chan struct{}, 1)}
