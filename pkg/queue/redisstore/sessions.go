@@ -43,9 +43,11 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 
 // list makes sure the event is in EventsKey before its first join script
 // runs, so a crash in between can never leave a registered event unlisted.
-// SADD is idempotent; this process does it once per event.
+// SADD is idempotent; this process repeats it once per relistEvery per event,
+// so an event whose listing was lost (Redis restarted without persistence,
+// or the set was deleted) is listed again and admits again.
 func (s *Store) list(ctx context.Context, eventID string) error {
-	if _, ok := s.listed.Load(eventID); ok {
+	if at, ok := s.listed.Load(eventID); ok && time.Since(at.(time.Time)) < relistEvery {
 		return nil
 	}
 	cctx, cancel := s.call(ctx)
@@ -53,9 +55,12 @@ func (s *Store) list(ctx context.Context, eventID string) error {
 	if err := s.client.Do(cctx, s.client.B().Sadd().Key(EventsKey).Member(eventID).Build()).Error(); err != nil {
 		return failed(ctx, err)
 	}
-	s.listed.Store(eventID, struct{}{})
+	s.listed.Store(eventID, time.Now())
 	return nil
 }
+
+// relistEvery bounds how long a lost event listing goes unrepaired.
+var relistEvery = time.Minute
 
 // replyCode is the first element of a script's reply: what happened.
 func replyCode(r []rueidis.RedisMessage) string {
