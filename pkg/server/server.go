@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -33,6 +34,8 @@ type Server struct {
 	store  queue.Store
 	health *grpchealth.StaticChecker
 	relay  *events.Relay // nil unless KAFKA_BROKERS is set
+	// stopping is set once shutdown begins, so health stays NOT_SERVING.
+	stopping atomic.Bool
 	// background runs next to the HTTP server until Serve's context ends.
 	background []func(context.Context)
 	closers    []func()
@@ -105,7 +108,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	}
 	s.log.Info("Shutting down")
-	s.health.SetStatus("", grpchealth.StatusNotServing)
+	s.stopping.Store(true)
+	for _, name := range append([]string{""}, serviceNames...) {
+		s.health.SetStatus(name, grpchealth.StatusNotServing)
+	}
 	s.svc.Close() // ends streams first: Shutdown waits for active requests
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -155,6 +161,9 @@ func (s *Server) watchHealth(ctx context.Context) {
 		st := grpchealth.StatusServing
 		if !serving {
 			st = grpchealth.StatusNotServing
+		}
+		if s.stopping.Load() {
+			return // Serve has said NOT_SERVING for good
 		}
 		for _, name := range append([]string{""}, serviceNames...) {
 			s.health.SetStatus(name, st)
