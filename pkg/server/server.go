@@ -13,7 +13,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -35,7 +34,8 @@ type Server struct {
 	health *grpchealth.StaticChecker
 	relay  *events.Relay // nil unless KAFKA_BROKERS is set
 	// stopping is set once shutdown begins, so health stays NOT_SERVING.
-	stopping atomic.Bool
+	healthMu sync.Mutex
+	stopping bool
 	// background runs next to the HTTP server until Serve's context ends.
 	background []func(context.Context)
 	closers    []func()
@@ -108,10 +108,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	}
 	s.log.Info("Shutting down")
-	s.stopping.Store(true)
-	for _, name := range append([]string{""}, serviceNames...) {
-		s.health.SetStatus(name, grpchealth.StatusNotServing)
-	}
+	s.setHealth(grpchealth.StatusNotServing, true)
 	s.svc.Close() // ends streams first: Shutdown waits for active requests
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -162,17 +159,26 @@ func (s *Server) watchHealth(ctx context.Context) {
 		if !serving {
 			st = grpchealth.StatusNotServing
 		}
-		if s.stopping.Load() {
-			return // Serve has said NOT_SERVING for good
-		}
-		for _, name := range append([]string{""}, serviceNames...) {
-			s.health.SetStatus(name, st)
-		}
+		s.setHealth(st, false)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// setHealth reports st for every service; once stop is set, nothing changes
+// it back from NOT_SERVING.
+func (s *Server) setHealth(st grpchealth.Status, stop bool) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if s.stopping {
+		return
+	}
+	s.stopping = stop
+	for _, name := range append([]string{""}, serviceNames...) {
+		s.health.SetStatus(name, st)
 	}
 }
 
