@@ -7,14 +7,17 @@
 #   cmd/waitroom-bench/matrix.sh OUTDIR redis  [RUN...]
 #
 # RUN names: fanout-1k fanout-10k fanout-50k fanout-100k join join-rate
-# join-1m admit (default: all). Each writes OUTDIR/<backend>-<run>.txt and .json.
+# join-1k join-100k join-1m admit (default: all). Each writes
+# OUTDIR/<backend>-<run>.txt and .json. JOIN_RATE sets join-rate's open-loop
+# rate (default 50000/s); GOGC and GOMEMLIMIT in the environment reach the
+# server (and the tool).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
 BACKEND=${2:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
 shift 2
 RUNS=("$@")
-[ ${#RUNS[@]} -gt 0 ] || RUNS=(fanout-1k fanout-10k fanout-50k fanout-100k join join-rate join-1m admit)
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(fanout-1k fanout-10k fanout-50k fanout-100k join join-rate join-1k join-100k join-1m admit)
 mkdir -p "$OUT"
 go build -o "$OUT/waitroom" ./cmd/waitroom
 go build -o "$OUT/waitroom-bench" ./cmd/waitroom-bench
@@ -55,6 +58,8 @@ for r in "${RUNS[@]}"; do
     fanout-100k) run "$r" -scenario fanout -streams 100000 -changes 30 -change-rate 1 -settle 60s ;;
     join)        run "$r" -scenario join -n 200000 -c 256 ;;
     join-rate)   run "$r" -scenario join -n 300000 -c 1024 -rate "${JOIN_RATE:-50000}" ;;
+    join-1k)     run "$r" -scenario join -n 200000 -c 256 -prefill 1000 ;;
+    join-100k)   run "$r" -scenario join -n 200000 -c 256 -prefill 100000 ;;
     join-1m)     run "$r" -scenario join -n 200000 -c 256 -prefill 1000000 ;;
     admit)       run "$r" -scenario admit -queue 50000 -admit 20000 ;;
     *) echo "unknown run $r" >&2; exit 2 ;;
