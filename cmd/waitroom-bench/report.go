@@ -51,7 +51,10 @@ func (rep *Report) print(w io.Writer) {
 			row("redis commands", "%.2f per join  [%s]", j.Redis.PerChange, j.Redis)
 		}
 	}
-	if f := rep.Fanout; f != nil {
+	if f := rep.Fanout; f != nil && f.Conns == 0 {
+		row("streams", "none opened: the run stopped before")
+	}
+	if f := rep.Fanout; f != nil && f.Conns > 0 {
 		row("streams", "%d open on %d connections (opened in %.1fs, %.0f/s)", f.Streams, f.Conns, f.OpenSeconds, float64(f.Streams)/max(f.OpenSeconds, 1e-9))
 		if f.Cost != nil {
 			row("server memory / stream", "%s total, %s RSS, %s heap, %s stack, %.2f goroutines",
@@ -76,7 +79,10 @@ func (rep *Report) print(w io.Writer) {
 				f.Redis.PerChange, f.Redis.NetPerChange, f.Redis.IdlePerSecond, f.Redis.ToolPolls, f.Redis.PerPoll, f.Redis)
 		}
 	}
-	if a := rep.Admit; a != nil {
+	if a := rep.Admit; a != nil && a.Admitted == 0 && len(rep.Failures) == 0 {
+		row("admitted", "none: the run stopped before")
+	}
+	if a := rep.Admit; a != nil && (a.Admitted > 0 || len(rep.Failures) > 0) {
 		row("queue / admitted", "%d / %d (streams on every admitted session)", a.Queue, a.Admitted)
 		row("first READY", "%.0f ms after the slots freed (includes the processor tick)", a.FirstReadyMS)
 		lat("slots freed → READY", a.Latency)
