@@ -28,6 +28,11 @@ type Config struct {
 	AdmitBatch int
 	// Hub tunes the stream fan-out.
 	Hub HubConfig
+	// RefuseUnknownEvents makes a join to an unknown event id fail with
+	// ErrEventNotFound instead of registering the event with the defaults:
+	// only events created with PutEvent take joins, so random event ids
+	// cannot grow the set of events the processor visits every tick.
+	RefuseUnknownEvents bool
 	// Changed, when set, is called after every change this service made
 	// (the Kafka relay uses it to wake up). It must not block.
 	Changed func(eventID string)
@@ -73,6 +78,13 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 	}
 	if err := ValidateEventID(eventID); err != nil {
 		return View{}, false, err
+	}
+	if s.cfg.RefuseUnknownEvents {
+		// Events are never deleted, so checking first leaves no window in
+		// which the join could register one.
+		if _, _, err := s.store.Event(ctx, eventID); err != nil {
+			return View{}, false, err
+		}
 	}
 	sess, pl, created, err := s.store.Join(ctx, JoinParams{
 		SessionID: NewSessionID(eventID),

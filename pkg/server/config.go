@@ -86,6 +86,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.Queue.AdmitBatch = n
 			return nil
 		}},
+		{"QUEUE_REGISTER_UNKNOWN_EVENTS", "true", func(s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			c.Queue.RefuseUnknownEvents = !b
+			return nil
+		}},
 		{"CHECKOUT_URL", "/checkout", func(s string) error {
 			c.Queue.CheckoutURL = s
 			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)

@@ -14,7 +14,7 @@ func TestConfigDefaults(t *testing.T) {
 	q := c.Queue
 	if c.ListenAddr != ":50056" || q.ProcessInterval != time.Second || q.Hub.Resync != 5*time.Second ||
 		q.SessionTTL != 2*time.Hour || q.DefaultMaxConcurrent != 100 || q.CheckoutURL != "/checkout" ||
-		q.CheckoutWindow != 10*time.Minute || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
+		q.CheckoutWindow != 10*time.Minute || q.RefuseUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -41,16 +41,17 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		"LISTEN_ADDR":                  "no-port",
-		"QUEUE_PROCESS_INTERVAL":       "soon",
-		"QUEUE_SESSION_TTL":            "-5s",
-		"QUEUE_DEFAULT_MAX_CONCURRENT": "0",
-		"CHECKOUT_URL":                 "ftp://x",
-		"WAITROOM_ADMIN_TOKEN":         "short",
-		"LOG_LEVEL":                    "loud",
-		"WAITROOM_SIGNING_KEY_FILE":    "/does/not/exist.pem",
-		"KAFKA_BROKERS":                "no-port",
-		"REDIS_ADDR":                   "a:1,no-port",
+		"LISTEN_ADDR":                   "no-port",
+		"QUEUE_PROCESS_INTERVAL":        "soon",
+		"QUEUE_SESSION_TTL":             "-5s",
+		"QUEUE_DEFAULT_MAX_CONCURRENT":  "0",
+		"CHECKOUT_URL":                  "ftp://x",
+		"WAITROOM_ADMIN_TOKEN":          "short",
+		"LOG_LEVEL":                     "loud",
+		"WAITROOM_SIGNING_KEY_FILE":     "/does/not/exist.pem",
+		"KAFKA_BROKERS":                 "no-port",
+		"REDIS_ADDR":                    "a:1,no-port",
+		"QUEUE_REGISTER_UNKNOWN_EVENTS": "sometimes",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {

@@ -271,3 +271,21 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("other origin allowed: %q", got)
 	}
 }
+
+// TestUnknownEventsRefused checks QUEUE_REGISTER_UNKNOWN_EVENTS=false: only
+// events an operator created take joins.
+func TestUnknownEventsRefused(t *testing.T) {
+	ts := startServer(t, map[string]string{"QUEUE_REGISTER_UNKNOWN_EVENTS": "false"})
+	c := protocols()[0].client(ts)
+	_, err := c.JoinQueue(context.Background(), connect.NewRequest(&waitroomv1.JoinQueueRequest{UserId: "u", EventId: "made-up"}))
+	wantCode(t, err, connect.CodeNotFound, "event not found")
+	if events, err := ts.Service().Events(context.Background()); err != nil || len(events) != 0 {
+		t.Fatalf("a refused join registered an event: %v %v", events, err)
+	}
+	if _, err := ts.Service().PutEvent(context.Background(), queue.Event{ID: "real"}); err != nil {
+		t.Fatal(err)
+	}
+	if j := join(t, c, "u", "real"); j.GetPosition() != 1 {
+		t.Fatalf("join to a created event: %v", j)
+	}
+}
