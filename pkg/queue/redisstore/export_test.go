@@ -9,3 +9,11 @@ func SetRelistEvery(d time.Duration) func() {
 	relistEvery = d
 	return func() { relistEvery = old }
 }
+
+// SetRequestID makes every call use one request id, as a client re-sending
+// the same call would; it returns a func that restores random ids.
+func SetRequestID(id string) func() {
+	old := newRequestID
+	newRequestID = func() string { return id }
+	return func() { newRequestID = old }
+}

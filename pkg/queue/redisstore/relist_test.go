@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -35,5 +36,34 @@ func TestLostListingIsRepaired(t *testing.T) {
 	}
 	if !slices.ContainsFunc(events, func(e queue.Event) bool { return e.ID == "relist" }) {
 		t.Fatalf("event not listed again after its listing was lost: %v", events)
+	}
+}
+
+// TestResentLeaveIsRecognised re-sends a leave with the same request id, as
+// the client does after losing the reply of a leave that succeeded: the
+// answer is success again and nothing is announced twice. A second leave
+// (another request) is refused.
+func TestResentLeaveIsRecognised(t *testing.T) {
+	srv := redistest.Start(t)
+	st := dial(t, []string{srv.Addr()})
+	ctx := t.Context()
+	s, _, _, err := st.Join(ctx, queue.JoinParams{SessionID: queue.NewSessionID("resend"), UserID: "u", EventID: "resend",
+		Now: time.Now(), TTL: time.Hour, NewEvent: queue.Event{ID: "resend", State: queue.EventActive, MaxConcurrent: 1, CheckoutWindow: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := redisstore.SetRequestID("one-call")
+	for range 2 {
+		if _, err := st.Leave(ctx, s.ID, time.Now()); err != nil {
+			t.Fatalf("re-sent leave: %v", err)
+		}
+	}
+	restore()
+	_, stats, err := st.Event(ctx, "resend")
+	if err != nil || stats.Seq != 2 {
+		t.Fatalf("seq %d after a join and one leave sent twice, want 2 (%v)", stats.Seq, err)
+	}
+	if _, err := st.Leave(ctx, s.ID, time.Now()); !errors.Is(err, queue.ErrNotQueued) {
+		t.Fatalf("a second leave: %v, want ErrNotQueued", err)
 	}
 }

@@ -39,18 +39,15 @@ var (
 
 var (
 	// The client may re-send these after a connection error: a repeated
-	// join answers with the session the first run made, and admit, expire
-	// and put-event are safe to run twice.
+	// join answers with the session the first run made, a repeated leave or
+	// complete recognises its own request id, and admit, expire and
+	// put-event are safe to run twice.
 	joinScript     = rueidis.NewLuaScriptRetryable(prelude + joinLua)
+	leaveScript    = rueidis.NewLuaScriptRetryable(prelude + leaveLua)
+	completeScript = rueidis.NewLuaScriptRetryable(prelude + completeLua)
 	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
-	// Not these: a re-sent leave or complete whose first run succeeded would
-	// find the session already ended and report a failure for a change that
-	// happened. Without the retry a lost reply is Unavailable, and the
-	// caller's own retry says plainly "not queued (status left)".
-	leaveScript    = rueidis.NewLuaScript(prelude + leaveLua)
-	completeScript = rueidis.NewLuaScript(prelude + completeLua)
 	// The outbox's acknowledgement; it changes no queue state.
 	ackScript = rueidis.NewLuaScriptRetryable(ackLua)
 

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -57,6 +59,13 @@ func (s *Store) list(ctx context.Context, eventID string) error {
 	}
 	s.listed.Store(eventID, time.Now())
 	return nil
+}
+
+// newRequestID makes a random id for one call (a variable for tests).
+var newRequestID = func() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // relistEvery bounds how long a lost event listing goes unrepaired.
@@ -123,7 +132,9 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 	k := eventKeys(ev, "session:"+id)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	r, err := script.Exec(cctx, s.client, k.list, s.args(k, ev, now, id)).ToArray()
+	// A request id lets a re-sent script tell its own earlier success from
+	// a second call.
+	r, err := script.Exec(cctx, s.client, k.list, s.args(k, ev, now, id, newRequestID())).ToArray()
 	if err != nil {
 		return queue.Session{}, failed(ctx, err)
 	}

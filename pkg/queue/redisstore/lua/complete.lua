@@ -1,10 +1,18 @@
--- KEYS[9] session. Returns {'ok', JSON}, {'status', JSON} when the session is
--- not admitted (so a retried Complete is refused, announcing nothing) or {'notfound'}.
+-- KEYS[9] session; ARGV[5] session id, ARGV[6] this call's request id.
+-- Returns {'ok', JSON}; {'status', JSON} when the session is not admitted (a
+-- second call is refused and announces nothing; the same call re-sent by the
+-- client after a lost reply is answered 'ok' again); or {'notfound'}.
 local s, raw = load(ARGV[5])
 if not s then return {'notfound'} end
-if s.status ~= 'ready' then return {'status', raw} end
+if s.status ~= 'ready' then
+  -- The client re-sent this very call after losing the first reply: answer
+  -- as the first run did, announcing nothing again.
+  if s.status == 'completed' and s.end_request == ARGV[6] then return {'ok', raw} end
+  return {'status', raw}
+end
 redis.call('SREM', K_PROCESSING, s.id)
 redis.call('ZREM', K_DEADLINES, s.id)
+s.end_request = ARGV[6]
 raw = finish(s, 'completed')
 announce('checkout_completed', {s})
 return {'ok', raw}
