@@ -11,19 +11,12 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/pkg/server"
 )
 
 // ServerStats is the server's /debug/stats document.
-type ServerStats struct {
-	OpenStreams int64   `json:"open_streams"`
-	Goroutines  int     `json:"goroutines"`
-	HeapBytes   uint64  `json:"heap_bytes"`
-	StackBytes  uint64  `json:"stack_bytes"`
-	TotalBytes  uint64  `json:"total_bytes"`
-	RSSBytes    uint64  `json:"rss_bytes"`
-	CPUSeconds  float64 `json:"cpu_seconds"`
-	Store       string  `json:"store"`
-}
+type ServerStats = server.Stats
 
 func fetchStats(ctx context.Context, addr string) (ServerStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
