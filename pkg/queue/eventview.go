@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	// maxInbox bounds the changes buffered while a view resynchronises; past it
-	// the oldest are dropped and the gap forces another resync.
+	// maxInbox bounds the changes buffered while a view resynchronises or
+	// its loop is busy; past it the backlog is dropped for a resync.
 	maxInbox = 100_000
 	// maxRereads bounds the session re-reads one step makes, so a mass re-read
 	// after a store failure cannot starve the event's other streams.
@@ -85,6 +85,12 @@ func (v *eventView) Subscribed() {
 // Change implements ChangeHandler.
 func (v *eventView) Change(c Change) {
 	v.inMu.Lock()
+	if len(v.inbox) >= maxInbox {
+		// The loop is stuck (the store is slow to answer a resync or a
+		// re-read): drop what piled up and resynchronise instead, rather
+		// than hold an unbounded backlog.
+		v.inbox, v.resubscribed = v.inbox[:0], true
+	}
 	v.inbox = append(v.inbox, c)
 	v.inMu.Unlock()
 	v.poke()
