@@ -17,7 +17,7 @@ func testAdmit(t *testing.T, newStore func(*testing.T) queue.Store) {
 	ev, now := newEventID(), epoch()
 	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 3, CheckoutWindow: window})
 	ss := joinN(t, st, ev, 10, now)
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 
 	at := now.Add(time.Minute)
 	first := admit(t, st, ev, at, 2)
@@ -96,7 +96,7 @@ func testExpireQueued(t *testing.T, newStore func(*testing.T) queue.Store) {
 	ev, now := newEventID(), epoch()
 	early := joinN(t, st, ev, 3, now)
 	late, _ := join(t, st, ev, "late", now.Add(30*time.Minute))
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 
 	if got := expire(t, st, ev, now.Add(ttl-time.Second), 10); len(got) != 0 {
 		t.Fatalf("expired %v before their time", ids(got))
@@ -147,7 +147,7 @@ func testExpireAdmitted(t *testing.T, newStore func(*testing.T) queue.Store) {
 	if got := expire(t, st, ev, now.Add(window-time.Second), 10); len(got) != 0 {
 		t.Fatalf("expired %v within the checkout window", ids(got))
 	}
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 	at := now.Add(window + time.Second)
 	got := expire(t, st, ev, at, 10)
 	slices.SortFunc(got, func(a, b queue.Session) int { return compare(a.Ticket, b.Ticket) })

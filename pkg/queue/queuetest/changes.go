@@ -15,8 +15,8 @@ func testChanges(t *testing.T, newStore func(*testing.T) queue.Store) {
 	st := newStore(t)
 	ev, now := newEventID(), epoch()
 	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 2, CheckoutWindow: window})
-	rec := subscribe(t, st, ev) // before the first change, so it sees seq 1
-	other := subscribe(t, st, newEventID())
+	rec := Subscribe(t, st, ev) // before the first change, so it sees seq 1
+	other := Subscribe(t, st, newEventID())
 
 	tick := func(n int) time.Time { return now.Add(time.Duration(n) * time.Second) }
 	a, _ := join(t, st, ev, "a", tick(1))
@@ -74,11 +74,11 @@ func testChanges(t *testing.T, newStore func(*testing.T) queue.Store) {
 	}
 }
 
-// eventOf is the event a recorder subscribed to, remembered by subscribe.
-func eventOf(r *recorder, t *testing.T) string {
+// eventOf is the event a Recorder subscribed to, remembered by Subscribe.
+func eventOf(r *Recorder, t *testing.T) string {
 	t.Helper()
 	if r.eventID == "" {
-		t.Fatal("recorder has no event")
+		t.Fatal("Recorder has no event")
 	}
 	return r.eventID
 }
@@ -93,7 +93,7 @@ func testNoOps(t *testing.T, newStore func(*testing.T) queue.Store) {
 		t.Fatal(err)
 	}
 	admit(t, st, ev, now, 1) // ss[0] holds the only slot
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 	before := stats(t, st, ev) // seq 5
 
 	noops := []struct {

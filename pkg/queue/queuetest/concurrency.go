@@ -20,7 +20,7 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) queue.Store) {
 	ev, now := newEventID(), epoch()
 	const capacity = 5
 	putEvent(t, handles[0], queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: capacity, CheckoutWindow: window})
-	rec := subscribe(t, handles[0], ev)
+	rec := Subscribe(t, handles[0], ev)
 
 	var (
 		mu          sync.Mutex

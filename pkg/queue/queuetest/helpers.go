@@ -207,8 +207,9 @@ func compare(a, b uint64) int {
 	return 0
 }
 
-// recorder is a ChangeHandler that keeps what it is given.
-type recorder struct {
+// Recorder is a ChangeHandler that keeps what it is given, for tests of a
+// store's change feed (Subscribe starts one).
+type Recorder struct {
 	eventID    string
 	mu         sync.Mutex
 	subscribed int
@@ -216,32 +217,32 @@ type recorder struct {
 	wake       chan struct{}
 }
 
-func (r *recorder) Subscribed() {
+func (r *Recorder) Subscribed() {
 	r.mu.Lock()
 	r.subscribed++
 	r.mu.Unlock()
 	r.poke()
 }
 
-func (r *recorder) Change(c queue.Change) {
+func (r *Recorder) Change(c queue.Change) {
 	r.mu.Lock()
 	r.changes = append(r.changes, c)
 	r.mu.Unlock()
 	r.poke()
 }
 
-func (r *recorder) poke() {
+func (r *Recorder) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-// subscribe subscribes a recorder to eventID until the test ends, and
+// Subscribe subscribes a Recorder to eventID until the test ends, and
 // returns once the subscription is established.
-func subscribe(t *testing.T, st queue.Store, eventID string) *recorder {
+func Subscribe(t *testing.T, st queue.Store, eventID string) *Recorder {
 	t.Helper()
-	r := &recorder{eventID: eventID, wake: make(chan struct{}, 1)}
+	r := &Recorder{eventID: eventID, wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.Subscribe(ctx, eventID, r) }()
@@ -256,12 +257,12 @@ func subscribe(t *testing.T, st queue.Store, eventID string) *recorder {
 			t.Errorf("Subscribe did not return after its context was cancelled")
 		}
 	})
-	r.waitFor(t, "the subscription", func() bool { return r.subscribed > 0 })
+	r.WaitFor(t, "the subscription", func() bool { return r.subscribed > 0 })
 	return r
 }
 
-// waitFor waits until cond (called with r.mu held) holds.
-func (r *recorder) waitFor(t *testing.T, what string, cond func() bool) {
+// WaitFor waits until cond (called with the recorder's lock held) holds.
+func (r *Recorder) WaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.NewTimer(waitLimit)
 	defer deadline.Stop()
@@ -284,9 +285,9 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func() bool) {
 
 // upTo waits for the change numbered seq and returns every change received
 // so far, after checking they are numbered consecutively.
-func (r *recorder) upTo(t *testing.T, seq uint64) []queue.Change {
+func (r *Recorder) upTo(t *testing.T, seq uint64) []queue.Change {
 	t.Helper()
-	r.waitFor(t, fmt.Sprintf("change %d", seq), func() bool {
+	r.WaitFor(t, fmt.Sprintf("change %d", seq), func() bool {
 		return len(r.changes) > 0 && r.changes[len(r.changes)-1].Seq >= seq
 	})
 	r.mu.Lock()
@@ -367,4 +368,36 @@ func replay(cs []queue.Change) []uint64 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// WaitSubscribed waits until the subscription has been established n times
+// (the first time, then once per reconnection).
+func (r *Recorder) WaitSubscribed(t *testing.T, n int) {
+	t.Helper()
+	r.WaitFor(t, fmt.Sprintf("Subscribed call %d", n), func() bool { return r.subscribed >= n })
+}
+
+// WaitSession waits for a change that affected session id and returns it.
+func (r *Recorder) WaitSession(t *testing.T, id string) queue.Change {
+	t.Helper()
+	var got queue.Change
+	r.WaitFor(t, "a change for "+id, func() bool {
+		for _, c := range r.changes {
+			for _, s := range c.Sessions {
+				if s.ID == id {
+					got = c
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// Changes returns a copy of every change received so far.
+func (r *Recorder) Changes() []queue.Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]queue.Change(nil), r.changes...)
 }

@@ -89,7 +89,7 @@ func testJoinIdempotent(t *testing.T, newStore func(*testing.T) queue.Store) {
 	ev, now := newEventID(), epoch()
 	joinN(t, st, ev, 3, now)
 	first, pl := join(t, st, ev, "alice", now)
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 	before := stats(t, st, ev)
 
 	// Again, later, with a fresh session id: the same session and place.
@@ -200,7 +200,7 @@ func testLeave(t *testing.T, newStore func(*testing.T) queue.Store) {
 	st := newStore(t)
 	ev, now := newEventID(), epoch()
 	ss := joinN(t, st, ev, 5, now)
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 	later := now.Add(3e9)
 	left, err := st.Leave(t.Context(), ss[1].ID, later)
 	if err != nil {

@@ -73,7 +73,7 @@ func testOutboxRecords(t *testing.T, newStore func(*testing.T) queue.Store) {
 		t.Fatalf("OutboxLen of an unknown event = %d", n)
 	}
 	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1, CheckoutWindow: window})
-	rec := subscribe(t, st, ev)
+	rec := Subscribe(t, st, ev)
 	ss := joinN(t, st, ev, 3, now)
 	if _, err := st.Leave(t.Context(), ss[1].ID, now); err != nil {
 		t.Fatal(err)

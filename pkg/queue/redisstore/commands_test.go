@@ -10,6 +10,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 )
 
 // One state change costs a constant number of Redis commands, whatever the
@@ -86,7 +87,7 @@ func TestCommandsPerChange(t *testing.T) {
 		join()
 	}
 	for range 50 {
-		subscribe(t, dial(t, []string{srv.Addr()}), ev)
+		queuetest.Subscribe(t, dial(t, []string{srv.Addr()}), ev)
 	}
 	large := measure()
 

@@ -4,107 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
 // liveness bounds waits for things that must happen eventually: a guard
 // against hanging, not a timing assertion.
 const liveness = 30 * time.Second
-
-// handler records what a subscription delivers.
-type handler struct {
-	mu         sync.Mutex
-	subscribed int
-	changes    []queue.Change
-	wake       chan struct{}
-}
-
-func newHandler() *handler { return &handler{wake: make(chan struct{}, 1)} }
-
-func (h *handler) Subscribed() {
-	h.mu.Lock()
-	h.subscribed++
-	h.mu.Unlock()
-	h.poke()
-}
-
-func (h *handler) Change(c queue.Change) {
-	h.mu.Lock()
-	h.changes = append(h.changes, c)
-	h.mu.Unlock()
-	h.poke()
-}
-
-func (h *handler) poke() {
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (h *handler) waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(liveness)
-	for {
-		h.mu.Lock()
-		ok := cond()
-		h.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-h.wake:
-		case <-deadline:
-			t.Fatalf("gave up waiting for %s", what)
-		}
-	}
-}
-
-func (h *handler) waitSubscribed(t *testing.T, n int) {
-	t.Helper()
-	h.waitFor(t, fmt.Sprintf("Subscribed call %d", n), func() bool { return h.subscribed >= n })
-}
-
-func (h *handler) waitSession(t *testing.T, id string) queue.Change {
-	t.Helper()
-	var got queue.Change
-	h.waitFor(t, "a change for "+id, func() bool {
-		for _, c := range h.changes {
-			for _, s := range c.Sessions {
-				if s.ID == id {
-					got = c
-					return true
-				}
-			}
-		}
-		return false
-	})
-	return got
-}
-
-// subscribe runs st.Subscribe until the test ends and checks it returns
-// the context's error then.
-func subscribe(t *testing.T, st queue.Store, eventID string) *handler {
-	t.Helper()
-	h := newHandler()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Subscribe(ctx, eventID, h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Subscribe returned %v, want context.Canceled", err)
-		}
-	})
-	h.waitSubscribed(t, 1)
-	return h
-}
 
 func joinParams(eventID, userID string, now time.Time) queue.JoinParams {
 	return queue.JoinParams{
@@ -124,7 +35,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	srv := redistest.Start(t, redistest.WithAOF())
 	st := dial(t, []string{srv.Addr()})
 	ev, now := "crash-"+fmt.Sprint(time.Now().UnixNano()), time.Now().UTC().Truncate(time.Millisecond)
-	h := subscribe(t, st, ev)
+	h := queuetest.Subscribe(t, st, ev)
 
 	type acked struct {
 		s  queue.Session
@@ -177,12 +88,12 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 			t.Fatalf("join %d after the restart: %+v %+v, want ticket %d at position %d of 25", i, s, pl, a.s.Ticket, i+1)
 		}
 	}
-	h.waitSubscribed(t, 2)
+	h.WaitSubscribed(t, 2)
 	s, _, _, err := st.Join(t.Context(), joinParams(ev, "after-restart", now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := h.waitSession(t, s.ID); c.Seq != 26 || c.Kind != queue.ChangeJoined {
+	if c := h.WaitSession(t, s.ID); c.Seq != 26 || c.Kind != queue.ChangeJoined {
 		t.Fatalf("change after the restart: %+v", c)
 	}
 }
@@ -208,12 +119,12 @@ func TestPubSubConnectionKilled(t *testing.T) {
 	srv := redistest.Start(t)
 	st := dial(t, []string{srv.Addr()})
 	ev, now := "kill-"+fmt.Sprint(time.Now().UnixNano()), time.Now().UTC().Truncate(time.Millisecond)
-	h := subscribe(t, st, ev)
+	h := queuetest.Subscribe(t, st, ev)
 	first, _, _, err := st.Join(t.Context(), joinParams(ev, "before", now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitSession(t, first.ID)
+	h.WaitSession(t, first.ID)
 
 	for round := 2; round <= 3; round++ {
 		killed := srv.Do(t.Context(), "CLIENT", "KILL", "TYPE", "pubsub")
@@ -221,12 +132,12 @@ func TestPubSubConnectionKilled(t *testing.T) {
 		if err != nil || n < 1 {
 			t.Fatalf("CLIENT KILL TYPE pubsub = %d, %v", n, err)
 		}
-		h.waitSubscribed(t, round)
+		h.WaitSubscribed(t, round)
 		s, _, _, err := st.Join(t.Context(), joinParams(ev, fmt.Sprintf("after-kill-%d", round), now))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := h.waitSession(t, s.ID); c.Seq != uint64(round) {
+		if c := h.WaitSession(t, s.ID); c.Seq != uint64(round) {
 			t.Fatalf("change after kill %d: seq %d, want %d", round-1, c.Seq, round)
 		}
 	}
@@ -238,17 +149,17 @@ func TestSubscribeWhileRedisDown(t *testing.T) {
 	srv := redistest.Start(t, redistest.WithAOF())
 	st := dial(t, []string{srv.Addr()})
 	ev := "down-" + fmt.Sprint(time.Now().UnixNano())
-	h := subscribe(t, st, ev)
+	h := queuetest.Subscribe(t, st, ev)
 	srv.Kill()
 	time.Sleep(3 * time.Second) // several of the client's reconnect attempts fail
 	srv.Restart()
-	h.waitSubscribed(t, 2)
+	h.WaitSubscribed(t, 2)
 	waitUp(t, st)
 	s, _, _, err := st.Join(t.Context(), joinParams(ev, "u", time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitSession(t, s.ID)
+	h.WaitSession(t, s.ID)
 }
 
 // A malformed message on the channel is logged and dropped; later changes
@@ -257,7 +168,7 @@ func TestMalformedMessageDropped(t *testing.T) {
 	srv := redistest.Start(t)
 	st := dial(t, []string{srv.Addr()})
 	ev := "bad-" + fmt.Sprint(time.Now().UnixNano())
-	h := subscribe(t, st, ev)
+	h := queuetest.Subscribe(t, st, ev)
 	for _, m := range []string{"not json", `{"event_id":"x","update_type":"user_joined","seq":1}`, `{"update_type":"teleported"}`} {
 		if err := srv.Do(t.Context(), "PUBLISH", redisstore.Channel(ev), m).Error(); err != nil {
 			t.Fatal(err)
@@ -267,10 +178,8 @@ func TestMalformedMessageDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitSession(t, s.ID)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.changes) != 1 {
-		t.Fatalf("delivered %d changes, want only the real one: %+v", len(h.changes), h.changes)
+	h.WaitSession(t, s.ID)
+	if got := h.Changes(); len(got) != 1 {
+		t.Fatalf("delivered %d changes, want only the real one: %+v", len(got), got)
 	}
 }
