@@ -40,6 +40,9 @@ type Config struct {
 	MaxStreamsPerConn uint32
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration
+	// DebugAddr serves Go's profiler (net/http/pprof) and /debug/stats on a
+	// listener of its own when set (DEBUG_ADDR); never expose it publicly.
+	DebugAddr string
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -124,6 +127,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return nil
 		}},
 		{"SHUTDOWN_TIMEOUT", "10s", positiveDuration(&c.ShutdownTimeout)},
+		{"DEBUG_ADDR", "", func(s string) error {
+			if s == "" {
+				return nil
+			}
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return err
+			}
+			c.DebugAddr = s
+			return nil
+		}},
 		{"LOG_LEVEL", "info", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) }},
 		{"LOG_FORMAT", "text", func(s string) error {
 			if s != "text" && s != "json" {

@@ -52,6 +52,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"KAFKA_BROKERS":                 "no-port",
 		"REDIS_ADDR":                    "a:1,no-port",
 		"QUEUE_REGISTER_UNKNOWN_EVENTS": "sometimes",
+		"DEBUG_ADDR":                    "6060",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {

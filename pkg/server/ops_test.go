@@ -289,3 +289,34 @@ func TestUnknownEventsRefused(t *testing.T) {
 		t.Fatalf("join to a created event: %v", j)
 	}
 }
+
+// TestProfilerOnlyOnDebugAddr: DEBUG_ADDR serves the profiler and the stats;
+// the public port never serves the profiler.
+func TestProfilerOnlyOnDebugAddr(t *testing.T) {
+	ts := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	debug := "http://" + ts.DebugAddr().String()
+	if code, body := get(debug + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("debug port goroutine profile: %d %.80q", code, body)
+	}
+	if code, body := get(debug + "/debug/stats"); code != http.StatusOK || !strings.Contains(body, `"open_streams"`) {
+		t.Errorf("debug port stats: %d %.80q", code, body)
+	}
+	if code, _ := get(ts.URL + "/debug/pprof/goroutine?debug=1"); code != http.StatusNotFound {
+		t.Errorf("public port serves the profiler: %d", code)
+	}
+
+	plain := startServer(t, nil)
+	if plain.DebugAddr() != nil {
+		t.Errorf("DebugAddr() = %v without DEBUG_ADDR", plain.DebugAddr())
+	}
+}

@@ -25,14 +25,17 @@ import (
 
 // Server is one waitroom replica.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	ln     net.Listener
-	http   *http.Server
-	svc    *queue.Service
-	store  queue.Store
-	health *grpchealth.StaticChecker
-	relay  *events.Relay // nil unless KAFKA_BROKERS is set
+	cfg  Config
+	log  *slog.Logger
+	ln   net.Listener
+	http *http.Server
+	// debugLn and debug serve the profiler when DEBUG_ADDR is set.
+	debugLn net.Listener
+	debug   *http.Server
+	svc     *queue.Service
+	store   queue.Store
+	health  *grpchealth.StaticChecker
+	relay   *events.Relay // nil unless KAFKA_BROKERS is set
 	// stopping is set once shutdown begins, so health stays NOT_SERVING.
 	healthMu sync.Mutex
 	stopping bool
@@ -80,7 +83,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err != nil {
 		return nil, fmt.Errorf("LISTEN_ADDR=%q: %w", cfg.ListenAddr, err)
 	}
+	if cfg.DebugAddr != "" {
+		s.debugLn, err = net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return nil, fmt.Errorf("DEBUG_ADDR=%q: %w", cfg.DebugAddr, err)
+		}
+		s.debug = &http.Server{Handler: s.debugRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	}
 	return s, nil
+}
+
+// DebugAddr is the profiler's bound address, or nil without DEBUG_ADDR.
+func (s *Server) DebugAddr() net.Addr {
+	if s.debugLn == nil {
+		return nil
+	}
+	return s.debugLn.Addr()
 }
 
 // Addr is the bound address (useful with LISTEN_ADDR=127.0.0.1:0).
@@ -101,6 +119,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("Waitroom listening", "addr", s.ln.Addr().String(), "store", s.storeName())
+	if s.debug != nil {
+		go s.debug.Serve(s.debugLn)
+		s.log.Info("Profiler listening", "addr", s.debugLn.Addr().String())
+	}
 
 	var err error
 	select {
@@ -115,6 +137,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if serr := s.http.Shutdown(sctx); serr != nil {
 		s.log.Warn("Graceful shutdown timed out; closing connections", "error", serr)
 		s.http.Close()
+	}
+	if s.debug != nil {
+		s.debug.Close()
 	}
 	stopBG()
 	wg.Wait()
@@ -132,6 +157,9 @@ func (s *Server) close() {
 	s.closers = nil
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.debugLn != nil {
+		s.debugLn.Close()
 	}
 }
 
