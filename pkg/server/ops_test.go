@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/server"
 )
 
 func pausedEvent(id string) queue.Event { return queue.Event{ID: id, State: queue.EventPaused} }
@@ -318,5 +320,24 @@ func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 	plain := startServer(t, nil)
 	if plain.DebugAddr() != nil {
 		t.Errorf("DebugAddr() = %v without DEBUG_ADDR", plain.DebugAddr())
+	}
+}
+
+// TestPortInUse: a port that cannot be bound is an error naming its
+// variable, and whatever New opened before is closed again.
+func TestPortInUse(t *testing.T) {
+	taken := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
+	for name, env := range map[string]map[string]string{
+		"LISTEN_ADDR": {"LISTEN_ADDR": taken.Addr().String()},
+		"DEBUG_ADDR":  {"LISTEN_ADDR": "127.0.0.1:0", "DEBUG_ADDR": taken.DebugAddr().String()},
+	} {
+		cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s taken: New = %v, %v; want an error naming %s", name, srv, err, name)
+		}
 	}
 }

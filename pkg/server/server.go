@@ -45,8 +45,8 @@ type Server struct {
 }
 
 // New builds a replica and binds its port; Serve runs it.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log}
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.close()
