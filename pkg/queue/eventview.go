@@ -56,6 +56,8 @@ type eventView struct {
 	backoff    time.Duration
 	pending    []Change
 	event      Event
+	// eventKnown is set once event holds the store's settings (or their absence).
+	eventKnown bool
 	watchers   map[*Watcher]struct{}
 	bySession  map[string][]*Watcher
 	rereads    []*Watcher
@@ -300,7 +302,7 @@ func (v *eventView) resync(ctx context.Context) {
 			err = nil
 		}
 		v.mu.Lock()
-		v.event = e
+		v.event, v.eventKnown = e, err == nil
 		v.mu.Unlock()
 	}
 	if err != nil {
@@ -348,7 +350,7 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.event = e
+	v.event, v.eventKnown = e, true
 	switch {
 	case !v.synced:
 	case stats.Seq < v.seq:
@@ -443,6 +445,7 @@ func (v *eventView) makeView(w *Watcher, pos, n int64, wait time.Duration) View 
 		EstimatedWait: wait,
 		UpdatedAt:     v.hub.cfg.Now(),
 		CheckoutURL:   v.event.CheckoutURL,
+		eventKnown:    v.eventKnown,
 	}
 }
 

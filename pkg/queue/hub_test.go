@@ -421,3 +421,70 @@ func TestHubWatchDuringClose(t *testing.T) {
 	svc.Close()
 	wg.Wait()
 }
+
+// countingStore counts the event reads made through it.
+type countingStore struct {
+	queue.Store
+	mu          sync.Mutex
+	eventsReads int
+}
+
+func (s *countingStore) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
+	s.mu.Lock()
+	s.eventsReads++
+	s.mu.Unlock()
+	return s.Store.Event(ctx, id)
+}
+
+func (s *countingStore) reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eventsReads
+}
+
+// TestAdmissionReadsNoEventPerStream: streams admitted at once complete their
+// READY (checkout URL and token) from what the event's view knows, without a
+// store read each. Thousands admitted in one tick would otherwise hit the store
+// at its busiest, and a read that times out ended its stream.
+func TestAdmissionReadsNoEventPerStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 50
+		store := &countingStore{Store: memstore.New()}
+		svc := newService(t, store, n)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "sale", State: queue.EventPaused, MaxConcurrent: n}); err != nil {
+			t.Fatal(err)
+		}
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		var ids []string
+		for i := range n {
+			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "sale")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.Session.ID)
+			f.watch(t, ctx, svc, v.Session.ID)
+		}
+		synctest.Wait()
+		before := store.reads()
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "sale", State: queue.EventActive, MaxConcurrent: n}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ids {
+			if v := f.latest[id]; v.Session.Status != queue.StatusReady || v.CheckoutToken == "" || v.CheckoutURL != "/checkout" {
+				t.Fatalf("%s after admission: %v token=%t url=%q", id, v.Session.Status, v.CheckoutToken != "", v.CheckoutURL)
+			}
+		}
+		if got := store.reads() - before; got > 1 {
+			t.Errorf("%d event reads while admitting %d streams; want none per stream", got, n)
+		}
+	})
+}

@@ -235,9 +235,12 @@ func (st *Stream) Next(ctx context.Context) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	if v.Session.Status == StatusReady && v.CheckoutURL == "" {
+	if v.Session.Status == StatusReady && v.CheckoutURL == "" && !v.eventKnown {
 		// The event's own checkout URL, when the view had not loaded the
-		// event's settings (or the session had ended before any view).
+		// event's settings (or the session had ended before any view). A
+		// view that knows them answers without a store read: 20,000 streams
+		// admitted at once would otherwise each read the event, at the moment
+		// the store is busiest.
 		e, _, err := st.svc.store.Event(ctx, v.Session.EventID)
 		if err != nil && !errors.Is(err, ErrEventNotFound) {
 			return View{}, err
