@@ -267,3 +267,77 @@ func testConcurrentJoins(t *testing.T, newStore func(*testing.T) queue.Store) {
 		t.Fatalf("stats after the joins: %+v, want %d queued at seq %d", s, users*rounds, users*rounds)
 	}
 }
+
+// testConcurrentAdmits: Admit calls made at once (a processor sends several
+// batches together) are each atomic: together they admit exactly the head of
+// the queue up to the capacity, nobody twice, and announce one change each
+// in sequence.
+func testConcurrentAdmits(t *testing.T, newStore func(*testing.T) queue.Store) {
+	handles := []queue.Store{newStore(t), newStore(t)}
+	ev, now := newEventID(), epoch()
+	const capacity, queued, calls, limit = 50, 70, 8, 9
+	putEvent(t, handles[0], queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: capacity, CheckoutWindow: window})
+	ss := joinN(t, handles[0], ev, queued, now)
+	rec := Subscribe(t, handles[0], ev)
+	at := now.Add(time.Minute)
+
+	start := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		admitted = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			got, err := handles[i%2].Admit(t.Context(), ev, at, limit)
+			if err != nil {
+				t.Errorf("Admit: %v", err)
+				return
+			}
+			if len(got) > limit {
+				t.Errorf("Admit(limit %d) admitted %d", limit, len(got))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range got {
+				admitted[s.ID]++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	if len(admitted) != capacity {
+		t.Fatalf("%d concurrent Admit(limit %d) calls admitted %d sessions, want the capacity %d", calls, limit, len(admitted), capacity)
+	}
+	for i, s := range ss {
+		switch n := admitted[s.ID]; {
+		case n > 1:
+			t.Fatalf("%s admitted %d times", s.ID, n)
+		case i < capacity && n != 1:
+			t.Fatalf("%s (position %d) not admitted while later ones were", s.ID, i+1)
+		case i >= capacity && n != 0:
+			t.Fatalf("%s (position %d) admitted beyond the capacity", s.ID, i+1)
+		}
+	}
+	st := stats(t, handles[0], ev)
+	if st.QueueLength != queued-capacity || st.Processing != capacity {
+		t.Fatalf("stats after the admissions: %+v, want %d queued and %d processing", st, queued-capacity, capacity)
+	}
+	// One change per call that admitted anyone, in sequence, covering them all.
+	changes := rec.upTo(t, st.Seq)
+	seen := 0
+	for _, c := range changes {
+		if c.Seq <= queued {
+			continue
+		}
+		if c.Kind != queue.ChangeAdmitted {
+			t.Fatalf("change %d is %v, want an admission", c.Seq, c.Kind)
+		}
+		seen += len(c.Sessions)
+	}
+	if seen != capacity {
+		t.Fatalf("admission changes list %d sessions, want %d", seen, capacity)
+	}
+}

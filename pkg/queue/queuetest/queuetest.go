@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"Ping", testPing},
 		{"Concurrency", testConcurrency},
 		{"ConcurrentJoins", testConcurrentJoins},
+		{"ConcurrentAdmits", testConcurrentAdmits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
