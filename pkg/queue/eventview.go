@@ -58,10 +58,13 @@ type eventView struct {
 	event      Event
 	// eventKnown is set once event holds the store's settings (or their absence).
 	eventKnown bool
-	watchers   map[*Watcher]struct{}
-	bySession  map[string][]*Watcher
-	rereads    []*Watcher
-	dirty      bool
+	// statusChanged are the watchers whose session's status the changes
+	// since the last flush moved; flush serves them first.
+	statusChanged []*Watcher
+	watchers      map[*Watcher]struct{}
+	bySession     map[string][]*Watcher
+	rereads       []*Watcher
+	dirty         bool
 }
 
 func newEventView(h *Hub, eventID string) *eventView {
@@ -262,6 +265,7 @@ func (v *eventView) apply(c Change) {
 		}
 		for _, w := range v.bySession[cs.ID] {
 			advance(&w.session, cs.Status, c)
+			v.statusChanged = append(v.statusChanged, w)
 		}
 	}
 	v.seq = c.Seq
@@ -469,6 +473,19 @@ func (v *eventView) flush() {
 	}
 	v.dirty = false
 	perSecond := v.rate.perSecond(v.hub.cfg.Now())
+	// Watchers whose status changed go first: their readers are woken, and
+	// so scheduled, before the thousands whose position merely moved, so a
+	// crowd admitted at once sees READY sooner.
+	for _, w := range v.statusChanged {
+		if _, open := v.watchers[w]; !open || !w.started || w.final {
+			continue
+		}
+		if view, ok := v.viewOf(w, perSecond); ok {
+			v.show(w, view)
+		}
+	}
+	clear(v.statusChanged)
+	v.statusChanged = v.statusChanged[:0]
 	for w := range v.watchers {
 		if !w.started || w.final {
 			continue
