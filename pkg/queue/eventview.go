@@ -477,22 +477,25 @@ func (v *eventView) flush() {
 	// so scheduled, before the thousands whose position merely moved, so a
 	// crowd admitted at once sees READY sooner.
 	for _, w := range v.statusChanged {
-		if _, open := v.watchers[w]; !open || !w.started || w.final {
-			continue
-		}
-		if view, ok := v.viewOf(w, perSecond); ok {
-			v.show(w, view)
+		if _, open := v.watchers[w]; open {
+			v.refresh(w, perSecond)
 		}
 	}
 	clear(v.statusChanged)
 	v.statusChanged = v.statusChanged[:0]
 	for w := range v.watchers {
-		if !w.started || w.final {
-			continue
-		}
-		if view, ok := v.viewOf(w, perSecond); ok {
-			v.show(w, view)
-		}
+		v.refresh(w, perSecond)
+	}
+}
+
+// refresh shows a started watcher its state from memory, if that changed.
+// Called with v.mu held.
+func (v *eventView) refresh(w *Watcher, perSecond float64) {
+	if !w.started || w.final {
+		return
+	}
+	if view, ok := v.viewOf(w, perSecond); ok {
+		v.show(w, view)
 	}
 }
 

@@ -59,7 +59,9 @@ func (l lossyHandler) Change(c queue.Change) {
 	}
 }
 
-func newService(t testing.TB, store queue.Store, maxConcurrent int64) *queue.Service {
+// newService is a service on store whose events default to maxConcurrent
+// slots; tweak, if any, changes the configuration first.
+func newService(t testing.TB, store queue.Store, maxConcurrent int64, tweak ...func(*queue.Config)) *queue.Service {
 	t.Helper()
 	key, err := token.GenerateKey()
 	if err != nil {
@@ -69,14 +71,18 @@ func newService(t testing.TB, store queue.Store, maxConcurrent int64) *queue.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := queue.NewService(store, iss, queue.Config{
+	cfg := queue.Config{
 		SessionTTL:           time.Hour,
 		CheckoutWindow:       10 * time.Minute,
 		DefaultMaxConcurrent: maxConcurrent,
 		CheckoutURL:          "/checkout",
 		ProcessInterval:      time.Second,
 		Hub:                  queue.HubConfig{Coalesce: 10 * time.Millisecond, Resync: time.Second},
-	}, slog.New(slog.DiscardHandler))
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	svc := queue.NewService(store, iss, cfg, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	return svc
 }

@@ -3,34 +3,18 @@ package queue_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
-	"github.com/waitroom/waitroom/pkg/token"
 )
 
 // TestProcessorAdmitsACrowd: when many slots free at once the processor sends
 // its batches together; it still admits exactly the head of the queue up to
 // the capacity, in order, and a second pass admits nobody more.
 func TestProcessorAdmitsACrowd(t *testing.T) {
-	key, err := token.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := token.NewIssuer(token.IssuerConfig{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := memstore.New()
 	const capacity, queued, batch = 2_345, 3_000, 100
-	svc := queue.NewService(store, iss, queue.Config{
-		SessionTTL: time.Hour, CheckoutWindow: time.Minute, DefaultMaxConcurrent: 1,
-		CheckoutURL: "/checkout", ProcessInterval: time.Second, AdmitBatch: batch,
-	}, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
+	svc := newService(t, memstore.New(), 1, func(c *queue.Config) { c.AdmitBatch = batch })
 	ctx := context.Background()
 	if _, err := svc.PutEvent(ctx, queue.Event{ID: "crowd", State: queue.EventPaused, MaxConcurrent: capacity}); err != nil {
 		t.Fatal(err)

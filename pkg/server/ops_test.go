@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -324,12 +325,13 @@ func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 }
 
 // TestPortInUse: a port that cannot be bound is an error naming its
-// variable, and whatever New opened before is closed again.
+// variable, and the public port New had already bound is released again.
 func TestPortInUse(t *testing.T) {
 	taken := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
+	free := freeAddr(t)
 	for name, env := range map[string]map[string]string{
 		"LISTEN_ADDR": {"LISTEN_ADDR": taken.Addr().String()},
-		"DEBUG_ADDR":  {"LISTEN_ADDR": "127.0.0.1:0", "DEBUG_ADDR": taken.DebugAddr().String()},
+		"DEBUG_ADDR":  {"LISTEN_ADDR": free, "DEBUG_ADDR": taken.DebugAddr().String()},
 	} {
 		cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
 		if err != nil {
@@ -340,4 +342,20 @@ func TestPortInUse(t *testing.T) {
 			t.Errorf("%s taken: New = %v, %v; want an error naming %s", name, srv, err, name)
 		}
 	}
+	ln, err := net.Listen("tcp", free)
+	if err != nil {
+		t.Fatalf("LISTEN_ADDR %s still held after New failed: %v", free, err)
+	}
+	ln.Close()
+}
+
+// freeAddr is a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

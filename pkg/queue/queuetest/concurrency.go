@@ -270,8 +270,8 @@ func testConcurrentJoins(t *testing.T, newStore func(*testing.T) queue.Store) {
 
 // testConcurrentAdmits: Admit calls made at once (a processor sends several
 // batches together) are each atomic: together they admit exactly the head of
-// the queue up to the capacity, nobody twice, and announce one change each
-// in sequence.
+// the queue up to the capacity, nobody twice, and announce it all in
+// admission changes with consecutive sequence numbers.
 func testConcurrentAdmits(t *testing.T, newStore func(*testing.T) queue.Store) {
 	handles := []queue.Store{newStore(t), newStore(t)}
 	ev, now := newEventID(), epoch()
@@ -325,7 +325,7 @@ func testConcurrentAdmits(t *testing.T, newStore func(*testing.T) queue.Store) {
 	if st.QueueLength != queued-capacity || st.Processing != capacity {
 		t.Fatalf("stats after the admissions: %+v, want %d queued and %d processing", st, queued-capacity, capacity)
 	}
-	// One change per call that admitted anyone, in sequence, covering them all.
+	// Admission changes with consecutive seqs (upTo checks), covering them all.
 	changes := rec.upTo(t, st.Seq)
 	seen := 0
 	for _, c := range changes {
