@@ -71,6 +71,7 @@ func newService(t testing.TB, store queue.Store, maxConcurrent int64, tweak ...f
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(iss.Close) // after svc.Close: cleanups run last first
 	cfg := queue.Config{
 		SessionTTL:           time.Hour,
 		CheckoutWindow:       10 * time.Minute,

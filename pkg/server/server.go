@@ -61,6 +61,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	s.closers = append(s.closers, tokens.Close)
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}

@@ -62,6 +62,7 @@ type Issuer struct {
 	// audJSON are the issuer and audience claims, encoded once (see Issue).
 	header           string
 	issJSON, audJSON []byte
+	signers          *signers
 }
 
 var _ queue.TokenIssuer = (*Issuer)(nil)
@@ -135,8 +136,13 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		i.issJSON, _ = json.Marshal(i.issuer)
 	}
 	i.audJSON, _ = json.Marshal(i.audience)
+	i.signers = newSigners(func(s string) ([]byte, error) { return i.method.Sign(s, i.signer) })
 	return i, nil
 }
+
+// Close stops the goroutines that sign tokens. Issue still works after it,
+// signing on the caller's goroutine.
+func (i *Issuer) Close() { i.signers.close() }
 
 // KeyID returns the kid of the signing key: its RFC 7638 thumbprint.
 func (i *Issuer) KeyID() string { return i.kid }
@@ -157,7 +163,7 @@ func (i *Issuer) Issue(s queue.Session) (string, error) {
 			s.ID, s.AdmittedAt, s.CheckoutDeadline)
 	}
 	signing := i.signingString(s)
-	sig, err := i.method.Sign(signing, i.signer)
+	sig, err := i.signers.do(signing)
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
 	}

@@ -8,8 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +233,38 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestIssueConcurrently issues from many goroutines at once, as a crowd of
+// admitted streams does: every token is the session's own (the signer pool
+// hands each caller its own signature).
+func TestIssueConcurrently(t *testing.T) {
+	for _, kind := range keyKinds {
+		t.Run(kind.alg, func(t *testing.T) {
+			iss := mustIssuer(t, token.IssuerConfig{Key: kind.gen(t)})
+			var wg sync.WaitGroup
+			for g := range 32 {
+				wg.Go(func() {
+					for n := range 20 {
+						s := testSession()
+						s.ID = queue.NewSessionID(s.EventID)
+						s.UserID = fmt.Sprintf("user-%d-%d", g, n)
+						tok, err := iss.Issue(s)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if id, err := iss.SessionID(tok); err != nil || id != s.ID {
+							t.Errorf("token for %s reads back as %q, %v", s.ID, id, err)
+						}
+						if _, payload := segments(t, tok); payload["sub"] != s.UserID {
+							t.Errorf("token for %s has sub %v", s.UserID, payload["sub"])
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
 	}
 }
