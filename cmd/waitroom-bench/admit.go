@@ -23,6 +23,9 @@ type AdmitResult struct {
 	PerSecondFromFirst float64 `json:"per_second_from_first_ready"`
 	PerSecondFromFree  float64 `json:"per_second_from_free"`
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`
+	// Messages is what the streams received from the slots freeing to the
+	// last READY: the READYs plus the positions of those still waiting.
+	Messages int64 `json:"messages"`
 }
 
 // admit fills a paused queue, opens streams on its first -admit sessions,
@@ -44,8 +47,9 @@ func (r *runner) admit(ctx context.Context) error {
 	}
 	readyAt := make([]atomic.Int64, cfg.Admit)
 	var bad atomic.Int64
-	var nready atomic.Int64
+	var nready, msgs atomic.Int64
 	ss, err := r.openStreams(ctx, ids, func(i int, m *waitroomv1.PositionUpdate, at time.Time) {
+		msgs.Add(1)
 		switch m.GetStatus() {
 		case waitroomv1.SessionStatus_SESSION_STATUS_READY:
 			if m.GetCheckoutToken() == "" {
@@ -71,11 +75,13 @@ func (r *runner) admit(ctx context.Context) error {
 		return fmt.Errorf("free %d slots: %w", cfg.Admit, err)
 	}
 	freed := time.Now()
+	msgs0 := msgs.Load()
 	deadline := freed.Add(cfg.Settle)
 	for nready.Load() < int64(cfg.Admit) && time.Now().Before(deadline) && ctx.Err() == nil {
 		r.prog.done.Store(nready.Load())
 		time.Sleep(20 * time.Millisecond)
 	}
+	res.Messages = msgs.Load() - msgs0
 	if cpu1, err := fetchStats(ctx, cfg.Addr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}

@@ -89,6 +89,7 @@ func (rep *Report) print(w io.Writer) {
 		if a.ServerCPUSeconds > 0 {
 			row("server CPU", "%.2fs until the last READY", a.ServerCPUSeconds)
 		}
+		row("stream messages", "%d until the last READY (%.1f per admitted stream)", a.Messages, float64(a.Messages)/float64(max(a.Admitted, 1)))
 		row("admission rate", "%.0f users/s from the first READY to the last, %.0f users/s from the slots freeing", a.PerSecondFromFirst, a.PerSecondFromFree)
 	}
 	if v := rep.Verify; v != nil {
