@@ -67,7 +67,8 @@ type Issuer struct {
 
 var _ queue.TokenIssuer = (*Issuer)(nil)
 
-// NewIssuer checks the keys and returns an Issuer.
+// NewIssuer checks the keys and returns an Issuer. Close it when done: it
+// keeps up to one signing goroutine per CPU once tokens are issued.
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Key == nil {
 		return nil, errors.New("token: IssuerConfig.Key is required")
