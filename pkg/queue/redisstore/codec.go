@@ -117,6 +117,11 @@ func scanSessionDoc(raw string) (sessionDoc, bool) {
 		}
 		body = rest[1:]
 	}
+	// Copy the ids out of raw in one allocation: a session a stream keeps
+	// for hours must not keep its whole stored document alive with it.
+	ids := d.ID + d.UserID + d.EventID
+	d.ID, ids = ids[:len(d.ID)], ids[len(d.ID):]
+	d.UserID, d.EventID = ids[:len(d.UserID)], ids[len(d.UserID):]
 	return d, true
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -77,11 +78,20 @@ func TestStoredSessionsTakeTheFastPath(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &want); err != nil || !ok || got != want {
 			t.Fatalf("stored session %s: fast read %v %+v, encoding/json %+v, %v", raw, ok, got, want, err)
 		}
+		if within(raw, got.ID) || within(raw, got.UserID) || within(raw, got.EventID) {
+			t.Fatalf("the ids read from %s point into it: a kept session would keep the whole document", raw)
+		}
 		statuses[got.Status] = true
 	}
 	if len(statuses) != 3 {
 		t.Fatalf("statuses read: %v, want completed, ready and left", statuses)
 	}
+}
+
+// within reports whether inner's bytes lie inside outer's.
+func within(outer, inner string) bool {
+	o, i := uintptr(unsafe.Pointer(unsafe.StringData(outer))), uintptr(unsafe.Pointer(unsafe.StringData(inner)))
+	return len(inner) > 0 && i >= o && i < o+uintptr(len(outer))
 }
 
 // BenchmarkDecodeSession reads one stored session (as the scripts write it)
