@@ -105,6 +105,18 @@ func (h *Hub) acquire(eventID string) (*eventView, error) {
 	return v, nil
 }
 
+// acquireRunning is acquire for a view that already runs; nil when none does.
+func (h *Hub) acquireRunning(eventID string) *eventView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := h.views[eventID]
+	if v == nil || h.ctx.Err() != nil {
+		return nil
+	}
+	v.refs++
+	return v
+}
+
 func (h *Hub) release(v *eventView) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -141,9 +153,16 @@ func (h *Hub) estimate(eventID string, position int64) time.Duration {
 // session's current state; later ones follow every change that alters what it
 // shows. The caller must Close it.
 func (h *Hub) Watch(ctx context.Context, sessionID string) (*Watcher, error) {
-	// Read first: an unknown id must not start a view (a subscription and
-	// its goroutines) for an event that may not even exist, and a session
-	// that has ended needs no view at all.
+	eventID := EventOfSession(sessionID)
+	// Once the event's view runs here — every stream after the first on
+	// this process — one read is enough: a crowd opening streams costs the
+	// store one session read each instead of two.
+	if v := h.acquireRunning(eventID); v != nil {
+		return h.watchOn(ctx, v, sessionID)
+	}
+	// Otherwise read first: an unknown id must not start a view (a
+	// subscription and its goroutines) for an event that may not even
+	// exist, and a session that has ended needs no view at all.
 	s, pl, err := h.store.Session(ctx, sessionID)
 	if err != nil {
 		return nil, err
@@ -151,17 +170,22 @@ func (h *Hub) Watch(ctx context.Context, sessionID string) (*Watcher, error) {
 	if s.Status.EndsStream() {
 		return finishedWatcher(s, pl, h.cfg.Now()), nil
 	}
-	v, err := h.acquire(EventOfSession(sessionID))
+	v, err := h.acquire(eventID)
 	if err != nil {
 		return nil, err
 	}
+	return h.watchOn(ctx, v, sessionID)
+}
+
+// watchOn registers a watcher on v, which the caller acquired, then reads
+// the session. Reading after registering means no change can fall between the
+// read and the watcher's first update from the view: it is either in the read
+// or delivered to the registered watcher (or both, which the sequence numbers
+// sort out). A session that has ended is shown once, and its stream ends.
+func (h *Hub) watchOn(ctx context.Context, v *eventView, sessionID string) (*Watcher, error) {
 	w := newWatcher(v, sessionID)
 	v.register(w)
-	// Reading after registering means no change can fall between the read and
-	// the watcher's first update from the view: it is either in the read or
-	// delivered to the registered watcher (or both, which the sequence numbers
-	// sort out).
-	s, pl, err = h.store.Session(ctx, sessionID)
+	s, pl, err := h.store.Session(ctx, sessionID)
 	if err != nil {
 		w.Close()
 		return nil, err

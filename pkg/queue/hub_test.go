@@ -429,11 +429,25 @@ func TestHubWatchDuringClose(t *testing.T) {
 	wg.Wait()
 }
 
-// countingStore counts the event reads made through it.
+// countingStore counts the event and session reads made through it.
 type countingStore struct {
 	queue.Store
-	mu          sync.Mutex
-	eventsReads int
+	mu           sync.Mutex
+	eventsReads  int
+	sessionReads int
+}
+
+func (s *countingStore) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
+	s.mu.Lock()
+	s.sessionReads++
+	s.mu.Unlock()
+	return s.Store.Session(ctx, id)
+}
+
+func (s *countingStore) sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessionReads
 }
 
 func (s *countingStore) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
@@ -492,6 +506,51 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 		}
 		if got := store.reads() - before; got > 1 {
 			t.Errorf("%d event reads while admitting %d streams; want none per stream", got, n)
+		}
+	})
+}
+
+// TestStreamsOpenWithOneReadEach: once an event's view runs on a process,
+// each further stream costs the store one session read (a crowd opening its
+// streams at the start of a sale), not the two the first one needs. Streams
+// opened that way still show the right state, including a session that has
+// already ended.
+func TestStreamsOpenWithOneReadEach(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 50
+		store := &countingStore{Store: memstore.New()}
+		svc := newService(t, store, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var ids []string
+		for i := range n {
+			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "crowd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.Session.ID)
+		}
+		if err := svc.Leave(ctx, ids[n-1]); err != nil {
+			t.Fatal(err)
+		}
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		before := store.sessions()
+		for _, id := range ids {
+			f.watch(t, ctx, svc, id)
+		}
+		synctest.Wait()
+		if reads := store.sessions() - before; reads != n+1 {
+			t.Errorf("opening %d streams read sessions %d times, want %d (two for the first, one each after)", n, reads, n+1)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i, id := range ids[:n-1] {
+			if v := f.latest[id]; v.Session.Status != queue.StatusQueued || v.Position != int64(i+1) || v.QueueLength != n-1 {
+				t.Errorf("stream %d shows %v %d of %d, want queued %d of %d", i, v.Session.Status, v.Position, v.QueueLength, i+1, n-1)
+			}
+		}
+		if v, err := f.latest[ids[n-1]], f.ended[ids[n-1]]; v.Session.Status != queue.StatusLeft || !errors.Is(err, io.EOF) {
+			t.Errorf("the stream of a session that had left shows %v and ended with %v, want LEFT then EOF", v.Session.Status, err)
 		}
 	})
 }
