@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -429,38 +430,34 @@ func TestHubWatchDuringClose(t *testing.T) {
 	wg.Wait()
 }
 
+// joinN joins users u0, u1, ... to event and returns their session ids.
+func joinN(t testing.TB, ctx context.Context, svc *queue.Service, event string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		v, _, err := svc.Join(ctx, fmt.Sprint("u", i), event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = v.Session.ID
+	}
+	return ids
+}
+
 // countingStore counts the event and session reads made through it.
 type countingStore struct {
 	queue.Store
-	mu           sync.Mutex
-	eventsReads  int
-	sessionReads int
+	eventReads, sessionReads atomic.Int64
 }
 
 func (s *countingStore) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
-	s.mu.Lock()
-	s.sessionReads++
-	s.mu.Unlock()
+	s.sessionReads.Add(1)
 	return s.Store.Session(ctx, id)
 }
 
-func (s *countingStore) sessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sessionReads
-}
-
 func (s *countingStore) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
-	s.mu.Lock()
-	s.eventsReads++
-	s.mu.Unlock()
+	s.eventReads.Add(1)
 	return s.Store.Event(ctx, id)
-}
-
-func (s *countingStore) reads() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.eventsReads
 }
 
 // TestAdmissionReadsNoEventPerStream: streams admitted at once complete their
@@ -478,17 +475,12 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
-		var ids []string
-		for i := range n {
-			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "sale")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, v.Session.ID)
-			f.watch(t, ctx, svc, v.Session.ID)
+		ids := joinN(t, ctx, svc, "sale", n)
+		for _, id := range ids {
+			f.watch(t, ctx, svc, id)
 		}
 		synctest.Wait()
-		before := store.reads()
+		before := int(store.eventReads.Load())
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "sale", State: queue.EventActive, MaxConcurrent: n}); err != nil {
 			t.Fatal(err)
 		}
@@ -504,7 +496,7 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 				t.Fatalf("%s after admission: %v token=%t url=%q", id, v.Session.Status, v.CheckoutToken != "", v.CheckoutURL)
 			}
 		}
-		if got := store.reads() - before; got > 1 {
+		if got := int(store.eventReads.Load()) - before; got > 1 {
 			t.Errorf("%d event reads while admitting %d streams; want none per stream", got, n)
 		}
 	})
@@ -522,24 +514,17 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 		svc := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var ids []string
-		for i := range n {
-			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "crowd")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, v.Session.ID)
-		}
+		ids := joinN(t, ctx, svc, "crowd", n)
 		if err := svc.Leave(ctx, ids[n-1]); err != nil {
 			t.Fatal(err)
 		}
 		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
-		before := store.sessions()
+		before := int(store.sessionReads.Load())
 		for _, id := range ids {
 			f.watch(t, ctx, svc, id)
 		}
 		synctest.Wait()
-		if reads := store.sessions() - before; reads != n+1 {
+		if reads := int(store.sessionReads.Load()) - before; reads != n+1 {
 			t.Errorf("opening %d streams read sessions %d times, want %d (two for the first, one each after)", n, reads, n+1)
 		}
 		f.mu.Lock()
