@@ -18,25 +18,34 @@ import (
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
-// lossyStore is the embedded store with a change feed that loses messages
-// and drops its subscription on demand, the way Redis pub/sub can.
-type lossyStore struct {
+// feedStore is the embedded store with a change feed a test can make
+// misbehave the way Redis pub/sub can: lose a share of the changes at random
+// (lossRate), hold them back to deliver later as a slow network would, or
+// lose them all (the gate), and re-establish subscriptions (resubscribe).
+type feedStore struct {
 	queue.Store
 	mu       sync.Mutex
 	rng      *rand.Rand
 	lossRate float64
+	gate     string // "", "hold" or "drop"
+	held     []heldChange
 	handlers []queue.ChangeHandler
 }
 
-func (s *lossyStore) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
+type heldChange struct {
+	h queue.ChangeHandler
+	c queue.Change
+}
+
+func (s *feedStore) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
 	s.mu.Lock()
 	s.handlers = append(s.handlers, h)
 	s.mu.Unlock()
-	return s.Store.Subscribe(ctx, eventID, lossyHandler{s, h})
+	return s.Store.Subscribe(ctx, eventID, feedHandler{s, h})
 }
 
 // resubscribe tells every subscriber its subscription was re-established.
-func (s *lossyStore) resubscribe() {
+func (s *feedStore) resubscribe() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.handlers {
@@ -44,19 +53,35 @@ func (s *lossyStore) resubscribe() {
 	}
 }
 
-type lossyHandler struct {
-	s *lossyStore
+// set changes the gate; opening it delivers what was held.
+func (s *feedStore) set(gate string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = gate
+	if gate == "" {
+		for _, hc := range s.held {
+			hc.h.Change(hc.c)
+		}
+		s.held = nil
+	}
+}
+
+type feedHandler struct {
+	s *feedStore
 	h queue.ChangeHandler
 }
 
-func (l lossyHandler) Subscribed() { l.h.Subscribed() }
+func (f feedHandler) Subscribed() { f.h.Subscribed() }
 
-func (l lossyHandler) Change(c queue.Change) {
-	l.s.mu.Lock()
-	drop := l.s.rng.Float64() < l.s.lossRate
-	l.s.mu.Unlock()
-	if !drop {
-		l.h.Change(c)
+func (f feedHandler) Change(c queue.Change) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	switch {
+	case f.s.gate == "hold":
+		f.s.held = append(f.s.held, heldChange{f.h, c})
+	case f.s.gate == "drop", f.s.rng != nil && f.s.rng.Float64() < f.s.lossRate:
+	default:
+		f.h.Change(c)
 	}
 }
 
@@ -138,7 +163,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store := &lossyStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
+				store := &feedStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
 				svc := newService(t, store, 3)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -261,72 +286,17 @@ func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 	})
 }
 
-// gatedStore is the embedded store with a change feed a test can hold back
-// (deliver later, as a slow network would) or cut (lose, as pub/sub can).
-type gatedStore struct {
-	queue.Store
-	mu   sync.Mutex
-	gate string // "", "hold" or "drop"
-	held []queue.Change
-	h    queue.ChangeHandler
-}
-
-func (s *gatedStore) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
-	s.mu.Lock()
-	s.h = h
-	s.mu.Unlock()
-	return s.Store.Subscribe(ctx, eventID, gatedHandler{s, h})
-}
-
-// set changes the gate; opening it delivers what was held.
-func (s *gatedStore) set(gate string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gate = gate
-	if gate == "" {
-		for _, c := range s.held {
-			s.h.Change(c)
-		}
-		s.held = nil
-	}
-}
-
-type gatedHandler struct {
-	s *gatedStore
-	h queue.ChangeHandler
-}
-
-func (g gatedHandler) Subscribed() { g.h.Subscribed() }
-
-func (g gatedHandler) Change(c queue.Change) {
-	g.s.mu.Lock()
-	defer g.s.mu.Unlock()
-	switch g.s.gate {
-	case "hold":
-		g.s.held = append(g.s.held, c)
-	case "":
-		g.h.Change(c)
-	}
-}
-
 // TestHubFindsALostLastChange loses the last change an event will see (an
 // admission), after an earlier periodic check had seen a change in flight:
 // the periodic check must still find the loss.
 func TestHubFindsALostLastChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &gatedStore{Store: memstore.New()}
+		store := &feedStore{Store: memstore.New()}
 		svc := newService(t, store, 100) // Resync every second
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
-		var last string
-		for i := range 3 {
-			v, _, err := svc.Join(ctx, fmt.Sprint("u", i), "lost")
-			if err != nil {
-				t.Fatal(err)
-			}
-			last = v.Session.ID
-		}
+		last := joinN(t, ctx, svc, "lost", 3)[2]
 		f.watch(t, ctx, svc, last)
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
@@ -389,6 +359,21 @@ func TestHubUnknownSessionStartsNothing(t *testing.T) {
 	}
 	if queue.HubViews(svc) != 0 {
 		t.Fatal("an event view was started for sessions that needed none")
+	}
+
+	// With the event's view running, a made-up id of that event is read once
+	// (after registering): it still fails, and leaves no watcher behind.
+	live, _, _ := svc.Join(ctx, "w", "live")
+	first, err := svc.Watch(ctx, live.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := svc.Watch(ctx, queue.NewSessionID("live")); !errors.Is(err, queue.ErrSessionNotFound) {
+		t.Fatalf("Watch on a made-up id of a watched event: %v", err)
+	}
+	if n := svc.OpenStreams(); n != 1 {
+		t.Fatalf("%d watchers open, want the one real stream", n)
 	}
 }
 
