@@ -42,7 +42,13 @@ run() {
     QUEUE_PROCESS_INTERVAL=100ms ${REDIS:+REDIS_ADDR=$REDIS} \
     "$OUT/waitroom" >"$OUT/$BACKEND-$name.server.log" 2>&1 &
   local spid=$!
-  until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.1; done
+  # Healthy, and ours: a server left on the port by something else would
+  # answer the health check too.
+  until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do
+    kill -0 "$spid" 2>/dev/null || { echo "waitroom exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  kill -0 "$spid" 2>/dev/null || { echo "waitroom exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
   echo "== $BACKEND $name: waitroom-bench $*"
   WAITROOM_ADMIN_TOKEN=$TOKEN "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT ${REDIS:+-redis $REDIS} \
     -json "$OUT/$BACKEND-$name.json" "$@" >"$OUT/$BACKEND-$name.txt" 2>"$OUT/$BACKEND-$name.progress" || true

@@ -1,58 +1,82 @@
 package memstore
 
-import (
-	"container/heap"
-	"time"
-)
-
 // sessionHeap orders sessions by one of their deadlines, ties by ticket, and
-// lets a session be removed from the middle when it ends early. A session's
+// lets a session be removed from the middle when it ends early. A record's
 // heapIndex is its place in whichever heap holds it (at most one).
 type sessionHeap struct {
-	items []*session
-	key   func(*session) time.Time
+	recs  *records
+	key   func(*rec) int64
+	items []handle
 }
 
-func (h *sessionHeap) Len() int { return len(h.items) }
-
-func (h *sessionHeap) Less(i, j int) bool {
-	a, b := h.items[i], h.items[j]
-	if ka, kb := h.key(a), h.key(b); !ka.Equal(kb) {
-		return ka.Before(kb)
+func (h *sessionHeap) less(i, j int) bool {
+	a, b := h.recs.at(h.items[i]), h.recs.at(h.items[j])
+	if ka, kb := h.key(a), h.key(b); ka != kb {
+		return ka < kb
 	}
-	return a.Ticket < b.Ticket
+	return a.ticket < b.ticket
 }
 
-func (h *sessionHeap) Swap(i, j int) {
+func (h *sessionHeap) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.items[i].heapIndex = i
-	h.items[j].heapIndex = j
+	h.recs.at(h.items[i]).heapIndex = int32(i)
+	h.recs.at(h.items[j]).heapIndex = int32(j)
 }
 
-// Push and Pop are for container/heap only; use add and remove.
-func (h *sessionHeap) Push(x any) {
-	s := x.(*session)
-	s.heapIndex = len(h.items)
-	h.items = append(h.items, s)
-}
-
-func (h *sessionHeap) Pop() any {
-	n := len(h.items) - 1
-	s := h.items[n]
-	h.items[n] = nil
-	h.items = h.items[:n]
-	s.heapIndex = -1
-	return s
-}
-
-func (h *sessionHeap) add(s *session) { heap.Push(h, s) }
-
-func (h *sessionHeap) remove(s *session) { heap.Remove(h, s.heapIndex) }
-
-// due returns the earliest session whose key is not after now, or nil.
-func (h *sessionHeap) due(now time.Time) *session {
-	if len(h.items) == 0 || h.key(h.items[0]).After(now) {
-		return nil
+func (h *sessionHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
 	}
-	return h.items[0]
+}
+
+// down reports whether the item at i moved.
+func (h *sessionHeap) down(i int) bool {
+	start, n := i, len(h.items)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && h.less(r, c) {
+			c = r
+		}
+		if !h.less(c, i) {
+			break
+		}
+		h.swap(i, c)
+		i = c
+	}
+	return i > start
+}
+
+func (h *sessionHeap) add(x handle) {
+	i := len(h.items)
+	h.items = append(h.items, x)
+	h.recs.at(x).heapIndex = int32(i)
+	h.up(i)
+}
+
+func (h *sessionHeap) remove(x handle) {
+	i, last := int(h.recs.at(x).heapIndex), len(h.items)-1
+	if i != last {
+		h.swap(i, last)
+	}
+	h.items = h.items[:last]
+	h.recs.at(x).heapIndex = -1
+	if i != last && !h.down(i) {
+		h.up(i)
+	}
+}
+
+// due returns the earliest session whose key is not after now.
+func (h *sessionHeap) due(now int64) (handle, bool) {
+	if len(h.items) == 0 || h.key(h.recs.at(h.items[0])) > now {
+		return 0, false
+	}
+	return h.items[0], true
 }

@@ -5,7 +5,8 @@
 // One mutex guards all state. Every method holds it for O(log n) work (plus
 // the sessions it returns), so even a queue of a million gives exact places
 // cheaply: waiting tickets live in a ticketset, and the sessions due to expire
-// in heaps ordered by their deadlines.
+// in heaps ordered by their deadlines. Sessions are stored without pointers
+// (records.go), so a long queue adds nothing to garbage collection.
 package memstore
 
 import (
@@ -35,10 +36,15 @@ func WithOutbox() Option { return func(s *Store) { s.outbox = true } }
 // claimed; every other time comes from the caller. The default is time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.clock = now } }
 
+// withUserHash replaces the hash that indexes live sessions by user id (tests
+// use it to make every user collide).
+func withUserHash(h func(string) uint64) Option { return func(s *Store) { s.userHash = h } }
+
 // Store is the in-memory queue.Store. The zero value is not usable; call New.
 type Store struct {
-	outbox bool
-	clock  func() time.Time
+	outbox   bool
+	clock    func() time.Time
+	userHash func(string) uint64
 
 	mu     sync.Mutex
 	events map[string]*event
@@ -55,23 +61,18 @@ type event struct {
 	lastTicket uint64
 	seq        uint64
 	waiting    *ticketset.Set
-	byTicket   map[uint64]*session // the waiting sessions
 	processing int64
-	sessions   map[string]*session // live and recently ended, by id
-	live       map[string]*session // live sessions by user id
+	recs       records
+	byKey      map[sessionKey]handle // live and recently ended sessions
+	byTicket   map[uint64]handle     // the waiting sessions
+	live       liveIndex             // live sessions by user id
 	// Each session sits in exactly one of these heaps, by its status:
-	// queued ones by ExpiresAt, ready ones by CheckoutDeadline, ended ones
-	// by when they may be forgotten.
+	// queued ones by expiry, ready ones by checkout deadline, ended ones by
+	// when they may be forgotten.
 	queuedHeap   sessionHeap
 	admittedHeap sessionHeap
 	endedHeap    sessionHeap
 	out          outbox
-}
-
-type session struct {
-	queue.Session
-	heapIndex int
-	purgeAt   time.Time
 }
 
 // New returns an empty store.
@@ -87,48 +88,78 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-func newEvent(cfg queue.Event) *event {
-	return &event{
-		cfg:          cfg,
-		waiting:      ticketset.New(),
-		byTicket:     map[uint64]*session{},
-		sessions:     map[string]*session{},
-		live:         map[string]*session{},
-		queuedHeap:   sessionHeap{key: func(s *session) time.Time { return s.ExpiresAt }},
-		admittedHeap: sessionHeap{key: func(s *session) time.Time { return s.CheckoutDeadline }},
-		endedHeap:    sessionHeap{key: func(s *session) time.Time { return s.purgeAt }},
-		out:          outbox{byID: map[string]*outboxEntry{}},
+func (s *Store) newEvent(cfg queue.Event) *event {
+	e := &event{
+		cfg:      cfg,
+		waiting:  ticketset.New(),
+		byKey:    map[sessionKey]handle{},
+		byTicket: map[uint64]handle{},
+		live:     newLiveIndex(s.userHash),
+		out:      outbox{byID: map[string]*outboxEntry{}},
+	}
+	e.queuedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.expiresAt }}
+	e.admittedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.deadline }}
+	e.endedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.purgeAt }}
+	return e
+}
+
+// session returns r as a queue.Session.
+func (e *event) session(r *rec) queue.Session {
+	return e.sessionAs(r, e.cfg.ID+"~"+string(r.key[:]), r.userID())
+}
+
+// sessionAs is session with its id and user id already at hand.
+func (e *event) sessionAs(r *rec, id, userID string) queue.Session {
+	return queue.Session{
+		ID:               id,
+		UserID:           userID,
+		EventID:          e.cfg.ID,
+		Ticket:           r.ticket,
+		Status:           r.status,
+		JoinedAt:         timeOf(r.joinedAt),
+		ExpiresAt:        timeOf(r.expiresAt),
+		AdmittedAt:       timeOf(r.admittedAt),
+		CheckoutDeadline: timeOf(r.deadline),
+		EndedAt:          timeOf(r.endedAt),
 	}
 }
 
-// place is where s stands now; Position is 0 unless s is queued.
-func (e *event) place(s *session) queue.Place {
+// place is where r stands now; Position is 0 unless r is queued.
+func (e *event) place(r *rec) queue.Place {
 	pl := queue.Place{QueueLength: e.waiting.Len(), Seq: e.seq}
-	if s.Status == queue.StatusQueued {
-		pl.Position = e.waiting.Rank(s.Ticket) + 1
+	if r.status == queue.StatusQueued {
+		pl.Position = e.waiting.Rank(r.ticket) + 1
 	}
 	return pl
 }
 
 // Join implements queue.Store.
 func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, queue.Place, bool, error) {
+	key, ok := keyOf(p.EventID, p.SessionID)
+	if !ok {
+		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "not a session id of event " + p.EventID}
+	}
+	if p.UserID == "" || len(p.UserID) > queue.MaxUserIDLen {
+		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "user_id", Reason: "must be 1 to 128 characters"}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[p.EventID]
 	if e == nil {
 		cfg := p.NewEvent
 		cfg.ID = p.EventID
-		e = newEvent(cfg)
+		e = s.newEvent(cfg)
 		s.events[p.EventID] = e
 	}
-	if cur := e.live[p.UserID]; cur != nil {
-		return cur.Session, e.place(cur), false, nil
+	if h, ok := e.live.get(&e.recs, p.UserID); ok {
+		r := e.recs.at(h)
+		return e.session(r), e.place(r), false, nil
 	}
-	if cur := e.sessions[p.SessionID]; cur != nil {
+	if h, ok := e.byKey[key]; ok {
 		// A repeated request for a session that has since ended, or an id
 		// clash: never let two sessions share an id.
-		if cur.UserID == p.UserID {
-			return cur.Session, e.place(cur), false, nil
+		if r := e.recs.at(h); r.hasUser(p.UserID) {
+			return e.sessionAs(r, p.SessionID, p.UserID), e.place(r), false, nil
 		}
 		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "already in use"}
 	}
@@ -136,77 +167,83 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
 	}
 	e.lastTicket++
-	ns := &session{Session: queue.Session{
-		ID:        p.SessionID,
-		UserID:    p.UserID,
-		EventID:   p.EventID,
-		Ticket:    e.lastTicket,
-		Status:    queue.StatusQueued,
-		JoinedAt:  p.Now,
-		ExpiresAt: p.Now.Add(p.TTL),
-	}}
-	e.sessions[ns.ID] = ns
-	e.live[ns.UserID] = ns
-	e.waiting.Insert(ns.Ticket)
-	e.byTicket[ns.Ticket] = ns
-	e.queuedHeap.add(ns)
+	h := e.recs.alloc()
+	r := e.recs.at(h)
+	*r = rec{
+		ticket:     e.lastTicket,
+		status:     queue.StatusQueued,
+		joinedAt:   unixNano(p.Now),
+		expiresAt:  unixNano(p.Now.Add(p.TTL)),
+		admittedAt: unset,
+		deadline:   unset,
+		endedAt:    unset,
+		purgeAt:    unset,
+		heapIndex:  -1,
+		key:        key,
+	}
+	r.userLen = uint8(copy(r.user[:], p.UserID))
+	e.byKey[key] = h
+	e.live.add(p.UserID, h)
+	e.waiting.Insert(r.ticket)
+	e.byTicket[r.ticket] = h
+	e.queuedHeap.add(h)
+	ns := e.sessionAs(r, p.SessionID, p.UserID)
 	s.announce(e, queue.Change{Kind: queue.ChangeJoined, At: p.Now, Sessions: changed(ns)})
-	return ns.Session, e.place(ns), true, nil
+	return ns, e.place(r), true, nil
 }
 
 // Session implements queue.Store.
 func (s *Store) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ss := s.lookup(id)
-	if ss == nil {
+	e, h, ok := s.lookup(id)
+	if !ok {
 		return queue.Session{}, queue.Place{}, queue.ErrSessionNotFound
 	}
-	return ss.Session, e.place(ss), nil
+	r := e.recs.at(h)
+	return e.sessionAs(r, id, r.userID()), e.place(r), nil
 }
 
-func (s *Store) lookup(id string) (*event, *session) {
-	e := s.events[queue.EventOfSession(id)]
+func (s *Store) lookup(id string) (*event, handle, bool) {
+	ev := queue.EventOfSession(id)
+	e := s.events[ev]
 	if e == nil {
-		return nil, nil
+		return nil, 0, false
 	}
-	ss := e.sessions[id]
-	if ss == nil {
-		return nil, nil
+	key, ok := keyOf(ev, id)
+	if !ok {
+		return nil, 0, false
 	}
-	return e, ss
+	h, ok := e.byKey[key]
+	return e, h, ok
 }
 
 // Leave implements queue.Store.
 func (s *Store) Leave(ctx context.Context, id string, now time.Time) (queue.Session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ss := s.lookup(id)
-	if ss == nil {
-		return queue.Session{}, queue.ErrSessionNotFound
-	}
-	if ss.Status != queue.StatusQueued {
-		return ss.Session, &queue.StatusError{Err: queue.ErrNotQueued, Status: ss.Status}
-	}
-	e.end(ss, queue.StatusLeft, now)
-	s.announce(e, queue.Change{Kind: queue.ChangeLeft, At: now, Sessions: changed(ss)})
-	return ss.Session, nil
+	return s.finish(id, now, queue.StatusQueued, queue.StatusLeft, queue.ErrNotQueued, queue.ChangeLeft)
 }
 
 // Complete implements queue.Store.
 func (s *Store) Complete(ctx context.Context, id string, now time.Time) (queue.Session, error) {
+	return s.finish(id, now, queue.StatusReady, queue.StatusCompleted, queue.ErrNotAdmitted, queue.ChangeCompleted)
+}
+
+// finish ends session id, which must have status from, with status to.
+func (s *Store) finish(id string, now time.Time, from, to queue.Status, wrong error, kind queue.ChangeKind) (queue.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ss := s.lookup(id)
-	if ss == nil {
+	e, h, ok := s.lookup(id)
+	if !ok {
 		return queue.Session{}, queue.ErrSessionNotFound
 	}
-	if ss.Status != queue.StatusReady {
-		return ss.Session, &queue.StatusError{Err: queue.ErrNotAdmitted, Status: ss.Status}
+	r := e.recs.at(h)
+	if r.status != from {
+		return e.sessionAs(r, id, r.userID()), &queue.StatusError{Err: wrong, Status: r.status}
 	}
-	e.end(ss, queue.StatusCompleted, now)
-	s.announce(e, queue.Change{Kind: queue.ChangeCompleted, At: now, Sessions: changed(ss)})
-	return ss.Session, nil
+	e.end(h, to, now)
+	ss := e.sessionAs(r, id, r.userID())
+	s.announce(e, queue.Change{Kind: kind, At: now, Sessions: changed(ss)})
+	return ss, nil
 }
 
 // Admit implements queue.Store.
@@ -226,14 +263,16 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 	cs := make([]queue.ChangedSession, 0, n)
 	for range n {
 		head, _ := e.waiting.Min()
-		ss := e.byTicket[head]
-		e.unqueue(ss)
-		ss.Status = queue.StatusReady
-		ss.AdmittedAt = now
-		ss.CheckoutDeadline = deadline
-		e.admittedHeap.add(ss)
+		h := e.byTicket[head]
+		e.unqueue(h)
+		r := e.recs.at(h)
+		r.status = queue.StatusReady
+		r.admittedAt = unixNano(now)
+		r.deadline = unixNano(deadline)
+		e.admittedHeap.add(h)
 		e.processing++
-		out = append(out, ss.Session)
+		ss := e.session(r)
+		out = append(out, ss)
 		cs = append(cs, changedSession(ss))
 	}
 	s.announce(e, queue.Change{Kind: queue.ChangeAdmitted, At: now, Sessions: cs, CheckoutDeadline: deadline})
@@ -249,21 +288,24 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 	if e == nil {
 		return nil, nil
 	}
-	e.purge(now)
+	at := unixNano(now)
+	e.purge(at)
 	var out []queue.Session
 	var cs []queue.ChangedSession
 	for len(out) < limit {
 		// Take whichever deadline passed first, queued or admitted.
-		q, a := e.queuedHeap.due(now), e.admittedHeap.due(now)
-		ss := q
-		if ss == nil || a != nil && a.CheckoutDeadline.Before(q.ExpiresAt) {
-			ss = a
+		q, qok := e.queuedHeap.due(at)
+		a, aok := e.admittedHeap.due(at)
+		h, ok := q, qok
+		if !ok || aok && e.recs.at(a).deadline < e.recs.at(q).expiresAt {
+			h, ok = a, aok
 		}
-		if ss == nil {
+		if !ok {
 			break
 		}
-		e.end(ss, queue.StatusExpired, now)
-		out = append(out, ss.Session)
+		e.end(h, queue.StatusExpired, now)
+		ss := e.session(e.recs.at(h))
+		out = append(out, ss)
 		cs = append(cs, changedSession(ss))
 	}
 	if len(out) > 0 {
@@ -273,38 +315,41 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 }
 
 // unqueue takes a queued session out of the waiting set and its heap.
-func (e *event) unqueue(ss *session) {
-	e.waiting.Remove(ss.Ticket)
-	delete(e.byTicket, ss.Ticket)
-	e.queuedHeap.remove(ss)
+func (e *event) unqueue(h handle) {
+	r := e.recs.at(h)
+	e.waiting.Remove(r.ticket)
+	delete(e.byTicket, r.ticket)
+	e.queuedHeap.remove(h)
 }
 
 // end moves a live session to an ended status, releasing its place or slot.
-func (e *event) end(ss *session, st queue.Status, now time.Time) {
-	switch ss.Status {
+func (e *event) end(h handle, st queue.Status, now time.Time) {
+	r := e.recs.at(h)
+	switch r.status {
 	case queue.StatusQueued:
-		e.unqueue(ss)
+		e.unqueue(h)
 	case queue.StatusReady:
-		e.admittedHeap.remove(ss)
+		e.admittedHeap.remove(h)
 		e.processing--
 	}
-	ss.Status = st
-	ss.EndedAt = now
-	delete(e.live, ss.UserID)
+	r.status = st
+	r.endedAt = unixNano(now)
+	e.live.remove(&e.recs, r.userID())
 	// Ended sessions stay readable for as long as the session could wait.
-	ss.purgeAt = now.Add(ss.ExpiresAt.Sub(ss.JoinedAt))
-	e.endedHeap.add(ss)
+	r.purgeAt = r.endedAt + (r.expiresAt - r.joinedAt)
+	e.endedHeap.add(h)
 }
 
 // purge forgets ended sessions whose time to stay readable has passed.
-func (e *event) purge(now time.Time) {
+func (e *event) purge(now int64) {
 	for {
-		ss := e.endedHeap.due(now)
-		if ss == nil {
+		h, ok := e.endedHeap.due(now)
+		if !ok {
 			return
 		}
-		e.endedHeap.remove(ss)
-		delete(e.sessions, ss.ID)
+		e.endedHeap.remove(h)
+		delete(e.byKey, e.recs.at(h).key)
+		e.recs.release(h)
 	}
 }
 
@@ -323,12 +368,12 @@ func (s *Store) announce(e *event, c queue.Change) {
 	}
 }
 
-func changedSession(ss *session) queue.ChangedSession {
-	return queue.ChangedSession{ID: ss.ID, UserID: ss.UserID, Ticket: ss.Ticket, Status: ss.Status}
+func changedSession(s queue.Session) queue.ChangedSession {
+	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status}
 }
 
-func changed(ss *session) []queue.ChangedSession {
-	return []queue.ChangedSession{changedSession(ss)}
+func changed(s queue.Session) []queue.ChangedSession {
+	return []queue.ChangedSession{changedSession(s)}
 }
 
 // PutEvent implements queue.Store.
@@ -338,7 +383,7 @@ func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, err
 	if e := s.events[cfg.ID]; e != nil {
 		e.cfg = cfg
 	} else {
-		s.events[cfg.ID] = newEvent(cfg)
+		s.events[cfg.ID] = s.newEvent(cfg)
 	}
 	return cfg, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +46,13 @@ func TestContract(t *testing.T) {
 func TestContractWithOutbox(t *testing.T) {
 	queuetest.Run(t, perTest(memstore.WithOutbox()))
 	queuetest.RunOutbox(t, perTest(memstore.WithOutbox()))
+}
+
+// TestContractWithCollidingUsers runs the contract with every user id
+// hashing alike, so the live index finds all but one live user through its
+// overflow map.
+func TestContractWithCollidingUsers(t *testing.T) {
+	queuetest.Run(t, perTest(memstore.WithUserHash(func(string) uint64 { return 42 })))
 }
 
 func TestOutboxOffRecordsNothing(t *testing.T) {
@@ -173,4 +183,42 @@ func BenchmarkPlaceOfMillion(b *testing.B) {
 			b.Fatalf("session %d: place %+v, want position %d of %d", k, pl, want, n-n/10)
 		}
 	}
+}
+
+// BenchmarkGCMillionQueued is one full garbage collection with a million
+// sessions queued in the store: what every GC cycle of a server holding that
+// queue pays. gc-cpu-ms is the collector's CPU time per cycle, B/session the
+// heap the store holds per session.
+func BenchmarkGCMillionQueued(b *testing.B) {
+	const n = 1_000_000
+	runtime.GC()
+	before := heapInUse()
+	s := memstore.New()
+	now := time.Now()
+	for i := range n {
+		if _, _, _, err := s.Join(b.Context(), join("big", "u"+strconv.Itoa(i), now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	perSession := float64(heapInUse()-before) / n
+	cpu0 := gcCPUSeconds()
+	for b.Loop() {
+		runtime.GC()
+	}
+	b.ReportMetric((gcCPUSeconds()-cpu0)*1000/float64(b.N), "gc-cpu-ms/op")
+	b.ReportMetric(perSession, "B/session")
+	runtime.KeepAlive(s)
+}
+
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func gcCPUSeconds() float64 {
+	m := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(m)
+	return m[0].Value.Float64()
 }

@@ -1,0 +1,4 @@
+package memstore
+
+// WithUserHash replaces the hash of the live-session index.
+var WithUserHash = withUserHash

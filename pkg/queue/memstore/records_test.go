@@ -1,0 +1,109 @@
+package memstore
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// TestSessionsHoldNoPointers guards the layout's one purpose: nothing the
+// store keeps per session may hold a pointer, or the garbage collector walks
+// every session again on every cycle.
+func TestSessionsHoldNoPointers(t *testing.T) {
+	var e event
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[rec](),
+		reflect.TypeOf(e.byKey).Key(), reflect.TypeOf(e.byKey).Elem(),
+		reflect.TypeOf(e.byTicket).Key(), reflect.TypeOf(e.byTicket).Elem(),
+		reflect.TypeOf(e.live.byHash).Key(), reflect.TypeOf(e.live.byHash).Elem(),
+		reflect.TypeOf(e.queuedHeap.items).Elem(),
+		reflect.TypeOf(e.recs.chunks).Elem().Elem(),
+		reflect.TypeOf(e.recs.free).Elem(),
+	} {
+		if path, ok := pointerIn(typ, typ.String()); ok {
+			t.Errorf("%s holds a pointer at %s", typ, path)
+		}
+	}
+}
+
+func pointerIn(t reflect.Type, path string) (string, bool) {
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if p, ok := pointerIn(f.Type, path+"."+f.Name); ok {
+				return p, true
+			}
+		}
+		return "", false
+	case reflect.Array:
+		return pointerIn(t.Elem(), path+"[]")
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return "", false
+	}
+	return path + " (" + t.Kind().String() + ")", true
+}
+
+// TestSessionIDsFitTheKey: every id NewSessionID makes has a key, and only
+// ids of the key's own event do.
+func TestSessionIDsFitTheKey(t *testing.T) {
+	for _, ev := range []string{"e", "concert-2024", strings.Repeat("x", queue.MaxEventIDLen)} {
+		id := queue.NewSessionID(ev)
+		k, ok := keyOf(ev, id)
+		if !ok || ev+"~"+string(k[:]) != id {
+			t.Fatalf("keyOf(%q, %q) = %q, %v", ev, id, k[:], ok)
+		}
+		for _, bad := range []string{id[:len(id)-1], id + "x", "other~" + id[len(ev)+1:], strings.Replace(id, "~", "-", 1)} {
+			if _, ok := keyOf(ev, bad); ok {
+				t.Errorf("keyOf(%q, %q) accepted a foreign id", ev, bad)
+			}
+		}
+	}
+}
+
+func TestTimesRoundTrip(t *testing.T) {
+	for _, tm := range []time.Time{
+		{}, time.Unix(0, 0), time.Unix(0, -1), time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),
+		time.Date(2026, 11, 27, 12, 0, 0, 1, time.FixedZone("x", 3600)),
+	} {
+		if got := timeOf(unixNano(tm)); !got.Equal(tm) || got.IsZero() != tm.IsZero() {
+			t.Errorf("%v came back as %v", tm, got)
+		}
+	}
+}
+
+// TestRecordsStayPut: records never move as the store grows, and a released
+// record comes back zeroed under the same handle.
+func TestRecordsStayPut(t *testing.T) {
+	var rs records
+	const n = 3*chunkLen + 10
+	hs := make([]handle, n)
+	ptrs := make([]*rec, n)
+	for i := range n {
+		hs[i] = rs.alloc()
+		ptrs[i] = rs.at(hs[i])
+		ptrs[i].ticket = uint64(i + 1)
+	}
+	seen := map[handle]bool{}
+	for i, h := range hs {
+		if seen[h] {
+			t.Fatalf("handle %#x handed out twice", h)
+		}
+		seen[h] = true
+		if rs.at(h) != ptrs[i] || rs.at(h).ticket != uint64(i+1) {
+			t.Fatalf("record %d moved or changed", i)
+		}
+	}
+	if want := firstChunkLen; len(rs.chunks[0]) != want {
+		t.Errorf("first chunk holds %d records, want %d", len(rs.chunks[0]), want)
+	}
+	rs.release(hs[5])
+	if h := rs.alloc(); h != hs[5] || *rs.at(h) != (rec{}) {
+		t.Fatalf("alloc after release = %#x (record %+v), want the released %#x, zeroed", h, *rs.at(h), hs[5])
+	}
+}
