@@ -342,14 +342,26 @@ func (e *event) end(h handle, st queue.Status, now time.Time) {
 
 // purge forgets ended sessions whose time to stay readable has passed.
 func (e *event) purge(now int64) {
+	purged := false
 	for {
 		h, ok := e.endedHeap.due(now)
 		if !ok {
-			return
+			break
 		}
 		e.endedHeap.remove(h)
 		delete(e.byKey, e.recs.at(h).key)
 		e.recs.release(h)
+		purged = true
+	}
+	if purged && len(e.byKey) == 0 {
+		// The on-sale is over and forgotten: give back what its crowd took.
+		// Records are reused but never moved, and Go maps never shrink, so
+		// without this an event would hold its peak until the process ends.
+		e.recs = records{}
+		e.byKey = map[sessionKey]handle{}
+		e.byTicket = map[uint64]handle{}
+		e.live = newLiveIndex(e.live.hash)
+		e.queuedHeap.items, e.admittedHeap.items, e.endedHeap.items = nil, nil, nil
 	}
 }
 

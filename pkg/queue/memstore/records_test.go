@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,46 @@ func TestRecordsStayPut(t *testing.T) {
 	rs.release(hs[5])
 	if h := rs.alloc(); h != hs[5] || *rs.at(h) != (rec{}) {
 		t.Fatalf("alloc after release = %#x (record %+v), want the released %#x, zeroed", h, *rs.at(h), hs[5])
+	}
+}
+
+// TestForgottenCrowdGivesMemoryBack: once every session of an event has been
+// purged, the event holds no records, and it still takes new joins.
+func TestForgottenCrowdGivesMemoryBack(t *testing.T) {
+	s := New()
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 2*chunkLen + 1
+	ev := queue.Event{ID: "ev", State: queue.EventActive, MaxConcurrent: 10, CheckoutWindow: time.Minute}
+	for i := range n {
+		p := queue.JoinParams{SessionID: queue.NewSessionID("ev"), UserID: "u" + strconv.Itoa(i), EventID: "ev", Now: now, TTL: time.Hour, NewEvent: ev}
+		if _, _, _, err := s.Join(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := s.events["ev"]
+	if len(e.recs.chunks) < 3 {
+		t.Fatalf("%d sessions in %d chunks", n, len(e.recs.chunks))
+	}
+	// All expire after an hour; an hour after that they are forgotten.
+	if got, err := s.Expire(ctx, "ev", now.Add(time.Hour), n); err != nil || len(got) != n {
+		t.Fatalf("Expire: %d sessions, %v", len(got), err)
+	}
+	if len(e.recs.chunks) < 3 {
+		t.Fatal("records given back while their sessions are still readable")
+	}
+	if _, err := s.Expire(ctx, "ev", now.Add(2*time.Hour), n); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.recs.chunks) != 0 || len(e.recs.free) != 0 || len(e.byKey) != 0 {
+		t.Fatalf("after the purge: %d chunks, %d free handles, %d keys", len(e.recs.chunks), len(e.recs.free), len(e.byKey))
+	}
+	later := now.Add(3 * time.Hour)
+	sess, pl, created, err := s.Join(ctx, queue.JoinParams{SessionID: queue.NewSessionID("ev"), UserID: "u0", EventID: "ev", Now: later, TTL: time.Hour})
+	if err != nil || !created || pl.Position != 1 || sess.Ticket != n+1 {
+		t.Fatalf("join after the purge: %+v %+v created=%v err=%v", sess, pl, created, err)
+	}
+	if got, _, err := s.Session(ctx, sess.ID); err != nil || got != sess {
+		t.Fatalf("Session = %+v, %v; want %+v", got, err, sess)
 	}
 }
