@@ -524,3 +524,57 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamEndsWithItsContext: a stream parked waiting for its next state
+// returns its context's error as soon as the context ends (a client gone),
+// and a state already waiting is still handed over first.
+func TestStreamEndsWithItsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newService(t, memstore.New(), 1)
+		ctx := context.Background()
+		ids := joinN(t, ctx, svc, "gone", 3)
+		st, err := svc.Watch(ctx, ids[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		sctx, cancel := context.WithCancel(ctx)
+		if v, err := st.Next(sctx); err != nil || v.Position != 3 {
+			t.Fatalf("first state: %+v, %v", v, err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := st.Next(sctx)
+			done <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Next returned %v with nothing to show", err)
+		default:
+		}
+		cancel()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Next after cancel: %v, want context.Canceled", err)
+			}
+		default:
+			t.Fatal("Next still waiting after its context ended")
+		}
+
+		// A newer state waiting in the mailbox comes before the error.
+		if err := svc.Leave(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if v, err := st.Next(sctx); err != nil || v.Position != 2 {
+			t.Fatalf("state waiting when the context had ended: %+v, %v", v, err)
+		}
+		if _, err := st.Next(sctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("then: %v, want context.Canceled", err)
+		}
+	})
+}
