@@ -336,7 +336,7 @@ func (e *event) end(h handle, st queue.Status, now time.Time) {
 	r.endedAt = unixNano(now)
 	e.live.remove(&e.recs, r.userID())
 	// Ended sessions stay readable for as long as the session could wait.
-	r.purgeAt = r.endedAt + (r.expiresAt - r.joinedAt)
+	r.purgeAt = addNano(r.endedAt, addNano(r.expiresAt, -r.joinedAt))
 	e.endedHeap.add(h)
 }
 

@@ -3,6 +3,7 @@ package memstore
 import (
 	"hash/maphash"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -22,21 +23,39 @@ import (
 type sessionKey [26]byte
 
 // keyOf returns the key of a session id of event ev; ok is false when id is
-// not shaped like one.
+// not shaped like one (as queue.EventOfSession would read it).
 func keyOf(ev, id string) (k sessionKey, ok bool) {
-	if len(id) != len(ev)+1+len(k) || id[:len(ev)] != ev || id[len(ev)] != '~' {
+	if len(id) != len(ev)+1+len(k) || id[:len(ev)] != ev || id[len(ev)] != '~' ||
+		strings.IndexByte(id[len(ev)+1:], '~') >= 0 {
 		return k, false
 	}
 	copy(k[:], id[len(ev)+1:])
 	return k, true
 }
 
-// unset marks a time that is not set: the zero time.Time has no Unix time.
-const unset = math.MinInt64
+// Times are kept as Unix nanoseconds, which reach from 1677 to 2262. A time
+// outside that range is stored as its end (a deadline set centuries ahead
+// stays in the future); MinInt64 itself marks a time not set, as the zero
+// time.Time has no Unix time.
+const (
+	unset   = math.MinInt64
+	minNano = math.MinInt64 + 1
+	maxNano = math.MaxInt64
+)
+
+var (
+	minTime = time.Unix(0, minNano)
+	maxTime = time.Unix(0, maxNano)
+)
 
 func unixNano(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return unset
+	case t.Before(minTime):
+		return minNano
+	case t.After(maxTime):
+		return maxNano
 	}
 	return t.UnixNano()
 }
@@ -46,6 +65,17 @@ func timeOf(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// addNano is a + d, held within the stored range.
+func addNano(a, d int64) int64 {
+	switch {
+	case d > 0 && a > maxNano-d:
+		return maxNano
+	case d < 0 && a < minNano-d:
+		return minNano
+	}
+	return a + d
 }
 
 // rec is one session. Times are Unix nanoseconds (or unset).

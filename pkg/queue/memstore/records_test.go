@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -59,7 +60,10 @@ func TestSessionIDsFitTheKey(t *testing.T) {
 		if !ok || ev+"~"+string(k[:]) != id {
 			t.Fatalf("keyOf(%q, %q) = %q, %v", ev, id, k[:], ok)
 		}
-		for _, bad := range []string{id[:len(id)-1], id + "x", "other~" + id[len(ev)+1:], strings.Replace(id, "~", "-", 1)} {
+		for _, bad := range []string{
+			id[:len(id)-1], id + "x", "other~" + id[len(ev)+1:], strings.Replace(id, "~", "-", 1),
+			ev + "~x~" + id[len(ev)+4:], // EventOfSession reads its event as ev~x
+		} {
 			if _, ok := keyOf(ev, bad); ok {
 				t.Errorf("keyOf(%q, %q) accepted a foreign id", ev, bad)
 			}
@@ -71,10 +75,69 @@ func TestTimesRoundTrip(t *testing.T) {
 	for _, tm := range []time.Time{
 		{}, time.Unix(0, 0), time.Unix(0, -1), time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),
 		time.Date(2026, 11, 27, 12, 0, 0, 1, time.FixedZone("x", 3600)),
+		time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64+1),
 	} {
 		if got := timeOf(unixNano(tm)); !got.Equal(tm) || got.IsZero() != tm.IsZero() {
 			t.Errorf("%v came back as %v", tm, got)
 		}
+	}
+	// Beyond the range: held at its ends, never wrapped, never read as unset.
+	for tm, want := range map[time.Time]time.Time{
+		time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC): time.Unix(0, math.MaxInt64),
+		time.Unix(0, math.MinInt64):                 time.Unix(0, math.MinInt64+1),
+		time.Date(1, 1, 1, 1, 0, 0, 0, time.UTC):    time.Unix(0, math.MinInt64+1),
+	} {
+		if got := timeOf(unixNano(tm)); !got.Equal(want) {
+			t.Errorf("%v came back as %v, want %v", tm, got, want)
+		}
+	}
+	for _, c := range [][3]int64{
+		{1, 2, 3}, {math.MaxInt64 - 1, 5, math.MaxInt64}, {math.MinInt64 + 3, -5, math.MinInt64 + 1},
+		{math.MaxInt64, math.MinInt64 + 1, 0},
+	} {
+		if got := addNano(c[0], c[1]); got != c[2] {
+			t.Errorf("addNano(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+// TestFarDeadlinesStayAhead: a checkout window or a session TTL reaching
+// past 2262 (durationpb gives MaxInt64 for anything over 292 years) is a
+// deadline far ahead, not one wrapped into the past.
+func TestFarDeadlinesStayAhead(t *testing.T) {
+	s := New()
+	ctx := t.Context()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	forever := time.Duration(math.MaxInt64)
+	ev := queue.Event{ID: "ev", State: queue.EventActive, MaxConcurrent: 10, CheckoutWindow: forever}
+	join := func(user string, ttl time.Duration) queue.Session {
+		t.Helper()
+		sess, _, _, err := s.Join(ctx, queue.JoinParams{SessionID: queue.NewSessionID("ev"), UserID: user, EventID: "ev", Now: now, TTL: ttl, NewEvent: ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	join("admitted", time.Hour)
+	if got, err := s.Admit(ctx, "ev", now, 1); err != nil || len(got) != 1 || !got[0].CheckoutDeadline.After(now) {
+		t.Fatalf("Admit = %+v, %v", got, err)
+	}
+	long := join("long", forever)
+	if !long.ExpiresAt.After(now) {
+		t.Fatalf("ExpiresAt %v is not after %v", long.ExpiresAt, now)
+	}
+	if got, err := s.Expire(ctx, "ev", now.Add(time.Second), 10); err != nil || len(got) != 0 {
+		t.Fatalf("a second later, Expire ended %+v (%v)", got, err)
+	}
+	// An ended long-lived session is kept readable, not purged at once.
+	if _, err := s.Leave(ctx, long.ID, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Expire(ctx, "ev", now.Add(2*time.Second), 10); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.Session(ctx, long.ID); err != nil || got.Status != queue.StatusLeft {
+		t.Fatalf("Session after leaving = %+v, %v", got, err)
 	}
 }
 
