@@ -64,6 +64,9 @@ type eventView struct {
 	watchers      map[*Watcher]struct{}
 	bySession     map[string][]*Watcher
 	rereads       []*Watcher
+	// failedRereads are re-reads the store failed; they are retried at the
+	// next periodic check, not at once, so a failing store is not hammered.
+	failedRereads []*Watcher
 	dirty         bool
 }
 
@@ -148,6 +151,7 @@ func (v *eventView) run() {
 				return
 			}
 			v.checkSeq(ctx)
+			v.retryRereads()
 		}
 		if wait := cfg.Coalesce - cfg.Now().Sub(lastFlush); wait > 0 {
 			t := time.NewTimer(wait)
@@ -406,6 +410,15 @@ func (v *eventView) unregister(w *Watcher) {
 func (v *eventView) start(w *Watcher, s Session, pl Place) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if w.started {
+		// A re-read got here first: the store lost its changes while this
+		// read was in flight, so s may be from before the loss. The re-read
+		// is the newer; the flush it asked for shows it once memory agrees.
+		if view, ok := v.viewOf(w, v.rate.perSecond(v.hub.cfg.Now())); ok {
+			v.show(w, view)
+		}
+		return
+	}
 	if w.session.Status.stage() > s.Status.stage() {
 		s.Status, s.AdmittedAt, s.CheckoutDeadline, s.EndedAt =
 			w.session.Status, w.session.AdmittedAt, w.session.CheckoutDeadline, w.session.EndedAt
@@ -528,14 +541,32 @@ func (v *eventView) reread(ctx context.Context) {
 			if s.Status.stage() >= w.session.Status.stage() {
 				w.session = s
 			}
-			w.baseSeq, w.stale = pl.Seq, false
+			// A watcher not started yet (its stream's first read in flight when
+			// the store lost its changes) keeps this read: it is the newer.
+			w.baseSeq, w.stale, w.started = pl.Seq, false, true
 			v.dirty = true
 		case errors.Is(err, ErrSessionNotFound):
 			w.fail(err)
 		default:
-			// Retried on the next resync or check.
-			w.stale = false
+			// Still stale (its state is unknown): no position from memory
+			// until a re-read succeeds.
+			v.failedRereads = append(v.failedRereads, w)
+			v.log().Warn("Failed to re-read a watched session; retrying at the next check",
+				"session_id", w.sessionID, "error", err)
 		}
 		v.mu.Unlock()
 	}
+}
+
+// retryRereads queues the failed re-reads again.
+func (v *eventView) retryRereads() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, w := range v.failedRereads {
+		if _, open := v.watchers[w]; open {
+			v.rereads = append(v.rereads, w)
+		}
+	}
+	clear(v.failedRereads)
+	v.failedRereads = v.failedRereads[:0]
 }

@@ -30,6 +30,16 @@ type feedStore struct {
 	gate     string // "", "hold" or "drop"
 	held     []heldChange
 	handlers []queue.ChangeHandler
+	// failReads makes that many of the next session reads fail.
+	failReads atomic.Int64
+}
+
+func (s *feedStore) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
+	if s.failReads.Add(-1) >= 0 {
+		return queue.Session{}, queue.Place{}, errors.New("connection reset")
+	}
+	s.failReads.Store(0)
+	return s.Store.Session(ctx, id)
 }
 
 type heldChange struct {
@@ -575,6 +585,162 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 		}
 		if _, err := st.Next(sctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("then: %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestStreamSurvivesAFailedReread: a lost admission leaves a stream's
+// session gone from the waiting set, so the view re-reads it; that read
+// fails once. The re-read must be retried (at the next periodic check), or
+// the stream would show its old place forever in a queue where nothing else
+// changes.
+func TestStreamSurvivesAFailedReread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &feedStore{Store: memstore.New()}
+		svc := newService(t, store, 1)
+		ctx := context.Background()
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "quiet", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		id := joinN(t, ctx, svc, "quiet", 1)[0]
+		st, err := svc.Watch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if v, err := st.Next(ctx); err != nil || v.Position != 1 {
+			t.Fatalf("first state: %+v, %v", v, err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		store.set("drop") // the admission's change is lost
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "quiet", State: queue.EventActive, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		store.failReads.Store(1) // and the re-read that would find it fails once
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		store.set("")
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		v, err := st.Next(nctx)
+		if err != nil || v.Session.Status != queue.StatusReady || v.CheckoutToken == "" {
+			t.Fatalf("after the admission: %v with token %q, %v; want READY", v.Session.Status, v.CheckoutToken, err)
+		}
+		if n := store.failReads.Load(); n != 0 {
+			t.Fatalf("%d failures left unconsumed: the re-read never ran", n)
+		}
+	})
+}
+
+// restartStore is a store that loses everything at restart: from then on
+// sessions, snapshots and event counts come from a fresh store.
+type restartStore struct {
+	queue.Store // before the restart
+	after       atomic.Pointer[memstore.Store]
+	// hold, when set, stops the next session read of holdID after it read
+	// until hold is closed; later reads go through.
+	mu     sync.Mutex
+	holdID string
+	hold   chan struct{}
+}
+
+func (s *restartStore) holdRead(id string, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdID, s.hold = id, release
+}
+
+func (s *restartStore) current() queue.Store {
+	if a := s.after.Load(); a != nil {
+		return a
+	}
+	return s.Store
+}
+
+func (s *restartStore) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
+	sess, pl, err := s.current().Session(ctx, id)
+	s.mu.Lock()
+	var hold chan struct{}
+	if id == s.holdID {
+		hold, s.hold = s.hold, nil
+	}
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	return sess, pl, err
+}
+
+func (s *restartStore) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, error) {
+	return s.current().Snapshot(ctx, eventID)
+}
+
+func (s *restartStore) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
+	return s.current().Event(ctx, id)
+}
+
+// TestStreamOpenedAcrossAStoreRestart: a stream's first read is in flight
+// when the store restarts empty-handed; the view, seeing the store's change
+// sequence go backwards, re-reads every watched session, this one included.
+// The stream must show what the restarted store says, not the read from
+// before, which the view's sequence would not reach again for many changes.
+func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := &restartStore{Store: memstore.New()}
+		svc := newService(t, store, 1)
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "lost", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ids := joinN(t, ctx, svc, "lost", 10)
+		first, err := svc.Watch(ctx, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Close()
+		if _, err := first.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // the view has synced at seq 11
+		synctest.Wait()
+
+		release := make(chan struct{})
+		store.holdRead(ids[5], release)
+		opened := make(chan *queue.Stream, 1)
+		go func() {
+			st, err := svc.Watch(ctx, ids[5])
+			if err != nil {
+				t.Error(err)
+			}
+			opened <- st
+		}()
+		synctest.Wait() // its read (6th of 10, seq 11) is held
+
+		// The restart: only ids[5] came back, alone in its queue.
+		fresh := memstore.New()
+		if _, err := fresh.PutEvent(ctx, queue.Event{ID: "lost", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		was, _, _ := store.Store.Session(ctx, ids[5])
+		if _, _, _, err := fresh.Join(ctx, queue.JoinParams{SessionID: ids[5], UserID: was.UserID, EventID: "lost", Now: time.Now(), TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		store.after.Store(fresh)
+		time.Sleep(3 * time.Second) // a periodic check finds seq 2 < 11, resyncs, re-reads
+		synctest.Wait()
+		close(release)
+		st := <-opened
+		if st == nil {
+			return
+		}
+		defer st.Close()
+		nctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		v, err := st.Next(nctx)
+		if err != nil || v.Position != 1 || v.QueueLength != 1 {
+			t.Fatalf("stream opened across the restart shows %d of %d (%v), want 1 of 1", v.Position, v.QueueLength, err)
 		}
 	})
 }
