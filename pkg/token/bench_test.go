@@ -11,10 +11,7 @@ import (
 func BenchmarkIssue(b *testing.B) {
 	for _, k := range keyKinds {
 		b.Run(k.alg, func(b *testing.B) {
-			iss, err := token.NewIssuer(token.IssuerConfig{Key: k.gen(b)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			iss := mustIssuer(b, token.IssuerConfig{Key: k.gen(b)})
 			s := testSession()
 			b.ReportAllocs()
 			for b.Loop() {

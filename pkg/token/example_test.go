@@ -26,6 +26,7 @@ func ExampleVerifier() {
 	if err != nil {
 		panic(err)
 	}
+	defer issuer.Close()
 	mux := http.NewServeMux()
 	mux.Handle(token.JWKSPath, issuer.JWKSHandler())
 	waitroom := httptest.NewServer(mux)

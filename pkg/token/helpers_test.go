@@ -72,6 +72,7 @@ func mustIssuer(tb testing.TB, cfg token.IssuerConfig) *token.Issuer {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(iss.Close)
 	return iss
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -67,8 +68,9 @@ type Issuer struct {
 
 var _ queue.TokenIssuer = (*Issuer)(nil)
 
-// NewIssuer checks the keys and returns an Issuer. Close it when done: it
-// keeps up to one signing goroutine per CPU once tokens are issued.
+// NewIssuer checks the keys and returns an Issuer. Close it when done: with
+// an ed25519.PrivateKey or *ecdsa.PrivateKey it keeps up to one signing
+// goroutine per CPU once tokens are issued.
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Key == nil {
 		return nil, errors.New("token: IssuerConfig.Key is required")
@@ -137,7 +139,16 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		i.issJSON, _ = json.Marshal(i.issuer)
 	}
 	i.audJSON, _ = json.Marshal(i.audience)
-	i.signers = newSigners(func(s string) ([]byte, error) { return i.method.Sign(s, i.signer) })
+	// Keys in this process sign on a pool of one goroutine per CPU. Any
+	// other crypto.Signer (a KMS, an HSM) may wait on the network: bounding
+	// it by CPUs would throttle admissions to its latency, so it signs on
+	// the caller.
+	workers := 0
+	switch cfg.Key.(type) {
+	case ed25519.PrivateKey, *ecdsa.PrivateKey:
+		workers = cpuWorkers()
+	}
+	i.signers = newSigners(func(s string) ([]byte, error) { return i.method.Sign(s, i.signer) }, workers)
 	return i, nil
 }
 

@@ -192,10 +192,7 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 			{"https://queue.example/é", `a"b\c<d>&e` + "\x01\u2028"},
 		} {
 			key := k.gen(t)
-			iss, err := token.NewIssuer(token.IssuerConfig{Key: key, Issuer: names[0], Audience: names[1]})
-			if err != nil {
-				t.Fatal(err)
-			}
+			iss := mustIssuer(t, token.IssuerConfig{Key: key, Issuer: names[0], Audience: names[1]})
 			issuer, audience := cmp.Or(names[0], token.DefaultIssuer), cmp.Or(names[1], token.DefaultAudience)
 			for _, s := range sessions {
 				got, err := iss.Issue(s)

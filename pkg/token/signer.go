@@ -14,8 +14,10 @@ import (
 // copy. A signer goroutine grows its stack once and signs thousands of tokens
 // with it; the hand-off costs two goroutine switches.
 //
-// Workers start on demand, up to one per CPU, and run until close; after
-// close, signatures are made on the caller's goroutine.
+// Workers start on demand, up to max, and run until close; after close, and
+// always when max is 0, signatures are made on the caller's goroutine. A
+// panic in a signature is raised again on the caller's goroutine, where the
+// request's own recovery handles it, instead of ending the process.
 type signers struct {
 	sign func(string) ([]byte, error)
 	jobs chan *signJob // unbuffered: a send succeeds only when a worker takes it
@@ -29,23 +31,32 @@ type signers struct {
 }
 
 type signJob struct {
-	in   string
-	out  []byte
-	err  error
-	done chan struct{}
+	in       string
+	out      []byte
+	err      error
+	panicked any // what sign panicked with, if it did
+	done     chan struct{}
 }
 
-func newSigners(sign func(string) ([]byte, error)) *signers {
+// newSigners signs with up to workers goroutines; 0 signs on the caller.
+func newSigners(sign func(string) ([]byte, error), workers int) *signers {
 	return &signers{
 		sign: sign,
 		jobs: make(chan *signJob),
 		stop: make(chan struct{}),
-		max:  max(runtime.GOMAXPROCS(0), 1),
+		max:  workers,
 	}
 }
 
+// cpuWorkers is the pool size for signatures computed in process: one per
+// CPU, as a signature is pure computation.
+func cpuWorkers() int { return max(runtime.GOMAXPROCS(0), 1) }
+
 // do returns sign(in), computed on a worker.
 func (s *signers) do(in string) ([]byte, error) {
+	if s.max == 0 {
+		return s.sign(in)
+	}
 	j := &signJob{in: in, done: make(chan struct{}, 1)}
 	select {
 	case s.jobs <- j: // an idle worker took it
@@ -72,13 +83,16 @@ func (s *signers) do(in string) ([]byte, error) {
 		}
 	}
 	<-j.done
+	if j.panicked != nil {
+		panic(j.panicked)
+	}
 	return j.out, j.err
 }
 
 func (s *signers) work(j *signJob) {
 	defer s.wg.Done()
 	for {
-		j.out, j.err = s.sign(j.in)
+		s.run(j)
 		j.done <- struct{}{}
 		select {
 		case j = <-s.jobs:
@@ -86,6 +100,16 @@ func (s *signers) work(j *signJob) {
 			return
 		}
 	}
+}
+
+// run signs j, catching a panic for the caller to raise.
+func (s *signers) run(j *signJob) {
+	defer func() {
+		if r := recover(); r != nil {
+			j.panicked = r
+		}
+	}()
+	j.out, j.err = s.sign(j.in)
 }
 
 // close stops the workers and waits for them to exit.

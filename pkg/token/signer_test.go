@@ -26,8 +26,7 @@ func TestSignersBounded(t *testing.T) {
 			active--
 			mu.Unlock()
 			return []byte(in + "!"), nil
-		})
-		s.max = 2
+		}, 2)
 		var wg sync.WaitGroup
 		for i := range 100 {
 			wg.Go(func() {
@@ -51,6 +50,66 @@ func TestSignersBounded(t *testing.T) {
 		s.close()
 		if out, err := s.do("after"); err != nil || string(out) != "after!" {
 			t.Errorf("after close: %q, %v", out, err)
+		}
+	})
+}
+
+// TestSignerPanicReachesTheCaller: a signature that panics on a worker
+// panics on the caller's goroutine, where the request's recovery is, and the
+// worker goes on signing.
+func TestSignerPanicReachesTheCaller(t *testing.T) {
+	s := newSigners(func(in string) ([]byte, error) {
+		if in == "bad" {
+			panic("signer bug")
+		}
+		return []byte(in + "!"), nil
+	}, 1)
+	defer s.close()
+	func() {
+		defer func() {
+			if r := recover(); r != "signer bug" {
+				t.Errorf("recovered %v, want the signer's panic", r)
+			}
+		}()
+		s.do("bad")
+		t.Error("do returned after its signature panicked")
+	}()
+	if out, err := s.do("good"); err != nil || string(out) != "good!" {
+		t.Errorf("after the panic: %q, %v", out, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running != 1 {
+		t.Errorf("%d workers, want the one that recovered", s.running)
+	}
+}
+
+// TestNoWorkersSignsOnTheCaller: with no workers (a signer that may wait on
+// the network), every signature runs on its caller, as many at once as
+// there are callers.
+func TestNoWorkersSignsOnTheCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		active, peak := 0, 0
+		s := newSigners(func(in string) ([]byte, error) {
+			mu.Lock()
+			active++
+			peak = max(peak, active)
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond) // a remote signer's round trip
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return []byte(in), nil
+		}, 0)
+		defer s.close()
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() { s.do(strconv.Itoa(i)) })
+		}
+		wg.Wait()
+		if peak != 20 || s.running != 0 {
+			t.Errorf("%d signatures at once on %d workers, want 20 on 0", peak, s.running)
 		}
 	})
 }
