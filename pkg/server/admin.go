@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -28,8 +29,11 @@ func (h *adminHandler) authorize(hdr interface{ Get(string) string }) error {
 	if h.token == "" {
 		return connect.NewError(connect.CodePermissionDenied, errors.New("admin API disabled: set WAITROOM_ADMIN_TOKEN"))
 	}
-	got, ok := strings.CutPrefix(hdr.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+	// The scheme is case-insensitive (RFC 9110). Digests are compared so
+	// that not even the token's length leaks through timing.
+	scheme, got, ok := strings.Cut(hdr.Get("Authorization"), " ")
+	gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.token))
+	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
 		return connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong admin bearer token"))
 	}
 	return nil

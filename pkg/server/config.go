@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -68,9 +70,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.ListenAddr = s
 			return nil
 		}},
-		{"QUEUE_PROCESS_INTERVAL", "1s", positiveDuration(&c.Queue.ProcessInterval)},
-		{"QUEUE_POSITION_UPDATE_INTERVAL", "5s", positiveDuration(&c.Queue.Hub.Resync)},
-		{"QUEUE_STREAM_COALESCE", "100ms", positiveDuration(&c.Queue.Hub.Coalesce)},
+		// Floors keep a typo (1ns) from spinning a core on every event.
+		{"QUEUE_PROCESS_INTERVAL", "1s", durationAtLeast(&c.Queue.ProcessInterval, 10*time.Millisecond)},
+		{"QUEUE_POSITION_UPDATE_INTERVAL", "5s", durationAtLeast(&c.Queue.Hub.Resync, 100*time.Millisecond)},
+		{"QUEUE_STREAM_COALESCE", "100ms", durationAtLeast(&c.Queue.Hub.Coalesce, time.Millisecond)},
 		{"QUEUE_SESSION_TTL", "7200s", positiveDuration(&c.Queue.SessionTTL)},
 		{"QUEUE_CHECKOUT_WINDOW", "10m", positiveDuration(&c.Queue.CheckoutWindow)},
 		{"QUEUE_DEFAULT_MAX_CONCURRENT", "100", func(s string) error {
@@ -174,17 +177,29 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // positiveDuration reads a Go duration ("1s", "250ms") or a whole number of
 // seconds ("7200").
 func positiveDuration(dst *time.Duration) func(string) error {
+	return durationAtLeast(dst, time.Nanosecond)
+}
+
+// durationAtLeast is positiveDuration with a floor.
+func durationAtLeast(dst *time.Duration, floor time.Duration) func(string) error {
 	return func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			n, nerr := strconv.ParseInt(s, 10, 64)
-			if nerr != nil {
-				return fmt.Errorf("want a duration such as 1s, 250ms or 7200s")
+			const maxSeconds = math.MaxInt64 / int64(time.Second)
+			switch {
+			case errors.Is(nerr, strconv.ErrRange), nerr == nil && n > maxSeconds:
+				return fmt.Errorf("too large (at most %d seconds)", maxSeconds)
+			case nerr != nil:
+				return fmt.Errorf("want a duration such as 1s, 250ms or 7200s (at most %v)", time.Duration(math.MaxInt64))
 			}
 			d = time.Duration(n) * time.Second
 		}
-		if d <= 0 {
+		switch {
+		case d <= 0:
 			return fmt.Errorf("must be positive")
+		case d < floor:
+			return fmt.Errorf("must be at least %v", floor)
 		}
 		*dst = d
 		return nil

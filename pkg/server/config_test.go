@@ -41,18 +41,21 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		"LISTEN_ADDR":                   "no-port",
-		"QUEUE_PROCESS_INTERVAL":        "soon",
-		"QUEUE_SESSION_TTL":             "-5s",
-		"QUEUE_DEFAULT_MAX_CONCURRENT":  "0",
-		"CHECKOUT_URL":                  "ftp://x",
-		"WAITROOM_ADMIN_TOKEN":          "short",
-		"LOG_LEVEL":                     "loud",
-		"WAITROOM_SIGNING_KEY_FILE":     "/does/not/exist.pem",
-		"KAFKA_BROKERS":                 "no-port",
-		"REDIS_ADDR":                    "a:1,no-port",
-		"QUEUE_REGISTER_UNKNOWN_EVENTS": "sometimes",
-		"DEBUG_ADDR":                    "6060",
+		"LISTEN_ADDR":                    "no-port",
+		"QUEUE_PROCESS_INTERVAL":         "soon",
+		"QUEUE_SESSION_TTL":              "-5s",
+		"QUEUE_DEFAULT_MAX_CONCURRENT":   "0",
+		"CHECKOUT_URL":                   "ftp://x",
+		"WAITROOM_ADMIN_TOKEN":           "short",
+		"LOG_LEVEL":                      "loud",
+		"WAITROOM_SIGNING_KEY_FILE":      "/does/not/exist.pem",
+		"KAFKA_BROKERS":                  "no-port",
+		"REDIS_ADDR":                     "a:1,no-port",
+		"QUEUE_REGISTER_UNKNOWN_EVENTS":  "sometimes",
+		"DEBUG_ADDR":                     "6060",
+		"QUEUE_CHECKOUT_WINDOW":          "18446744074", // seconds: past int64 nanoseconds
+		"QUEUE_STREAM_COALESCE":          "1ns",
+		"QUEUE_POSITION_UPDATE_INTERVAL": "9223372037",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {
@@ -62,6 +65,50 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: error %v does not name the variable", name, value, err)
+		}
+	}
+}
+
+// TestConfigDurationBounds: whole seconds that overflow a time.Duration are
+// refused instead of wrapping into a short or negative one, and intervals
+// that would spin the server are refused.
+func TestConfigDurationBounds(t *testing.T) {
+	for _, c := range []struct {
+		name, value, wantErr string
+		want                 time.Duration
+	}{
+		{"QUEUE_SESSION_TTL", "9223372036", "", 9223372036 * time.Second},
+		{"QUEUE_SESSION_TTL", "9223372037", "too large", 0},
+		{"QUEUE_SESSION_TTL", "18446744074", "too large", 0},
+		{"QUEUE_SESSION_TTL", "99999999999999999999", "too large", 0},
+		{"QUEUE_SESSION_TTL", "1ns", "", time.Nanosecond},
+		{"QUEUE_PROCESS_INTERVAL", "9ms", "at least 10ms", 0},
+		{"QUEUE_PROCESS_INTERVAL", "10ms", "", 10 * time.Millisecond},
+		{"QUEUE_POSITION_UPDATE_INTERVAL", "99ms", "at least 100ms", 0},
+		{"QUEUE_STREAM_COALESCE", "999us", "at least 1ms", 0},
+	} {
+		cfg, err := ConfigFromEnv(func(k string) string {
+			if k == c.name {
+				return c.value
+			}
+			return ""
+		})
+		var got time.Duration
+		switch c.name {
+		case "QUEUE_SESSION_TTL":
+			got = cfg.Queue.SessionTTL
+		case "QUEUE_PROCESS_INTERVAL":
+			got = cfg.Queue.ProcessInterval
+		case "QUEUE_POSITION_UPDATE_INTERVAL":
+			got = cfg.Queue.Hub.Resync
+		case "QUEUE_STREAM_COALESCE":
+			got = cfg.Queue.Hub.Coalesce
+		}
+		switch {
+		case c.wantErr == "" && (err != nil || got != c.want):
+			t.Errorf("%s=%s: %v, %v; want %v", c.name, c.value, got, err, c.want)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), c.name)):
+			t.Errorf("%s=%s: error %v, want one naming it and saying %q", c.name, c.value, err, c.wantErr)
 		}
 	}
 }

@@ -25,7 +25,10 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 		return connect.NewError(connect.CodeFailedPrecondition, status)
 	case errors.Is(err, queue.ErrEventClosed):
 		return connect.NewError(connect.CodeFailedPrecondition, queue.ErrEventClosed)
-	case errors.Is(err, queue.ErrUnavailable), errors.Is(err, queue.ErrHubClosed):
+	case errors.Is(err, queue.ErrHubClosed):
+		// Every open stream ends this way at shutdown: not worth a line each.
+		return connect.NewError(connect.CodeUnavailable, bare(err))
+	case errors.Is(err, queue.ErrUnavailable):
 		log.Warn("Request failed: store unavailable", "procedure", procedure, "error", err)
 		return connect.NewError(connect.CodeUnavailable, bare(err))
 	case errors.Is(err, context.Canceled):

@@ -155,6 +155,19 @@ func TestAdmin(t *testing.T) {
 	_, err := noAuth.ListEvents(ctx, connect.NewRequest(&waitroomv1.ListEventsRequest{}))
 	wantCode(t, err, connect.CodeUnauthenticated, "token")
 
+	for _, hdr := range []string{"Bearer " + adminToken + "x", "Bearer " + adminToken[1:], "Basic " + adminToken, adminToken} {
+		wrong := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithProtoJSON(),
+			connect.WithInterceptors(header("Authorization", hdr)))
+		_, err := wrong.ListEvents(ctx, connect.NewRequest(&waitroomv1.ListEventsRequest{}))
+		wantCode(t, err, connect.CodeUnauthenticated, "token")
+	}
+	// The scheme is case-insensitive.
+	lower := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithProtoJSON(),
+		connect.WithInterceptors(header("Authorization", "bearer "+adminToken)))
+	if _, err := lower.ListEvents(ctx, connect.NewRequest(&waitroomv1.ListEventsRequest{})); err != nil {
+		t.Fatalf("lower-case bearer scheme: %v", err)
+	}
+
 	admin := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithProtoJSON(),
 		connect.WithInterceptors(bearer(adminToken)))
 	put := func(e *waitroomv1.Event) (*waitroomv1.Event, error) {
@@ -219,10 +232,12 @@ func TestAdmin(t *testing.T) {
 	}
 }
 
-func bearer(tok string) connect.UnaryInterceptorFunc {
+func bearer(tok string) connect.UnaryInterceptorFunc { return header("Authorization", "Bearer "+tok) }
+
+func header(name, value string) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set("Authorization", "Bearer "+tok)
+			req.Header().Set(name, value)
 			return next(ctx, req)
 		}
 	}
