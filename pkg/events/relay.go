@@ -36,9 +36,17 @@ type RelayConfig struct {
 	// of the backlog stays in the store.
 	Batch int
 	// MinIdle is how long a claim holds before another relay may take the
-	// entry over (default 30s). It must comfortably exceed a produce round
-	// trip, or two relays will produce the same entries.
+	// event's outbox over (default 90s). The relay renews its claims at every
+	// step, but none runs while a batch is in flight (up to the client's
+	// delivery timeout, 30s by default) or backing off (up to BackoffMax), so
+	// MinIdle must exceed both together, or two relays produce the same
+	// entries out of order.
 	MinIdle time.Duration
+	// MaxInflight bounds the records handed to the client and not yet
+	// answered, across events (default 4096). Keep it below the client's
+	// MaxBufferedRecords (franz-go's default: 10,000): past that a record
+	// fails at once while later ones of its batch succeed, out of order.
+	MaxInflight int
 	// PollMin and PollMax bound the polling of an event whose outbox is empty:
 	// the interval doubles from PollMin to PollMax while it stays empty
 	// (defaults 50ms and 2s), so an idle system costs one claim per event
@@ -73,7 +81,10 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	if c.Batch <= 0 {
 		c.Batch = 256
 	}
-	def(&c.MinIdle, 30*time.Second)
+	def(&c.MinIdle, 90*time.Second)
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = 4096
+	}
 	def(&c.PollMin, 50*time.Millisecond)
 	def(&c.PollMax, 2*time.Second)
 	def(&c.BackoffMin, 250*time.Millisecond)
@@ -119,7 +130,10 @@ type RelayStats struct {
 // the relay's consumer name, produced, and acked in the store only once the
 // broker has acknowledged it, so an entry is never lost: a failed produce
 // keeps it, and a relay that dies leaves its claims to be taken over after
-// MinIdle. One event's entries are produced in Seq order, one batch at a time.
+// MinIdle. One event's entries are produced in Seq order, one batch at a
+// time, by one relay at a time: the store hands an event's outbox to one
+// consumer while its claims are fresh (queue.Outbox), so relays on several
+// replicas share the events, not the entries of one.
 type Relay struct {
 	store  RelayStore
 	client *kgo.Client
@@ -127,8 +141,9 @@ type Relay struct {
 	log    *slog.Logger
 
 	// Only Run's goroutine touches the per-event state.
-	events map[string]*eventRelay
-	order  []string
+	events   map[string]*eventRelay
+	order    []string
+	inflight int // records handed to the client and not yet answered
 
 	// results carries produce answers from franz-go's promise goroutine,
 	// which must never block, to Run.
@@ -332,32 +347,41 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 	// step); it need not stop new entries from going out.
 	acked := r.ack(ctx, ev)
 
-	// An entry stays held until the broker has it and the store dropped it:
-	// forgetting a claim could strand the entry if the store hands idle claims
-	// back only to other consumers. Claims age, though, and ClaimOutbox hands
-	// idle ones back (renewing them), so room is made for them; the total
-	// stays within 2×Batch either way.
-	renewable := 0
-	for _, he := range ev.held {
-		if he.state != stateProduced && now.Sub(he.claimedAt) >= r.cfg.MinIdle {
-			renewable++
+	// Every step claims, even with no room for more: that renews this
+	// relay's claims (the store returns them again), so they never go idle
+	// while it works on them, and it tells which ones another relay took
+	// over while this one was stalled.
+	entries, err := r.store.ClaimOutbox(ctx, ev.id, r.cfg.Consumer, max(r.cfg.Batch-len(ev.held), 0), r.cfg.MinIdle)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.fail("claim outbox of "+ev.id, err)
+			r.backOff(ev, now)
 		}
+		return
 	}
-	if n := min(r.cfg.Batch-len(ev.held)+renewable, 2*r.cfg.Batch-len(ev.held)); n > 0 {
-		entries, err := r.store.ClaimOutbox(ctx, ev.id, r.cfg.Consumer, n, r.cfg.MinIdle)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.fail("claim outbox of "+ev.id, err)
-				r.backOff(ev, now)
-			}
-			return
+	ours := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		ours[e.ID] = true
+		if he, ok := ev.held[e.ID]; ok {
+			he.claimedAt = now
+			continue
 		}
-		for _, e := range entries {
-			if he, ok := ev.held[e.ID]; ok {
-				he.claimedAt = now
-				continue
-			}
-			ev.held[e.ID] = &heldEntry{entry: e, claimedAt: now}
+		he := &heldEntry{entry: e, claimedAt: now}
+		if e.Err != nil {
+			// Written by a build that knows a kind of change this one does
+			// not, or corrupted: retrying cannot help, and keeping it would
+			// hold the event's backlog up forever. Drop it loudly.
+			r.log.Error("Dropping outbox entry that cannot be read",
+				"event_id", ev.id, "entry_id", e.ID, "error", e.Err)
+			he.state = stateProduced
+		}
+		ev.held[e.ID] = he
+	}
+	for id, he := range ev.held {
+		if he.state == stateClaimed && !ours[id] {
+			// Taken over by another relay while this one stalled: it is
+			// theirs to produce now, in order with what follows.
+			delete(ev.held, id)
 		}
 	}
 
@@ -377,6 +401,15 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 	}
 	ev.idle = 0
 	slices.SortFunc(batch, func(a, b *heldEntry) int { return cmp.Compare(a.entry.Change.Seq, b.entry.Change.Seq) })
+	if room := r.cfg.MaxInflight - r.inflight; len(batch) > room {
+		// The client's buffer would refuse some; the first ones go now,
+		// the rest once answers make room.
+		batch = batch[:max(room, 0)]
+		if len(batch) == 0 {
+			ev.nextPoll = now.Add(r.cfg.PollMin)
+			return
+		}
+	}
 
 	ev.failed = false
 	ev.sentAt = now
@@ -393,6 +426,7 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 		}
 		he.state = stateInflight
 		ev.inflight++
+		r.inflight++
 		// TryProduce never blocks the loop: if the client's buffer is full
 		// the record fails now and is retried after a backoff. The record
 		// outlives Run's context so that, on shutdown, what is already on its
@@ -426,6 +460,7 @@ func (r *Relay) collect(ctx context.Context) {
 	var lastErr error
 	for _, pr := range res {
 		pr.ev.inflight--
+		r.inflight--
 		if pr.err != nil {
 			pr.he.state = stateClaimed
 			pr.ev.failed = true

@@ -106,9 +106,14 @@ type ChangeHandler interface {
 // is also recorded durably, in the same atomic step as the state change, until
 // a relay acknowledges it. The Kafka relay drains it.
 type Outbox interface {
-	// ClaimOutbox returns up to n of the event's unacknowledged changes for
-	// consumer: entries never claimed, and entries another consumer claimed more
-	// than minIdle ago (a dead relay's). Entries come in Seq order.
+	// ClaimOutbox hands the event's outbox to one consumer at a time, so that
+	// its changes can be relayed in order. While another consumer holds a
+	// claim it made or renewed less than minIdle ago, it returns nothing.
+	// Otherwise it renews the consumer's own claims (so they never go idle
+	// while it keeps calling), and returns up to n entries for it, in Seq
+	// order: entries other consumers claimed more than minIdle ago (a dead
+	// relay's), then entries never claimed. n may be 0, to renew only. An
+	// entry that cannot be decoded comes back with Err set; acking it drops it.
 	ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]OutboxEntry, error)
 	// AckOutbox removes relayed entries.
 	AckOutbox(ctx context.Context, eventID string, ids []string) error
@@ -121,4 +126,8 @@ type OutboxEntry struct {
 	// ID identifies the entry within its event's outbox.
 	ID     string
 	Change Change
+	// Err says the entry could not be read back (written by a build that
+	// knows a kind of change this one does not, or corrupted); Change is
+	// then empty.
+	Err error
 }

@@ -41,27 +41,34 @@ func (o *outbox) compact() {
 	}
 }
 
-// ClaimOutbox implements queue.Outbox: it returns entries never claimed and
-// entries claimed more than minIdle ago (by anyone, as a Redis stream's
-// XAUTOCLAIM would), and claims them for consumer now.
+// ClaimOutbox implements queue.Outbox, with claims timed by the store's
+// clock.
 func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[eventID]
-	if e == nil || n <= 0 {
+	if e == nil {
 		return nil, nil
 	}
 	now := s.clock()
-	var out []queue.OutboxEntry
 	for _, en := range e.out.entries {
-		if len(out) == n {
-			break
+		if !en.acked && en.consumer != "" && en.consumer != consumer && now.Sub(en.claimedAt) < minIdle {
+			return nil, nil // another consumer has the outbox
 		}
-		if en.acked || en.consumer != "" && now.Sub(en.claimedAt) <= minIdle {
-			continue
+	}
+	var out []queue.OutboxEntry
+	added := 0
+	for _, en := range e.out.entries {
+		switch {
+		case en.acked:
+		case en.consumer == consumer: // renewed, and returned again
+			en.claimedAt = now
+			out = append(out, en.OutboxEntry)
+		case added < n: // never claimed, or an idle claim of another consumer
+			en.consumer, en.claimedAt = consumer, now
+			out = append(out, en.OutboxEntry)
+			added++
 		}
-		en.consumer, en.claimedAt = consumer, now
-		out = append(out, en.OutboxEntry)
 	}
 	return out, nil
 }

@@ -97,16 +97,18 @@ func testOutboxRecords(t *testing.T, newStore func(*testing.T) queue.Store) {
 		c := cs[i]
 		checkChange(t, ev, e.Change, wantChange{kind: c.Kind, sessions: c.Sessions, length: c.QueueLength, at: c.At, deadline: c.CheckoutDeadline})
 	}
-	if again := claim(t, ob, ev, "relay-1", 100, time.Hour); len(again) != 0 {
-		t.Fatalf("claimed entries were handed out again: %v", again)
+	if other := claim(t, ob, ev, "relay-2", 100, time.Hour); len(other) != 0 {
+		t.Fatalf("claimed entries were handed to another consumer: %v", other)
 	}
 	if n := outboxLen(t, ob, ev); n != 7 {
 		t.Fatalf("OutboxLen = %d with 7 claimed, unacknowledged entries", n)
 	}
 }
 
-// testOutboxClaimAck: claims hand out each entry once, in order, n at a
-// time; acknowledged entries are gone for good.
+// testOutboxClaimAck: one consumer holds an event's outbox at a time; it
+// gets each new entry once, in order, n at a time, and its own unacked
+// entries again with every claim (renewed); acknowledged entries are gone
+// for good, and once it holds none another consumer may take over.
 func testOutboxClaimAck(t *testing.T, newStore func(*testing.T) queue.Store) {
 	st := newStore(t)
 	ob := outboxOf(t, st)
@@ -115,8 +117,12 @@ func testOutboxClaimAck(t *testing.T, newStore func(*testing.T) queue.Store) {
 
 	a := claim(t, ob, ev, "relay-1", 2, time.Hour)
 	wantSeqs(t, "claim 2", a, 1, 2)
-	b := claim(t, ob, ev, "relay-2", 2, time.Hour)
-	wantSeqs(t, "another consumer's claim 2", b, 3, 4)
+	if b := claim(t, ob, ev, "relay-2", 2, time.Hour); len(b) != 0 {
+		t.Fatalf("a second consumer got entries while the first held fresh claims: %v", b)
+	}
+	wantSeqs(t, "the holder renews (n=0)", claim(t, ob, ev, "relay-1", 0, time.Hour), 1, 2)
+	b := claim(t, ob, ev, "relay-1", 2, time.Hour)
+	wantSeqs(t, "the holder's own entries again, and 2 more", b, 1, 2, 3, 4)
 	ack(t, ob, ev, a...)
 	if n := outboxLen(t, ob, ev); n != 3 {
 		t.Fatalf("OutboxLen = %d after acking 2 of 5", n)
@@ -125,9 +131,13 @@ func testOutboxClaimAck(t *testing.T, newStore func(*testing.T) queue.Store) {
 	if n := outboxLen(t, ob, ev); n != 3 {
 		t.Fatalf("OutboxLen = %d after repeating an ack", n)
 	}
+	if c := claim(t, ob, ev, "relay-3", 10, time.Hour); len(c) != 0 {
+		t.Fatalf("another consumer got entries while 3 and 4 were held: %v", c)
+	}
+	ack(t, ob, ev, b[2:]...)
 	c := claim(t, ob, ev, "relay-3", 10, time.Hour)
-	wantSeqs(t, "claim the rest", c, 5)
-	ack(t, ob, ev, append(b, c...)...)
+	wantSeqs(t, "another consumer, once the first holds nothing", c, 5)
+	ack(t, ob, ev, c...)
 	if n := outboxLen(t, ob, ev); n != 0 {
 		t.Fatalf("OutboxLen = %d after acking everything", n)
 	}
@@ -151,14 +161,14 @@ func testOutboxTakeover(t *testing.T, newStore func(*testing.T) queue.Store) {
 	ev, now := newEventID(), epoch()
 	joinN(t, st, ev, 3, now)
 
-	wantSeqs(t, "first consumer", claim(t, ob, ev, "dead", 10, time.Hour), 1, 2, 3)
+	wantSeqs(t, "first consumer", claim(t, ob, ev, "dead", 2, time.Hour), 1, 2)
 	if got := claim(t, ob, ev, "alive", 10, time.Hour); len(got) != 0 {
 		t.Fatalf("a fresh claim was taken over: %v", got)
 	}
 	const minIdle = 20 * time.Millisecond
 	time.Sleep(3 * minIdle) // let the first consumer's claim go idle
 	got := claim(t, ob, ev, "alive", 10, minIdle)
-	wantSeqs(t, "takeover", got, 1, 2, 3)
+	wantSeqs(t, "takeover, then the entry never claimed", got, 1, 2, 3)
 	if again := claim(t, ob, ev, "dead", 10, time.Hour); len(again) != 0 {
 		t.Fatalf("taken-over entries handed out again: %v", again)
 	}

@@ -35,6 +35,8 @@ var (
 	snapshotLua string
 	//go:embed lua/ack.lua
 	ackLua string
+	//go:embed lua/claim.lua
+	claimLua string
 )
 
 var (
@@ -48,8 +50,11 @@ var (
 	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
-	// The outbox's acknowledgement; it changes no queue state.
-	ackScript = rueidis.NewLuaScriptRetryable(ackLua)
+	// The outbox's claim and acknowledgement; they change no queue state. A
+	// repeated claim returns what the first one claimed (as the consumer's
+	// own entries).
+	ackScript   = rueidis.NewLuaScriptRetryable(ackLua)
+	claimScript = rueidis.NewLuaScriptRetryable(claimLua)
 
 	// Reads run as EVALSHA_RO: they can never write, and a cluster could
 	// serve them from replicas.
