@@ -160,15 +160,18 @@ func eventKeys(eventID string, extra ...string) keys {
 
 func prefix(eventID string) string { return "waitroom:{" + eventID + "}:" }
 
-// args are the arguments every script gets (prefix, event, now, outbox flag),
+// args are the arguments every script gets (prefix, event, now, flags),
 // followed by extra.
 func (s *Store) args(k keys, eventID string, now time.Time, extra ...string) []string {
-	ob := "0"
+	flags := ""
 	if s.outbox {
-		ob = "1"
+		flags += "o"
+	}
+	if s.client.Mode() == rueidis.ClientModeCluster {
+		flags += "c"
 	}
 	a := make([]string, 0, 4+len(extra))
-	a = append(a, k.prefix, eventID, ms(now), ob)
+	a = append(a, k.prefix, eventID, ms(now), flags)
 	return append(a, extra...)
 }
 
@@ -203,7 +206,10 @@ func transient(re *rueidis.RedisError) bool {
 			return true
 		}
 	}
-	return false
+	// A script read a key of its slot that a reshard has already moved; it
+	// stopped before writing (lua/prelude.lua), and will run once the move
+	// is done.
+	return strings.Contains(msg, "non local key")
 }
 
 // Ping implements queue.Store.

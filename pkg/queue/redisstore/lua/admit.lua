@@ -4,15 +4,19 @@ local ev = redis.call('HMGET', K_EVENT, 'state', 'max_concurrent', 'checkout_win
 if ev[1] ~= 'active' then return {} end
 local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
 if n <= 0 then return {} end
-local head = redis.call('ZPOPMIN', K_QUEUE, n)
+local head = redis.call('ZRANGE', K_QUEUE, 0, n - 1, 'WITHSCORES')
 if #head == 0 then return {} end
+-- Every session first, before any write (see CLUSTER in the prelude).
+local loaded = {}
+for i = 1, #head, 2 do loaded[i] = load_listed(head[i]) or false end
+redis.call('ZPOPMIN', K_QUEUE, #head / 2)
 
 local deadline = NOW + tonumber(ev[3])
 local changed, out = {}, {0}
 for i = 1, #head, 2 do
   local id = head[i]
   redis.call('ZREM', K_EXPIRY, id)
-  local s = load(id)
+  local s = loaded[i]
   if s then
     s.status = 'ready'
     s.admitted_at_ms = NOW

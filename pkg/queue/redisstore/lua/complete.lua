@@ -10,9 +10,10 @@ if s.status ~= 'ready' then
   if s.status == 'completed' and s.end_request == ARGV[6] then return {'ok', raw} end
   return {'status', raw}
 end
+local owned = owns_user(s)
 redis.call('SREM', K_PROCESSING, s.id)
 redis.call('ZREM', K_DEADLINES, s.id)
 s.end_request = ARGV[6]
-raw = finish(s, 'completed')
+raw = finish(s, 'completed', owned)
 announce('checkout_completed', {s})
 return {'ok', raw}

@@ -6,30 +6,46 @@ if limit <= 0 then return {} end
 local q = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 local a = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 
-local changed, out = {}, {0}
+-- Choose, and read everything the choice needs, before any write (see
+-- CLUSTER in the prelude).
+local picks, n = {}, 0
 local i, j = 1, 1
-while #changed < limit and (i <= #q or j <= #a) do
+while n < limit and (i <= #q or j <= #a) do
   local queued = j > #a or (i <= #q and tonumber(q[i + 1]) <= tonumber(a[j + 1]))
-  local id, ticket
+  local p = {queued = queued}
   if queued then
-    id = q[i]
+    p.id = q[i]
     i = i + 2
-    ticket = redis.call('ZSCORE', K_QUEUE, id)
-    redis.call('ZREM', K_QUEUE, id)
-    redis.call('ZREM', K_EXPIRY, id)
+    p.ticket = redis.call('ZSCORE', K_QUEUE, p.id)
   else
-    id = a[j]
+    p.id = a[j]
     j = j + 2
-    redis.call('SREM', K_PROCESSING, id)
-    redis.call('ZREM', K_DEADLINES, id)
   end
-  local s = load(id)
+  local s = load_listed(p.id)
   if s and s.status == (queued and 'queued' or 'ready') then
-    out[#out + 1] = finish(s, 'expired')
-    changed[#changed + 1] = s
-  elseif ticket then
+    p.s, p.owned = s, owns_user(s)
+    n = n + 1
+  elseif p.ticket then
+    n = n + 1 -- a queue entry without its session: dropped, and said so
+  end
+  picks[#picks + 1] = p
+end
+
+local changed, out = {}, {0}
+for _, p in ipairs(picks) do
+  if p.queued then
+    redis.call('ZREM', K_QUEUE, p.id)
+    redis.call('ZREM', K_EXPIRY, p.id)
+  else
+    redis.call('SREM', K_PROCESSING, p.id)
+    redis.call('ZREM', K_DEADLINES, p.id)
+  end
+  if p.s then
+    out[#out + 1] = finish(p.s, 'expired', p.owned)
+    changed[#changed + 1] = p.s
+  elseif p.ticket then
     -- A queue entry without its session: drop it and say so (see admit.lua).
-    changed[#changed + 1] = {id = id, user_id = '', ticket = tonumber(ticket), status = 'expired'}
+    changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = 'expired'}
   end
 end
 if #changed == 0 then return {} end

@@ -10,9 +10,10 @@ if s.status ~= 'queued' then
   if s.status == 'left' and s.end_request == ARGV[6] then return {'ok', raw} end
   return {'status', raw}
 end
+local owned = owns_user(s)
 redis.call('ZREM', K_QUEUE, s.id)
 redis.call('ZREM', K_EXPIRY, s.id)
 s.end_request = ARGV[6]
-raw = finish(s, 'left')
+raw = finish(s, 'left', owned)
 announce('user_left', {s})
 return {'ok', raw}

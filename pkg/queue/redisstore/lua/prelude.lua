@@ -7,8 +7,17 @@ local K_EVENT, K_QUEUE, K_PROCESSING, K_DEADLINES = KEYS[1], KEYS[2], KEYS[3], K
 local K_EXPIRY, K_TICKETS, K_SEQ, K_OUTBOX = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 -- ARGV[1..4], the same for every script; script arguments start at ARGV[5].
 -- Times are Unix milliseconds from the caller: the server's clock is never read,
--- so a retried call does the same thing.
-local PREFIX, EVENT, NOW, OUTBOX = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+-- so a retried call does the same thing. ARGV[4] holds flags: 'o' the outbox
+-- is on, 'c' the store is a Redis Cluster.
+local PREFIX, EVENT, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local OUTBOX = string.find(ARGV[4], 'o', 1, true) ~= nil
+-- Session and user keys are not in KEYS (their ids come from the event's
+-- sets). While a cluster moves the event's slot, such a key may already be
+-- on the other node: reading it fails on the old node, and finds nothing on
+-- the new one. So every script reads all of them before its first write,
+-- and in a cluster stops with TRYAGAIN, changing nothing, when a session
+-- the event's sets name is not there; the caller retries after the move.
+local CLUSTER = string.find(ARGV[4], 'c', 1, true) ~= nil
 
 local function session_key(id) return PREFIX .. 'session:' .. id end
 
@@ -28,15 +37,30 @@ local function save_live(s)
   return raw
 end
 
+-- load_listed loads a session an event's set names, before any write (see
+-- CLUSTER). Outside a cluster a missing one is a queue entry whose session
+-- was deleted by hand, and nil says so.
+local function load_listed(id)
+  local s, raw = load(id)
+  if not s and CLUSTER then
+    error({err = 'TRYAGAIN session ' .. id .. ' is not on this node yet (slot migrating)'})
+  end
+  return s, raw
+end
+
+-- owns_user reads whether s's user key still points at s: read before any
+-- write (see CLUSTER), used by finish.
+local function owns_user(s) return redis.call('GET', PREFIX .. 'user:' .. s.user_id) == s.id end
+
 -- finish ends a live session with status. It stays readable for its TTL
--- (ExpiresAt - JoinedAt) after it ends, and its user may join again.
-local function finish(s, status)
+-- (ExpiresAt - JoinedAt) after it ends, and its user may join again (owned:
+-- owns_user(s), read before the script's first write).
+local function finish(s, status, owned)
   s.status = status
   s.ended_at_ms = NOW
   local raw = cjson.encode(s)
   redis.call('SET', session_key(s.id), raw, 'PX', math.max(1, s.expires_at_ms - s.joined_at_ms))
-  local uk = PREFIX .. 'user:' .. s.user_id
-  if redis.call('GET', uk) == s.id then redis.call('DEL', uk) end
+  if owned then redis.call('DEL', PREFIX .. 'user:' .. s.user_id) end
   return raw
 end
 
