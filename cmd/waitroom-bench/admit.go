@@ -69,7 +69,7 @@ func (r *runner) admit(ctx context.Context) error {
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
-	cpu0, cpuErr := fetchStats(ctx, cfg.Addr)
+	cpu0, cpuErr := fetchStats(ctx, cfg.DebugAddr)
 	r.prog.begin("admit", int64(cfg.Admit), nil)
 	if err := r.putEvent(ctx, waitroomv1.EventState_EVENT_STATE_ACTIVE, int32(cfg.Admit)); err != nil {
 		return fmt.Errorf("free %d slots: %w", cfg.Admit, err)
@@ -82,7 +82,7 @@ func (r *runner) admit(ctx context.Context) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.Messages = msgs.Load() - msgs0
-	if cpu1, err := fetchStats(ctx, cfg.Addr); err == nil && cpuErr == nil {
+	if cpu1, err := fetchStats(ctx, cfg.DebugAddr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
 	var h hist

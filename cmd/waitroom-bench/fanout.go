@@ -235,7 +235,7 @@ func (r *runner) fanout(ctx context.Context) error {
 	m.changes[0].length = int32(cfg.Streams)
 	m.changes[0].ack.Store(time.Now().UnixNano())
 
-	before, statsErr := fetchStats(ctx, cfg.Addr)
+	before, statsErr := fetchStats(ctx, cfg.DebugAddr)
 	ss, err := r.openStreams(ctx, streamIDs, func(i int, msg *waitroomv1.PositionUpdate, at time.Time) {
 		m.onMsg(fs[i], msg, at)
 	})
@@ -250,7 +250,7 @@ func (r *runner) fanout(ctx context.Context) error {
 		return err
 	}
 	if statsErr == nil {
-		if after, err := fetchStats(ctx, cfg.Addr); err == nil {
+		if after, err := fetchStats(ctx, cfg.DebugAddr); err == nil {
 			c := streamCost(before, after)
 			res.Cost = &c
 		}
@@ -292,7 +292,7 @@ func (r *runner) fanout(ctx context.Context) error {
 		pollCost = max(float64(n)-idleRate*time.Since(t1).Seconds(), 0) / probes
 		rb = c1
 	}
-	cpu0, cpuErr := fetchStats(ctx, cfg.Addr)
+	cpu0, cpuErr := fetchStats(ctx, cfg.DebugAddr)
 
 	// The changes, one at a time so the server applies them in the order the
 	// model does.
@@ -446,7 +446,7 @@ func (r *runner) fanout(ctx context.Context) error {
 	}
 	res.Final = final
 	res.SettleSeconds = time.Since(changesDone).Seconds()
-	if cpu1, err := fetchStats(ctx, cfg.Addr); err == nil && cpuErr == nil {
+	if cpu1, err := fetchStats(ctx, cfg.DebugAddr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
 	if r.redis != nil {

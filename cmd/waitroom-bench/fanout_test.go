@@ -14,10 +14,14 @@ import (
 const testAdminToken = "bench-test-admin-token"
 
 // startServer runs the real server in-process on a loopback port.
-func startServer(t *testing.T) string {
+// target is a server the tool runs against: its address and DEBUG_ADDR.
+type target struct{ addr, debug string }
+
+func startServer(t *testing.T) target {
 	t.Helper()
 	env := map[string]string{
 		"LISTEN_ADDR":            "127.0.0.1:0",
+		"DEBUG_ADDR":             "127.0.0.1:0",
 		"QUEUE_PROCESS_INTERVAL": "20ms",
 		"QUEUE_STREAM_COALESCE":  "10ms",
 		"WAITROOM_ADMIN_TOKEN":   testAdminToken,
@@ -41,12 +45,12 @@ func startServer(t *testing.T) string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return srv.Addr().String()
+	return target{srv.Addr().String(), srv.DebugAddr().String()}
 }
 
-func runScenario(t *testing.T, addr string, args ...string) *Report {
+func runScenario(t *testing.T, to target, args ...string) *Report {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{"-addr", addr, "-admin-token", testAdminToken, "-quiet", "-timeout", "2m"}, args...), os.Getenv)
+	cfg, err := parseFlags(append([]string{"-addr", to.addr, "-debug-addr", to.debug, "-admin-token", testAdminToken, "-quiet", "-timeout", "2m"}, args...), os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +91,9 @@ func TestFanoutEveryUpdateArrives(t *testing.T) {
 			}
 			if f.Latency.Count == 0 {
 				t.Error("no (stream, change) pair was measured")
+			}
+			if f.Cost == nil || f.ServerCPUSeconds <= 0 {
+				t.Errorf("server cost not measured from DEBUG_ADDR: %+v, %.2fs", f.Cost, f.ServerCPUSeconds)
 			}
 			if rep.Verify == nil || !rep.Verify.OK {
 				t.Errorf("verify: %+v", rep.Verify)

@@ -154,7 +154,7 @@ func (r *runner) join(ctx context.Context) error {
 	var nerr atomic.Int64
 	var errMu sync.Mutex
 	var next atomic.Int64
-	before, beforeErr := fetchStats(ctx, cfg.Addr)
+	before, beforeErr := fetchStats(ctx, cfg.DebugAddr)
 	var rb map[string]int64
 	if r.redis != nil {
 		if rb, err = r.redis.commandCounts(ctx); err != nil {
@@ -227,7 +227,7 @@ func (r *runner) join(ctx context.Context) error {
 	res.OK = h.n.Load() - res.Errors
 	res.PerSecond = float64(res.OK) / res.Seconds
 	res.Latency = h.summary()
-	if after, err := fetchStats(ctx, cfg.Addr); err == nil && beforeErr == nil {
+	if after, err := fetchStats(ctx, cfg.DebugAddr); err == nil && beforeErr == nil {
 		res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 		res.ServerCPUMicrosPerJoin = 1e6 * res.ServerCPUSeconds / float64(max(res.OK, 1))
 	}

@@ -50,6 +50,7 @@ type Config struct {
 	Admit          int           `json:"admit,omitempty"`
 	Event          string        `json:"event"`
 	RedisAddr      string        `json:"redis_addr,omitempty"`
+	DebugAddr      string        `json:"debug_addr,omitempty"`
 	Verify         bool          `json:"verify"`
 	Seed           uint64        `json:"seed"`
 	Settle         time.Duration `json:"settle"`
@@ -115,6 +116,7 @@ func parseFlags(args []string, getenv func(string) string) (*Config, error) {
 	fs.IntVar(&c.Admit, "admit", 10000, "admit: slots freed at once (each admitted session has a stream)")
 	fs.StringVar(&c.Event, "event", "", "event id (default bench-<scenario>-<time>)")
 	fs.StringVar(&c.RedisAddr, "redis", "", "the server's Redis, to count commands per change (INFO commandstats)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "127.0.0.1:6060", "the server's DEBUG_ADDR, whose /debug/stats gives its memory and CPU")
 	fs.BoolVar(&c.Verify, "verify", true, "check every remaining session's position at the end")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed for the change mix")
 	fs.DurationVar(&c.Settle, "settle", 30*time.Second, "fanout/admit: how long streams may take to reach the final state")
@@ -141,6 +143,12 @@ func (c *Config) check() error {
 		h, _, err := net.SplitHostPort(c.RedisAddr)
 		if err != nil || !isLoopback(h) {
 			return fmt.Errorf("-redis %q: want a loopback host:port", c.RedisAddr)
+		}
+	}
+	if c.DebugAddr != "" {
+		h, _, err := net.SplitHostPort(c.DebugAddr)
+		if err != nil || !isLoopback(h) {
+			return fmt.Errorf("-debug-addr %q: want a loopback host:port", c.DebugAddr)
 		}
 	}
 	for s := range strings.SplitSeq(c.SrcIPs, ",") {
@@ -211,10 +219,10 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Report, error) {
 			rep.FDLimit = lim
 		}
 	}
-	if st, err := fetchStats(ctx, cfg.Addr); err == nil {
+	if st, err := fetchStats(ctx, cfg.DebugAddr); err == nil {
 		rep.Store = st.Store
 	} else {
-		fmt.Fprintf(log, "note: no /debug/stats from %s (%v): server cost is not measured\n", cfg.Addr, err)
+		fmt.Fprintf(log, "note: no /debug/stats from %q (%v): server cost is not measured; start the server with DEBUG_ADDR and pass it as -debug-addr\n", cfg.DebugAddr, err)
 	}
 	if cfg.RedisAddr != "" {
 		rs, err := newRedisStats(cfg.RedisAddr)

@@ -23,6 +23,7 @@ go build -o "$OUT/waitroom" ./cmd/waitroom
 go build -o "$OUT/waitroom-bench" ./cmd/waitroom-bench
 
 PORT=${PORT:-50056}
+DPORT=${DEBUG_PORT:-6060}
 TOKEN=bench-admin-token-0123456789
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS=""
@@ -38,7 +39,7 @@ fi
 run() {
   local name=$1; shift
   [ -n "$REDIS" ] && redis-cli -p "$RPORT" flushall >/dev/null
-  env LISTEN_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
+  env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
     QUEUE_PROCESS_INTERVAL=100ms ${REDIS:+REDIS_ADDR=$REDIS} \
     "$OUT/waitroom" >"$OUT/$BACKEND-$name.server.log" 2>&1 &
   local spid=$!
@@ -50,7 +51,7 @@ run() {
   done
   kill -0 "$spid" 2>/dev/null || { echo "waitroom exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
   echo "== $BACKEND $name: waitroom-bench $*"
-  WAITROOM_ADMIN_TOKEN=$TOKEN "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT ${REDIS:+-redis $REDIS} \
+  WAITROOM_ADMIN_TOKEN=$TOKEN "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT ${REDIS:+-redis $REDIS} \
     -json "$OUT/$BACKEND-$name.json" "$@" >"$OUT/$BACKEND-$name.txt" 2>"$OUT/$BACKEND-$name.progress" || true
   cat "$OUT/$BACKEND-$name.txt"
   kill "$spid"; wait "$spid" || true

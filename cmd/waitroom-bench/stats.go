@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -21,6 +22,9 @@ type ServerStats = server.Stats
 func fetchStats(ctx context.Context, addr string) (ServerStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if addr == "" {
+		return ServerStats{}, errors.New("no -debug-addr")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/stats", nil)
 	if err != nil {
 		return ServerStats{}, err

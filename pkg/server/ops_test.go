@@ -309,7 +309,7 @@ func TestUnknownEventsRefused(t *testing.T) {
 }
 
 // TestProfilerOnlyOnDebugAddr: DEBUG_ADDR serves the profiler and the stats;
-// the public port never serves the profiler.
+// the public port serves neither.
 func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 	ts := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
 	get := func(url string) (int, string) {
@@ -331,6 +331,9 @@ func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 	}
 	if code, _ := get(ts.URL + "/debug/pprof/goroutine?debug=1"); code != http.StatusNotFound {
 		t.Errorf("public port serves the profiler: %d", code)
+	}
+	if code, _ := get(ts.URL + "/debug/stats"); code != http.StatusNotFound {
+		t.Errorf("public port serves the stats: %d", code)
 	}
 
 	plain := startServer(t, nil)

@@ -31,7 +31,6 @@ func (s *Server) routes(jwks http.Handler) http.Handler {
 	mux.Handle(grpchealth.NewHandler(s.health))
 	mux.Handle("GET /.well-known/jwks.json", jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /debug/stats", s.serveStats)
 	mux.Handle("/e/", web.Handler())
 	if s.cfg.Queue.CheckoutURL == defaultCheckoutURL {
 		mux.HandleFunc("GET "+defaultCheckoutURL, demoCheckout)
@@ -66,7 +65,8 @@ func (s *Server) withCORS(h http.Handler) http.Handler {
 }
 
 // debugRoutes are served only on DEBUG_ADDR: Go's profiler, which can stop
-// the world and reveals the server's internals, so never on the public port.
+// the world and reveals the server's internals, and the stats (memory,
+// backlog, the last broker error), so never on the public port.
 func (s *Server) debugRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/stats", s.serveStats)
