@@ -49,8 +49,11 @@ type RelayConfig struct {
 	MaxInflight int
 	// PollMin and PollMax bound the polling of an event whose outbox is empty:
 	// the interval doubles from PollMin to PollMax while it stays empty
-	// (defaults 50ms and 2s), so an idle system costs one claim per event
-	// per PollMax. Wake resets it.
+	// (defaults 50ms and 30s), so an idle system costs one claim per event
+	// per PollMax. WakeEvent, called for every change this process makes,
+	// polls that event at once; the polling only catches entries no wake
+	// announced (another replica's, whose relay died), so it can be slow,
+	// and the events that are over cost little.
 	PollMin, PollMax time.Duration
 	// BackoffMin and BackoffMax bound the wait before retrying after a failed
 	// produce or store call (defaults 250ms and 10s).
@@ -86,7 +89,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 		c.MaxInflight = 4096
 	}
 	def(&c.PollMin, 50*time.Millisecond)
-	def(&c.PollMax, 2*time.Second)
+	def(&c.PollMax, 30*time.Second)
 	def(&c.BackoffMin, 250*time.Millisecond)
 	def(&c.BackoffMax, 10*time.Second)
 	def(&c.EventsEvery, 5*time.Second)
@@ -151,6 +154,9 @@ type Relay struct {
 	results []produceResult
 	resCh   chan struct{}
 	wakeCh  chan struct{}
+	wakeMu  sync.Mutex
+	woken   map[string]bool // events to poll at once
+	wakeAll bool
 
 	statsMu sync.Mutex
 	stats   RelayStats
@@ -238,12 +244,59 @@ func (r *Relay) Backlog(ctx context.Context) (int64, error) {
 }
 
 // Wake makes the relay poll every event's outbox now rather than at its idle
-// interval. It never blocks; calling it after a state change shortens the
-// delay before the change reaches Kafka.
+// interval. It never blocks.
 func (r *Relay) Wake() {
+	r.wakeMu.Lock()
+	r.wakeAll = true
+	r.wakeMu.Unlock()
+	r.signalWake()
+}
+
+// WakeEvent makes the relay poll one event's outbox now, registering the
+// event if it is new. It never blocks; calling it after each change shortens
+// the delay before the change reaches Kafka, and costs the other events
+// nothing.
+func (r *Relay) WakeEvent(eventID string) {
+	r.wakeMu.Lock()
+	if r.woken == nil {
+		r.woken = make(map[string]bool)
+	}
+	r.woken[eventID] = true
+	r.wakeMu.Unlock()
+	r.signalWake()
+}
+
+func (r *Relay) signalWake() {
 	select {
 	case r.wakeCh <- struct{}{}:
 	default:
+	}
+}
+
+// takeWakes applies the wakes that arrived: the events named poll now (new
+// ones are registered), or all of them after Wake.
+func (r *Relay) takeWakes(now time.Time) {
+	r.wakeMu.Lock()
+	woken, all := r.woken, r.wakeAll
+	r.woken, r.wakeAll = nil, false
+	r.wakeMu.Unlock()
+	poll := func(ev *eventRelay) {
+		if ev.backoff == 0 {
+			ev.idle = 0
+			ev.nextPoll = now
+		}
+	}
+	if all {
+		for _, ev := range r.events {
+			poll(ev)
+		}
+	}
+	for id := range woken {
+		ev, ok := r.events[id]
+		if !ok {
+			ev = r.addEvent(id)
+		}
+		poll(ev)
 	}
 }
 
@@ -298,17 +351,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-r.resCh:
 		case <-r.wakeCh:
-			now := time.Now()
-			// A wake may be about an event first seen just now.
-			if now.Sub(eventsAt) >= r.cfg.PollMax {
-				eventsAt = time.Time{}
-			}
-			for _, ev := range r.events {
-				if ev.backoff == 0 {
-					ev.idle = 0
-					ev.nextPoll = now
-				}
-			}
+			r.takeWakes(time.Now())
 		case <-timer.C:
 		}
 		if ctx.Err() != nil {
@@ -333,11 +376,17 @@ func (r *Relay) refreshEvents(ctx context.Context) error {
 	}
 	for _, e := range evs {
 		if _, ok := r.events[e.ID]; !ok {
-			r.events[e.ID] = &eventRelay{id: e.ID, held: make(map[string]*heldEntry)}
-			r.order = append(r.order, e.ID)
+			r.addEvent(e.ID)
 		}
 	}
 	return nil
+}
+
+func (r *Relay) addEvent(id string) *eventRelay {
+	ev := &eventRelay{id: id, held: make(map[string]*heldEntry)}
+	r.events[id] = ev
+	r.order = append(r.order, id)
+	return ev
 }
 
 // step acks what the broker took, tops up the event's claimed entries and

@@ -51,6 +51,16 @@ func (s *countingStore) OutboxLen(context.Context, string) (int64, error) {
 	return 0, nil
 }
 
+func (s *countingStore) snapshot() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.claims))
+	for id, n := range s.claims {
+		m[id] = n
+	}
+	return m
+}
+
 func (s *countingStore) counts() (minN, maxN int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,12 +91,13 @@ func runFor(t *testing.T, store events.RelayStore, d time.Duration, during func(
 func TestRelayIdlePollingBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newCountingStore(200, false)
-		runFor(t, store, time.Minute, nil)
-		// 50ms, 100ms, … 1.6s, then every 2s: about 35 claims a minute.
+		runFor(t, store, 2*time.Minute, nil)
+		// 50ms, 100ms, … 25.6s (51s in all), then every 30s: about 14
+		// claims in two minutes.
 		lo, hi := store.counts()
 		t.Logf("idle: %d..%d claims per event", lo, hi)
-		if lo < 20 || hi > 40 {
-			t.Errorf("claims per event in a minute: %d to %d, want 20 to 40", lo, hi)
+		if lo < 11 || hi > 16 {
+			t.Errorf("claims per event in two minutes: %d to %d, want 11 to 16", lo, hi)
 		}
 	})
 }
@@ -128,5 +139,35 @@ func TestRelayStoreOutageBacksOff(t *testing.T) {
 		if stats.Failures == 0 || stats.LastError == "" {
 			t.Errorf("outage not in stats: %+v", stats)
 		}
+	})
+}
+
+// WakeEvent polls that event at once, and only that one: with thousands of
+// events, each change must not cost a claim on every event. An event the
+// relay has not listed yet is polled at once too.
+func TestRelayWakeEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newCountingStore(200, false)
+		runFor(t, store, 0, func(r *events.Relay) {
+			time.Sleep(2 * time.Minute) // fully backed off
+			synctest.Wait()
+			before := store.snapshot()
+			r.WakeEvent("ev007")
+			r.WakeEvent("brand-new")
+			synctest.Wait()
+			after := store.snapshot()
+			for id, n := range after {
+				want := before[id]
+				if id == "ev007" || id == "brand-new" {
+					want++
+				}
+				if n != want {
+					t.Errorf("%s: %d claims after the wake, was %d", id, n, before[id])
+				}
+			}
+			if after["brand-new"] != 1 {
+				t.Errorf("an unlisted event woken: %d claims, want 1", after["brand-new"])
+			}
+		})
 	})
 }

@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	qcfg := cfg.Queue
 	if s.relay != nil {
 		// A change wakes the relay, so its event goes out at once.
-		qcfg.Changed = func(string) { s.relay.Wake() }
+		qcfg.Changed = s.relay.WakeEvent
 	}
 	s.svc = queue.NewService(store, tokens, qcfg, log)
 	s.closers = append(s.closers, s.svc.Close)
