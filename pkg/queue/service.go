@@ -146,14 +146,20 @@ func (s *Service) CompleteCheckout(ctx context.Context, sessionID string) error 
 // CompleteCheckoutToken is CompleteCheckout for the session a checkout token
 // was issued to.
 func (s *Service) CompleteCheckoutToken(ctx context.Context, token string) error {
-	if token == "" {
-		return &InvalidArgumentError{Field: "checkout_token", Reason: "must not be empty"}
-	}
-	id, err := s.tokens.SessionID(token)
+	id, err := s.SessionOfToken(token)
 	if err != nil {
 		return err
 	}
 	return s.CompleteCheckout(ctx, id)
+}
+
+// SessionOfToken returns the session a checkout token was issued to. An
+// expired token still names its session.
+func (s *Service) SessionOfToken(token string) (string, error) {
+	if token == "" {
+		return "", &InvalidArgumentError{Field: "checkout_token", Reason: "must not be empty"}
+	}
+	return s.tokens.SessionID(token)
 }
 
 // expiredOr turns "not queued/admitted because expired" into ErrSessionExpired.

@@ -60,7 +60,9 @@ func (h *waitroomHandler) CompleteCheckout(ctx context.Context, req *connect.Req
 	case id != "" && tok != "":
 		err = &queue.InvalidArgumentError{Field: "session_id", Reason: "set session_id or checkout_token, not both"}
 	case tok != "":
-		err = h.svc.CompleteCheckoutToken(ctx, tok)
+		if id, err = h.svc.SessionOfToken(tok); err == nil {
+			err = h.svc.CompleteCheckout(ctx, id)
+		}
 	default:
 		err = h.svc.CompleteCheckout(ctx, id)
 	}
