@@ -3,6 +3,7 @@ package queuetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -284,5 +285,35 @@ func testComplete(t *testing.T, newStore func(*testing.T) queue.Store) {
 func testPing(t *testing.T, newStore func(*testing.T) queue.Store) {
 	if err := newStore(t).Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// testJoinRefusesBadIDs: a session id that is not the event's, or a user id
+// out of bounds, is refused before anything changes: no event registered,
+// no session stored.
+func testJoinRefusesBadIDs(t *testing.T, newStore func(*testing.T) queue.Store) {
+	st := newStore(t)
+	ev, now := newEventID(), epoch()
+	foreign := joinParams(ev, "u", now)
+	foreign.SessionID = queue.NewSessionID(newEventID())
+	long := joinParams(ev, strings.Repeat("u", queue.MaxUserIDLen+1), now)
+	empty := joinParams(ev, "", now)
+	for _, p := range []queue.JoinParams{foreign, long, empty} {
+		var invalid *queue.InvalidArgumentError
+		if _, _, _, err := st.Join(t.Context(), p); !errors.As(err, &invalid) {
+			t.Fatalf("Join(session %q, user of %d bytes): err = %v, want InvalidArgumentError", p.SessionID, len(p.UserID), err)
+		}
+		if _, _, err := st.Session(t.Context(), p.SessionID); !errors.Is(err, queue.ErrSessionNotFound) {
+			t.Fatalf("a refused join stored its session: %v", err)
+		}
+	}
+	evs, err := st.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.ID == ev {
+			t.Fatalf("a refused join registered event %s", ev)
+		}
 	}
 }

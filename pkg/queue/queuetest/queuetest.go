@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"JoinRegistersEvent", testJoinRegistersEvent},
 		{"JoinIdempotent", testJoinIdempotent},
 		{"JoinClosedEvent", testJoinClosedEvent},
+		{"JoinRefusesBadIDs", testJoinRefusesBadIDs},
 		{"SessionNotFound", testSessionNotFound},
 		{"Leave", testLeave},
 		{"Complete", testComplete},
