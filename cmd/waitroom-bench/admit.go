@@ -52,12 +52,19 @@ func (r *runner) admit(ctx context.Context) error {
 		msgs.Add(1)
 		switch m.GetStatus() {
 		case waitroomv1.SessionStatus_SESSION_STATUS_READY:
-			if m.GetCheckoutToken() == "" {
+			if m.GetCheckoutToken() == "" || m.GetCheckoutUrl() == "" || m.GetPosition() != 0 {
 				bad.Add(1)
 			}
-			readyAt[i].Store(at.UnixNano())
-			nready.Add(1)
+			if readyAt[i].CompareAndSwap(0, at.UnixNano()) {
+				nready.Add(1)
+			} else {
+				bad.Add(1) // a second READY
+			}
 		case waitroomv1.SessionStatus_SESSION_STATUS_QUEUED:
+			// Sessions i+1 and on wait behind it: position i+1 at best.
+			if p := m.GetPosition(); p < 1 || p > int32(i+1) || m.GetQueueLength() < p {
+				bad.Add(1)
+			}
 		default:
 			bad.Add(1)
 		}
@@ -115,8 +122,9 @@ func (r *runner) admit(ctx context.Context) error {
 		r.fail("only %d of %d admitted streams saw READY within %s", res.Admitted, cfg.Admit, cfg.Settle)
 	}
 	if n := bad.Load(); n > 0 {
-		r.fail("%d stream messages had a wrong status or a READY without a checkout token", n)
+		r.fail("%d stream messages were wrong: a status other than QUEUED or READY, a place out of line, a second READY, or a READY without position 0, token and URL", n)
 	}
+	r.checkStreams(ctx, ss, int64(res.Admitted), time.Now().Add(cfg.Settle))
 	if !cfg.Verify {
 		return nil
 	}

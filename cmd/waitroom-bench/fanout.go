@@ -149,6 +149,12 @@ func (m *fanModel) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Tim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, mpos, mlen := msg.GetStatus(), msg.GetPosition(), msg.GetQueueLength()
+	if isFinal(st) && (mpos != 0 || st == waitroomv1.SessionStatus_SESSION_STATUS_READY &&
+		(msg.GetCheckoutToken() == "" || msg.GetCheckoutUrl() == "")) {
+		m.unexp.Add(1)
+		m.note("ticket %d: %s with position %d, checkout token %t, URL %q", f.ticket, st, mpos,
+			msg.GetCheckoutToken() != "", msg.GetCheckoutUrl())
+	}
 	dup := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
 	f.msgs++
 	f.lastPos, f.lastLen, f.lastStatus = mpos, mlen, st
@@ -370,8 +376,10 @@ func (r *runner) fanout(ctx context.Context) error {
 				return fmt.Errorf("change %d: JoinQueue: %w", k, err)
 			}
 			ack = time.Now()
-			if got := res.Msg.GetPosition(); got != length {
-				r.fail("change %d: JoinQueue gave position %d, want %d", k, got, length)
+			if got := res.Msg; got.GetPosition() != length || got.GetQueueLength() != length ||
+				got.GetStatus() != waitroomv1.SessionStatus_SESSION_STATUS_QUEUED {
+				r.fail("change %d: JoinQueue gave %s at %d of %d, want QUEUED at %d of %d",
+					k, got.GetStatus(), got.GetPosition(), got.GetQueueLength(), length, length)
 			}
 			ids = append(ids, res.Msg.GetSessionId())
 			alive[ch.ticket] = true
@@ -446,6 +454,15 @@ func (r *runner) fanout(ctx context.Context) error {
 	}
 	res.Final = final
 	res.SettleSeconds = time.Since(changesDone).Seconds()
+	var ended int64
+	for _, f := range fs {
+		f.mu.Lock()
+		if f.ended != 0 {
+			ended++
+		}
+		f.mu.Unlock()
+	}
+	r.checkStreams(ctx, ss, ended, time.Now().Add(cfg.Settle))
 	if cpu1, err := fetchStats(ctx, cfg.DebugAddr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
@@ -523,7 +540,10 @@ func (r *runner) awaitProcessing(ctx context.Context, n int32) (time.Time, error
 		if err != nil {
 			return time.Time{}, fmt.Errorf("GetEvent: %w", err)
 		}
-		if got >= n {
+		if got > n {
+			return time.Time{}, fmt.Errorf("%d sessions hold a checkout slot with capacity for %d", got, n)
+		}
+		if got == n {
 			return sent, nil
 		}
 		if err := sleep(ctx, 2*time.Millisecond); err != nil {

@@ -104,6 +104,26 @@ func (r *runner) openStreams(ctx context.Context, ids []string, handle func(i in
 	return ss, nil
 }
 
+// awaitEnded waits until want streams have been ended by the server (after
+// their final status), or until deadline; it returns how many were.
+func (ss *streamSet) awaitEnded(ctx context.Context, want int64, deadline time.Time) int64 {
+	for ss.ended.Load() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return ss.ended.Load()
+}
+
+// check fails the run for streams that failed after opening, and for streams
+// the server left open after their final status.
+func (r *runner) checkStreams(ctx context.Context, ss *streamSet, wantEnded int64, deadline time.Time) {
+	if got := ss.awaitEnded(ctx, wantEnded, deadline); got != wantEnded {
+		r.fail("%d streams showed a final status but %d were ended by the server", wantEnded, got)
+	}
+	if n := ss.failed.Load(); n > 0 {
+		r.fail("%d streams ended with an error; first: %v", n, ss.err())
+	}
+}
+
 func (ss *streamSet) failure(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return // the tool closed it
