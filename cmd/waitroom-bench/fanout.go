@@ -72,6 +72,9 @@ type FanoutResult struct {
 	SettleSeconds float64            `json:"settle_seconds"`
 	Unexpected    int64              `json:"unexpected_messages"`
 	Duplicates    int64              `json:"duplicate_messages"`
+	// WaitOnly counts messages that showed the same place with a new
+	// estimated wait.
+	WaitOnly int64 `json:"wait_only_messages"`
 	// ServerCPUSeconds is the server's CPU from the first change until every
 	// stream settled.
 	ServerCPUSeconds float64    `json:"server_cpu_seconds,omitempty"`
@@ -97,6 +100,7 @@ type fanModel struct {
 	credits atomic.Int64
 	unexp   atomic.Int64
 	dups    atomic.Int64
+	waits   atomic.Int64 // messages that only moved the estimated wait
 	msgs    atomic.Int64
 	samples sync.Mutex
 	bad     []string
@@ -115,6 +119,7 @@ type fstream struct {
 	// The last message received.
 	lastPos, lastLen int32
 	lastStatus       waitroomv1.SessionStatus
+	lastWait         time.Duration
 }
 
 func isFinal(s waitroomv1.SessionStatus) bool {
@@ -155,12 +160,19 @@ func (m *fanModel) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Tim
 		m.note("ticket %d: %s with position %d, checkout token %t, URL %q", f.ticket, st, mpos,
 			msg.GetCheckoutToken() != "", msg.GetCheckoutUrl())
 	}
-	dup := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
+	wait := msg.GetEstimatedWait().AsDuration()
+	same := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
+	dup := same && wait == f.lastWait
 	f.msgs++
-	f.lastPos, f.lastLen, f.lastStatus = mpos, mlen, st
+	f.lastPos, f.lastLen, f.lastStatus, f.lastWait = mpos, mlen, st, wait
 	switch {
 	case dup:
 		m.dups.Add(1)
+		return
+	case same && !isFinal(st):
+		// The same place with a new estimate: the admission rate moved
+		// (the server re-sends it when it changes by about a tenth).
+		m.waits.Add(1)
 		return
 	case f.ended != 0:
 		m.unexp.Add(1)
@@ -488,6 +500,7 @@ func (r *runner) fanout(ctx context.Context) error {
 	res.Messages = m.msgs.Load()
 	res.Unexpected = m.unexp.Load()
 	res.Duplicates = m.dups.Load()
+	res.WaitOnly = m.waits.Load()
 	var pairs int64
 	for _, f := range fs {
 		end := cfg.Changes

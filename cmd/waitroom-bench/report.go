@@ -67,7 +67,7 @@ func (rep *Report) print(w io.Writer) {
 				lat("  after "+map[string]string{"join": "a join", "leave": "a leave", "admit": "an admission"}[k], l)
 			}
 		}
-		row("messages received", "%d (%.1f per stream), %d coalesced-away pairs", f.Messages, float64(f.Messages)/float64(max(f.Streams, 1)), f.Coalesced)
+		row("messages received", "%d (%.1f per stream), %d coalesced-away pairs, %d only moved the estimated wait", f.Messages, float64(f.Messages)/float64(max(f.Streams, 1)), f.Coalesced, f.WaitOnly)
 		row("final state", "%d/%d streams reached it (settled %.2fs after the last change)", f.Final, f.Streams, f.SettleSeconds)
 		row("unexpected / duplicate", "%d / %d messages", f.Unexpected, f.Duplicates)
 		if f.ServerCPUSeconds > 0 {

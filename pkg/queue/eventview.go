@@ -64,6 +64,13 @@ type eventView struct {
 	watchers      map[*Watcher]struct{}
 	bySession     map[string][]*Watcher
 	rereads       []*Watcher
+	// rateSeq is the newest admission change counted in rate: a change
+	// a snapshot already covered still counts, once.
+	rateSeq uint64
+	// shownRate is the admission rate the last flush showed; a periodic
+	// check that finds it moved (it decays when admissions stop) flushes
+	// again, so estimated waits do not go stale.
+	shownRate float64
 	// failedRereads are re-reads the store failed; they are retried at the
 	// next periodic check, not at once, so a failing store is not hammered.
 	failedRereads []*Watcher
@@ -152,6 +159,9 @@ func (v *eventView) run() {
 			}
 			v.checkSeq(ctx)
 			v.retryRereads()
+			v.mu.Lock()
+			v.checkRate()
+			v.mu.Unlock()
 		}
 		if wait := cfg.Coalesce - cfg.Now().Sub(lastFlush); wait > 0 {
 			t := time.NewTimer(wait)
@@ -242,7 +252,9 @@ func (v *eventView) applyPending() {
 		c := v.pending[i]
 		switch {
 		case c.Seq <= v.seq:
-			// Already in the snapshot, or a duplicate.
+			// Already in the snapshot, or a duplicate; its admissions still
+			// count towards the rate.
+			v.countAdmissions(c)
 		case c.Seq > v.seq+1:
 			v.log().Info("Missed position updates; resynchronising", "seq", v.seq, "received_seq", c.Seq)
 			v.needResync = true
@@ -274,14 +286,29 @@ func (v *eventView) apply(c Change) {
 	}
 	v.seq = c.Seq
 	v.dirty = true
-	if c.Kind == ChangeAdmitted {
-		v.rate.add(c.At, len(c.Sessions))
-	}
+	v.countAdmissions(c)
 	if v.tickets.Len() != c.QueueLength {
 		// The feed and the store disagree: trust the store.
 		v.log().Warn("Queue length differs from the store's; resynchronising",
 			"seq", c.Seq, "local", v.tickets.Len(), "store", c.QueueLength)
 		v.needResync = true
+	}
+}
+
+// countAdmissions adds an admission change to the rate, once. Called with
+// v.mu held.
+func (v *eventView) countAdmissions(c Change) {
+	if c.Kind == ChangeAdmitted && c.Seq > v.rateSeq {
+		v.rateSeq = c.Seq
+		v.rate.add(c.At, len(c.Sessions))
+	}
+}
+
+// checkRate marks the view for a flush when the admission rate moved since
+// the last one. Called with v.mu held.
+func (v *eventView) checkRate() {
+	if v.rate.perSecond(v.hub.cfg.Now()) != v.shownRate {
+		v.dirty = true
 	}
 }
 
@@ -486,6 +513,7 @@ func (v *eventView) flush() {
 	}
 	v.dirty = false
 	perSecond := v.rate.perSecond(v.hub.cfg.Now())
+	v.shownRate = perSecond
 	// Watchers whose status changed go first: their readers are woken, and
 	// so scheduled, before the thousands whose position merely moved, so a
 	// crowd admitted at once sees READY sooner.

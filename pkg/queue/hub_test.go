@@ -744,3 +744,60 @@ func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestEstimatedWaitFollowsTheRate: a stream's estimated wait comes from the
+// admissions its node has seen, including one whose change arrived after a
+// resync's snapshot had covered it, and when admissions stop it goes back to
+// unknown (0) rather than staying at the last figure.
+func TestEstimatedWaitFollowsTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &feedStore{Store: memstore.New()}
+		svc := newService(t, store, 1)
+		ctx := context.Background()
+		ids := joinN(t, ctx, svc, "rate", 3)
+		st, err := svc.Watch(ctx, ids[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if v, err := st.Next(ctx); err != nil || v.Position != 3 {
+			t.Fatalf("first state: %+v, %v", v, err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		// The admission's change is held up; meanwhile the subscription is
+		// re-established and the view resynchronises past it.
+		store.set("hold")
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		store.resubscribe()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		store.set("") // now it arrives, already covered
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		var v queue.View
+		for v.Position != 2 || v.EstimatedWait == 0 {
+			nctx, cancel := context.WithTimeout(ctx, time.Second)
+			v, err = st.Next(nctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("no known wait at position 2 after an admission (last: position %d, wait %v): %v", v.Position, v.EstimatedWait, err)
+			}
+		}
+
+		// No more admissions: the event is paused.
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "rate", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		nctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if v, err = st.Next(nctx); err != nil || v.Position != 2 || v.EstimatedWait != 0 {
+			t.Fatalf("two minutes without admissions: position %d, wait %v (%v); want 2 and unknown", v.Position, v.EstimatedWait, err)
+		}
+	})
+}

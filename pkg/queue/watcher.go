@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"io"
+	"math"
 	"sync"
 	"time"
 )
@@ -39,9 +40,22 @@ type shown struct {
 	status      Status
 	position    int64
 	queueLength int64
+	wait        int // the estimated wait, coarsely (waitStep)
 }
 
-func shownOf(v View) shown { return shown{v.Session.Status, v.Position, v.QueueLength} }
+func shownOf(v View) shown {
+	return shown{v.Session.Status, v.Position, v.QueueLength, waitStep(v.EstimatedWait)}
+}
+
+// waitStep buckets an estimated wait so that a stream is told when its
+// estimate moves by about a tenth (or becomes unknown), not at every
+// wobble of the rate: 0 is unknown, then steps of 10% on a log scale.
+func waitStep(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return 1 + int(math.Round(math.Log(d.Seconds()+1)/math.Log(1.1)))
+}
 
 // finishedWatcher shows an ended session's state once, with no view behind it.
 func finishedWatcher(s Session, pl Place, now time.Time) *Watcher {

@@ -176,7 +176,7 @@ func (r *streamReader) until(what string, ok func(*waitroomv1.PositionUpdate) bo
 	}
 }
 
-// check asserts what every message must satisfy: no duplicate of the last one
+// check asserts what every message must satisfy: no repeat of the last one
 // and never an older state after a newer one.
 func (r *streamReader) check(m *waitroomv1.PositionUpdate) {
 	r.t.Helper()
@@ -184,7 +184,10 @@ func (r *streamReader) check(m *waitroomv1.PositionUpdate) {
 		r.t.Fatalf("incomplete message %v", m)
 	}
 	if p := r.last; p != nil {
-		if p.GetStatus() == m.GetStatus() && p.GetPosition() == m.GetPosition() && p.GetQueueLength() == m.GetQueueLength() {
+		// The same place with a new estimated wait is news (the admission
+		// rate moved); everything the same is not.
+		if p.GetStatus() == m.GetStatus() && p.GetPosition() == m.GetPosition() && p.GetQueueLength() == m.GetQueueLength() &&
+			p.GetEstimatedWait().AsDuration() == m.GetEstimatedWait().AsDuration() {
 			r.t.Fatalf("duplicate message %v after %v", m, p)
 		}
 		if m.GetStatus() < p.GetStatus() || (m.GetStatus() == p.GetStatus() && m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() > p.GetPosition()) {
