@@ -33,6 +33,13 @@ func (s *Service) RunProcessor(ctx context.Context) error {
 	}
 }
 
+// processParallel is how many events one pass works on at once. Every past
+// on-sale stays an event, and each costs its store calls on every pass even
+// with nobody waiting; one at a time, a few thousand events on Redis (two
+// round trips each) would stretch a pass far past ProcessInterval. Events are
+// independent, and each is still processed in order on its own.
+const processParallel = 16
+
 // ProcessOnce runs one processor pass over every event: expiries first, so
 // their freed slots are filled in the same pass, then admissions for active
 // events. It returns the first store error; other events are still processed.
@@ -41,12 +48,33 @@ func (s *Service) ProcessOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var first error
-	for _, e := range events {
-		if err := s.processEvent(ctx, e); err != nil && first == nil {
-			first = err
-		}
+	var (
+		mu    sync.Mutex
+		first error
+		next  int
+		wg    sync.WaitGroup
+	)
+	for range min(processParallel, len(events)) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(events) {
+					return
+				}
+				if err := s.processEvent(ctx, events[i]); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
 	}
+	wg.Wait()
 	return first
 }
 

@@ -2,8 +2,11 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
@@ -55,4 +58,56 @@ func TestProcessorAdmitsACrowd(t *testing.T) {
 	if stats.Processing != capacity || stats.QueueLength != queued-capacity {
 		t.Fatalf("event after admission: %+v, want %d processing and %d queued", stats, capacity, queued-capacity)
 	}
+}
+
+// slowStore answers every expiry after a round trip, and fails the events
+// named in failing.
+type slowStore struct {
+	queue.Store
+	rtt     time.Duration
+	failing string
+}
+
+func (s *slowStore) Expire(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	time.Sleep(s.rtt)
+	if eventID == s.failing {
+		return nil, queue.ErrUnavailable
+	}
+	return s.Store.Expire(ctx, eventID, now, limit)
+}
+
+// TestProcessorPassOverManyEvents: a pass works on several events at once,
+// so a thousand past events with nothing to do (one store round trip each)
+// do not stretch it a thousandfold; one failing event is reported without
+// holding up the others, whose admissions still happen.
+func TestProcessorPassOverManyEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const events, rtt = 1000, time.Millisecond
+		store := &slowStore{Store: memstore.New(), rtt: rtt, failing: "ev-0500"}
+		svc := newService(t, store, 1)
+		ctx := context.Background()
+		for i := range events {
+			if _, err := svc.PutEvent(ctx, queue.Event{ID: fmt.Sprintf("ev-%04d", i), State: queue.EventPaused}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, _, err := svc.Join(ctx, "u", "ev-0999")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "ev-0999", State: queue.EventActive, MaxConcurrent: 1}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := svc.ProcessOnce(ctx); !errors.Is(err, queue.ErrUnavailable) {
+			t.Fatalf("ProcessOnce = %v, want the failing event's error", err)
+		}
+		// One at a time it would take events × rtt (1s).
+		if took := time.Since(start); took > events*rtt/8 {
+			t.Errorf("a pass over %d events took %v at %v per store call", events, took, rtt)
+		}
+		if s, err := svc.Status(ctx, v.Session.ID); err != nil || s.Session.Status != queue.StatusReady {
+			t.Fatalf("the active event's head after the pass: %v, %v", s.Session.Status, err)
+		}
+	})
 }
