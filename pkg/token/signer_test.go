@@ -8,25 +8,34 @@ import (
 	"time"
 )
 
+// concurrentSign is a signature taking d that appends "!" and records how
+// many ran at once at most.
+type concurrentSign struct {
+	d            time.Duration
+	mu           sync.Mutex
+	active, peak int
+}
+
+func (c *concurrentSign) sign(in string) ([]byte, error) {
+	c.mu.Lock()
+	c.active++
+	c.peak = max(c.peak, c.active)
+	c.mu.Unlock()
+	time.Sleep(c.d)
+	c.mu.Lock()
+	c.active--
+	c.mu.Unlock()
+	return []byte(in + "!"), nil
+}
+
 // TestSignersBounded checks the signer pool: every caller gets its own
 // result, no more than max signatures run at once even with a hundred
 // callers (the rest wait for a worker rather than start one), and after
 // close the workers are gone and signing still works, on the caller.
 func TestSignersBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		active, peak := 0, 0
-		s := newSigners(func(in string) ([]byte, error) {
-			mu.Lock()
-			active++
-			peak = max(peak, active)
-			mu.Unlock()
-			time.Sleep(time.Millisecond)
-			mu.Lock()
-			active--
-			mu.Unlock()
-			return []byte(in + "!"), nil
-		}, 2)
+		c := &concurrentSign{d: time.Millisecond}
+		s := newSigners(c.sign, 2)
 		var wg sync.WaitGroup
 		for i := range 100 {
 			wg.Go(func() {
@@ -38,8 +47,8 @@ func TestSignersBounded(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if peak != 2 {
-			t.Errorf("%d signatures ran at once, want 2 (max)", peak)
+		if c.peak != 2 {
+			t.Errorf("%d signatures ran at once, want 2 (max)", c.peak)
 		}
 		s.mu.Lock()
 		running := s.running
@@ -89,27 +98,16 @@ func TestSignerPanicReachesTheCaller(t *testing.T) {
 // there are callers.
 func TestNoWorkersSignsOnTheCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		active, peak := 0, 0
-		s := newSigners(func(in string) ([]byte, error) {
-			mu.Lock()
-			active++
-			peak = max(peak, active)
-			mu.Unlock()
-			time.Sleep(50 * time.Millisecond) // a remote signer's round trip
-			mu.Lock()
-			active--
-			mu.Unlock()
-			return []byte(in), nil
-		}, 0)
+		c := &concurrentSign{d: 50 * time.Millisecond} // a remote signer's round trip
+		s := newSigners(c.sign, 0)
 		defer s.close()
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Go(func() { s.do(strconv.Itoa(i)) })
 		}
 		wg.Wait()
-		if peak != 20 || s.running != 0 {
-			t.Errorf("%d signatures at once on %d workers, want 20 on 0", peak, s.running)
+		if c.peak != 20 || s.running != 0 {
+			t.Errorf("%d signatures at once on %d workers, want 20 on 0", c.peak, s.running)
 		}
 	})
 }
