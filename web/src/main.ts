@@ -81,6 +81,8 @@ let lastAnnounced = 0;
 let pendingAnnouncement: ReturnType<typeof setTimeout> | undefined;
 let spokenPosition: number | undefined;
 let countdown: ReturnType<typeof setInterval> | undefined;
+/** The lost connection was announced; reset once it is live again. */
+let announcedUnreachable = false;
 // A visitor who comes back from checkout with the Back button chose to be
 // here: offer the button, but do not bounce them straight back.
 let autoRedirect = !cameBack();
@@ -207,6 +209,12 @@ function renderConnection(s: Readonly<State>): void {
   ui.connection.hidden = s.connection === "idle";
   ui.connectionText.textContent = text;
   ui.retry.hidden = !(s.connection === "reconnecting" && s.failures >= 3);
+  // The joining phase says so itself (renderJoining); in line, say it once here.
+  if (s.phase === "queued" && s.connection === "reconnecting" && s.failures === 3 && !announcedUnreachable) {
+    announcedUnreachable = true;
+    announce("We can't reach the waiting room. Your place is kept; we'll keep trying.");
+  }
+  if (s.connection === "live") announcedUnreachable = false;
 }
 
 function startCheckout(s: Readonly<State>): void {
@@ -282,7 +290,7 @@ function boot(): void {
   ui.again.addEventListener("click", () => {
     spokenPosition = undefined;
     ui.leaveError.hidden = true;
-    room.start();
+    room.start({ fresh: true });
   });
   ui.retry.addEventListener("click", () => room.wake());
 
@@ -302,10 +310,15 @@ function boot(): void {
   setInterval(() => {
     if (room.current.connection === "reconnecting") renderConnection(room.current);
   }, 1000);
-  window.addEventListener("pagehide", () => room.stop());
+  window.addEventListener("pagehide", () => {
+    clearInterval(countdown);
+    room.stop();
+  });
   window.addEventListener("pageshow", (e) => {
-    // Back from checkout through the back/forward cache: start over from the server's view.
+    // Back from checkout through the back/forward cache: start over from the
+    // server's view of the same session (a completed checkout stays so).
     if (e.persisted) {
+      clearInterval(countdown);
       autoRedirect = false;
       shownPhase = undefined;
       room.start();

@@ -55,12 +55,26 @@ export interface Options {
   eventId: string;
   userId: string;
   onChange: (state: Readonly<State>) => void;
-  /** Keeps the progress bar's starting point across reloads. */
+  /**
+   * Keeps the session and the progress bar's starting point across reloads
+   * and Back, so returning to the page shows the session's real status (a
+   * completed checkout stays completed) instead of joining again.
+   */
   storage?: Storage;
-  /** A stream silent this long is reopened: a half-open connection looks exactly like a quiet queue. */
+  /**
+   * A stream silent this long (plus up to half again, at random) is reopened:
+   * a half-open connection looks exactly like a quiet queue. The random part
+   * keeps a crowd that got its last message together from reopening together.
+   */
   quietMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * A stream the server ended with an error after it had spoken (a replica
+   * shutting down) is reopened at a random moment within this long, so its
+   * visitors do not all land on the other replicas at once.
+   */
+  spreadMs?: number;
   random?: () => number;
 }
 
@@ -82,12 +96,16 @@ export class WaitingRoom {
   private readonly quietMs: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly spreadMs: number;
   private readonly random: () => number;
+  /** The open stream delivered a message: an error now is the server's going away. */
+  private spoke = false;
 
   constructor(private readonly opts: Options) {
     this.quietMs = opts.quietMs ?? 45_000;
     this.baseDelayMs = opts.baseDelayMs ?? 500;
     this.maxDelayMs = opts.maxDelayMs ?? 20_000;
+    this.spreadMs = opts.spreadMs ?? 5_000;
     this.random = opts.random ?? Math.random;
   }
 
@@ -95,14 +113,25 @@ export class WaitingRoom {
     return this.state;
   }
 
-  /** start joins (again) and follows the session until it reaches a final status. */
-  start(): void {
+  /**
+   * start follows the visitor's session until it reaches a final status: the
+   * one this tab already has (its status is read first), else a new join.
+   * With fresh, it forgets the old session and joins again (the visitor
+   * asked to, after it ended).
+   */
+  start(opts: { fresh?: boolean } = {}): void {
     this.run?.abort();
     const run = new AbortController();
     this.run = run;
-    this.state = { phase: "joining", connection: "connecting", failures: 0 };
+    if (opts.fresh) write(this.opts.storage, this.sessionKey(), "");
+    const known = read(this.opts.storage, this.sessionKey()) || undefined;
+    this.state = { phase: "joining", connection: "connecting", failures: 0, sessionId: known };
     this.emit();
-    void this.loop(run.signal);
+    void this.loop(run.signal, known !== undefined);
+  }
+
+  private sessionKey(): string {
+    return `waitroom.session.${this.opts.eventId}.${this.opts.userId}`;
   }
 
   /** stop ends every call in flight; used when the page goes away. */
@@ -136,11 +165,11 @@ export class WaitingRoom {
     this.update({ phase: "left", connection: "idle", position: undefined, retryAt: undefined });
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
+  private async loop(signal: AbortSignal, resuming: boolean): Promise<void> {
     // After a drop, GetQueueStatus answers at once (and over a plain GET), so
     // the page is current again even if streaming is what keeps failing.
-    let resuming = false;
     while (!signal.aborted) {
+      let spread = false;
       try {
         let sessionId = this.state.sessionId;
         if (sessionId === undefined) {
@@ -154,9 +183,16 @@ export class WaitingRoom {
           const res = await this.opts.client.getQueueStatus({ sessionId }, { signal });
           if (this.apply(res, signal)) return;
         }
-        if (await this.follow(sessionId, signal)) return;
+        const how = await this.follow(sessionId, signal);
+        if (how === "final") return;
+        if (how === "reopen") {
+          resuming = false; // a new stream starts with the current state
+          continue;
+        }
       } catch (err) {
         if (signal.aborted) return;
+        spread = this.spoke;
+        this.spoke = false;
         const outcome = classify(err);
         if (outcome === "rejoin") {
           // The server no longer knows the session (a restart without a
@@ -173,29 +209,42 @@ export class WaitingRoom {
         }
       }
       resuming = true;
-      await this.pause(signal);
+      await this.pause(signal, spread);
     }
   }
 
-  /** follow reads the position stream; true when it delivered a final status. */
-  private async follow(sessionId: string, signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted) return true;
+  /**
+   * follow reads the position stream: "final" when it delivered a final
+   * status, "reopen" when it was closed on purpose (quiet too long, or a
+   * resync), "ended" when the server ended it early.
+   */
+  private async follow(sessionId: string, signal: AbortSignal): Promise<"final" | "reopen" | "ended"> {
+    if (signal.aborted) return "final";
     const stream = new AbortController();
     this.stream = stream;
+    this.spoke = false;
     const cancel = () => stream.abort();
     signal.addEventListener("abort", cancel, { once: true });
-    let quiet = setTimeout(cancel, this.quietMs);
+    const quietFor = () => this.quietMs * (1 + this.random() / 2);
+    let quiet = setTimeout(cancel, quietFor());
     try {
       const updates = this.opts.client.streamQueuePosition({ sessionId }, { signal: stream.signal });
       for await (const u of updates) {
         clearTimeout(quiet);
-        quiet = setTimeout(cancel, this.quietMs);
-        if (this.apply(u, signal)) return true;
+        quiet = setTimeout(cancel, quietFor());
+        if (!this.spoke) {
+          // Only a stream that speaks proves the link works: a status call
+          // that answers while streams keep failing must not reset the
+          // backoff, or a broken stream path is retried every half second.
+          this.spoke = true;
+          this.state = { ...this.state, failures: 0 }; // shown with the message, below
+        }
+        if (this.apply(u, signal)) return "final";
       }
-      return false;
+      return "ended";
     } catch (err) {
       if (stream.signal.aborted && !signal.aborted) {
-        return false; // reopened on purpose (quiet too long, or resync)
+        return "reopen";
       }
       throw err;
     } finally {
@@ -211,7 +260,6 @@ export class WaitingRoom {
     const next: Partial<State> = {
       sessionId: u.sessionId || this.state.sessionId,
       connection: "live",
-      failures: 0,
       retryAt: undefined,
       queueLength: u.queueLength ?? this.state.queueLength,
     };
@@ -246,6 +294,7 @@ export class WaitingRoom {
     }
     const final = finalStatuses.has(u.status);
     if (final) next.connection = "idle";
+    if (next.sessionId !== undefined) write(this.opts.storage, this.sessionKey(), next.sessionId);
     this.update(next);
     return final;
   }
@@ -260,10 +309,17 @@ export class WaitingRoom {
     return position;
   }
 
-  /** pause waits out exponential backoff with jitter, or until wake() or abort. */
-  private pause(signal: AbortSignal): Promise<void> {
+  /**
+   * pause waits out exponential backoff with jitter, or until wake() or
+   * abort. With spread (the server ended a live stream), the first wait is
+   * anywhere in spreadMs instead.
+   */
+  private pause(signal: AbortSignal, spread = false): Promise<void> {
     const failures = this.state.failures + 1;
-    const delay = backoffDelay(failures, this.baseDelayMs, this.maxDelayMs, this.random());
+    const delay =
+      spread && failures === 1
+        ? this.random() * this.spreadMs
+        : backoffDelay(failures, this.baseDelayMs, this.maxDelayMs, this.random());
     this.update({ connection: "reconnecting", failures, retryAt: Date.now() + delay });
     return new Promise((resolve) => {
       const done = () => {

@@ -214,6 +214,21 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
     await pageC.waitForURL(/\/checkout\?token=/, { timeout: 30_000 });
   });
 
+  it("shows C as done, not back in line, on Back after a completed checkout", async () => {
+    await call(server.base, "WaitroomService/CompleteCheckout", { checkout_token: tokenFrom(pageC) });
+    await pageC.goBack();
+    await waitText(pageC, "#notice-title", "You're all done");
+    await shot(pageC, "10-c-done-after-back.png");
+    // The same holds for a reload: the tab keeps its session, and the server
+    // says it is complete; nobody joined again.
+    await pageC.reload();
+    await waitText(pageC, "#notice-title", "You're all done");
+    const { queue_length: waiting, processing } = (
+      await call(server.base, "EventAdminService/GetEvent", { event_id: event }, admin)
+    ).event;
+    assert.ok(!Number(waiting ?? 0) && !Number(processing ?? 0), `C joined again: ${waiting} waiting, ${processing} in checkout`);
+  });
+
   it("says so when the event is closed", async () => {
     await call(
       server.base,

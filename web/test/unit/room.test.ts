@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type PositionUpdateSchema, SessionStatus, WaitroomService } from "../../src/gen/waitroom/v1/waitroom_pb";
-import { WaitingRoom, backoffDelay, type State } from "../../src/room";
+import { WaitingRoom, backoffDelay, type Options, type State } from "../../src/room";
 
 type Update = MessageInitShape<typeof PositionUpdateSchema>;
 
@@ -78,7 +78,12 @@ function fakeServer(script: {
 }
 
 /** start runs a room and resolves when a state passes `done`. */
-function run(client: ReturnType<typeof fakeServer>["client"], done: (s: State) => boolean) {
+function run(
+  client: ReturnType<typeof fakeServer>["client"],
+  done: (s: State) => boolean,
+  extra: Partial<Options> = {},
+  start: { fresh?: boolean } = {},
+) {
   const states: State[] = [];
   let finish: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -88,13 +93,30 @@ function run(client: ReturnType<typeof fakeServer>["client"], done: (s: State) =
     userId: "u1",
     baseDelayMs: 1,
     maxDelayMs: 4,
+    spreadMs: 4,
+    ...extra,
     onChange: (s) => {
       states.push({ ...s });
       if (done(s)) finish();
     },
   });
-  room.start();
+  room.start(start);
   return { room, states, finished };
+}
+
+/** memoryStorage is a Storage kept in a Map, as a tab's sessionStorage. */
+function memoryStorage(init: Record<string, string> = {}): Storage {
+  const m = new Map(Object.entries(init));
+  return {
+    get length() {
+      return m.size;
+    },
+    clear: () => m.clear(),
+    getItem: (k) => m.get(k) ?? null,
+    key: (i) => [...m.keys()][i] ?? null,
+    removeItem: (k) => void m.delete(k),
+    setItem: (k, v) => void m.set(k, String(v)),
+  };
 }
 
 test("joins, follows the stream and stops on READY with the checkout link", async () => {
@@ -282,4 +304,102 @@ test("backoffDelay doubles from the base, caps, and keeps half of it fixed", () 
     const d = backoffDelay(f, 500, 20_000, Math.random());
     assert.ok(d >= 250 && d <= 20_000, `attempt ${f}: ${d} ms`);
   }
+});
+
+test("a tab with a session reads its status first; a completed checkout stays completed", async () => {
+  const { client, calls } = fakeServer({
+    status: [() => ({ sessionId: "s1", status: SessionStatus.COMPLETED, position: 0, queueLength: 3 })],
+  });
+  const storage = memoryStorage({ "waitroom.session.launch.u1": "s1" });
+  const { states, finished } = run(client, (s) => s.phase === "completed", { storage });
+  await finished;
+  assert.equal(states.at(-1)!.connection, "idle");
+  assert.deepEqual(calls, ["status s1"], "joined again behind the visitor's back");
+});
+
+test("a tab with a session still in line resumes it; Join again starts a new one", async () => {
+  const { client, calls } = fakeServer({
+    status: [() => queued(4, 9)],
+    join: [() => ({ ...queued(9, 9), sessionId: "s2" })],
+    streams: [
+      async function* () {
+        yield queued(4, 9);
+        yield ready;
+      },
+      async function* () {
+        yield { ...ready, sessionId: "s2" };
+      },
+    ],
+  });
+  const storage = memoryStorage({ "waitroom.session.launch.u1": "s1" });
+  const first = run(client, (s) => s.phase === "ready", { storage });
+  await first.finished;
+  assert.deepEqual(calls, ["status s1", "stream s1"]);
+  assert.equal(storage.getItem("waitroom.session.launch.u1"), "s1");
+  const again = run(client, (s) => s.phase === "ready" && s.sessionId === "s2", { storage }, { fresh: true });
+  await again.finished;
+  assert.deepEqual(calls.slice(2), ["join u1 launch", "stream s2"]);
+  assert.equal(storage.getItem("waitroom.session.launch.u1"), "s2");
+});
+
+test("backoff keeps growing while streams fail, even though status calls answer", async () => {
+  let opened = 0;
+  const { client } = fakeServer({
+    join: [() => queued(2, 2)],
+    status: [() => queued(2, 2)],
+    streams: [
+      // eslint-disable-next-line require-yield
+      async function* () {
+        if (++opened < 5) throw new ConnectError("stream refused", Code.Unavailable);
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  const retries = states.filter((s) => s.connection === "reconnecting").map((s) => s.failures);
+  assert.deepEqual(retries, [1, 2, 3, 4]);
+});
+
+test("a quiet stream is reopened at once, with no status call and no backoff", async () => {
+  let streams = 0;
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2)],
+    streams: [
+      async function* (ctx) {
+        streams++;
+        yield queued(2, 2);
+        await waitForever(ctx);
+      },
+      async function* () {
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready", { quietMs: 20 });
+  await finished;
+  assert.equal(streams, 1);
+  assert.deepEqual(calls, ["join u1 launch", "stream s1", "stream s1"]);
+  assert.ok(states.every((s) => s.connection !== "reconnecting"), "a quiet reopen counted as a failure");
+});
+
+test("a live stream the server ends with an error is reopened at a random moment within spreadMs", async () => {
+  const { client } = fakeServer({
+    join: [() => queued(2, 2)],
+    status: [() => queued(2, 2)],
+    streams: [
+      async function* () {
+        yield queued(2, 2);
+        throw new ConnectError("server shutting down", Code.Unavailable);
+      },
+      async function* () {
+        yield ready;
+      },
+    ],
+  });
+  const t0 = Date.now();
+  const { states, finished } = run(client, (s) => s.phase === "ready", { spreadMs: 400, random: () => 0.5 });
+  await finished;
+  const wait = states.find((s) => s.connection === "reconnecting")!.retryAt! - t0;
+  assert.ok(wait >= 150 && wait <= 400, `reopened after ${wait} ms, want about 200 (half of 400)`);
 });
