@@ -86,6 +86,16 @@ type JoinParams struct {
 	NewEvent Event
 }
 
+// Check is what a store verifies before a join touches anything: the session
+// id is one of the event's (so a store can key the session by the event), and
+// the user id is valid.
+func (p JoinParams) Check() error {
+	if ValidateSessionID(p.SessionID) != nil || EventOfSession(p.SessionID) != p.EventID {
+		return &InvalidArgumentError{Field: "session_id", Reason: "not a session id of event " + p.EventID}
+	}
+	return ValidateUserID(p.UserID)
+}
+
 // Snapshot is an event's waiting set at one change sequence number.
 type Snapshot struct {
 	// Tickets are the waiting sessions' tickets, ascending (queue order).

@@ -135,13 +135,10 @@ func (e *event) place(r *rec) queue.Place {
 
 // Join implements queue.Store.
 func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, queue.Place, bool, error) {
-	key, ok := keyOf(p.EventID, p.SessionID)
-	if !ok {
-		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "not a session id of event " + p.EventID}
+	if err := p.Check(); err != nil {
+		return queue.Session{}, queue.Place{}, false, err
 	}
-	if p.UserID == "" || len(p.UserID) > queue.MaxUserIDLen {
-		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "user_id", Reason: "must be 1 to 128 characters"}
-	}
+	key, _ := keyOf(p.EventID, p.SessionID) // Check made sure it has one
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[p.EventID]

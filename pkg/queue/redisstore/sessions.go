@@ -16,11 +16,8 @@ import (
 // Join implements queue.Store.
 func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, queue.Place, bool, error) {
 	// The session's keys share its event's slot only if the id is the event's.
-	if queue.ValidateSessionID(p.SessionID) != nil || queue.EventOfSession(p.SessionID) != p.EventID {
-		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "not a session id of event " + p.EventID}
-	}
-	if p.UserID == "" || len(p.UserID) > queue.MaxUserIDLen {
-		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "user_id", Reason: "must be 1 to 128 characters"}
+	if err := p.Check(); err != nil {
+		return queue.Session{}, queue.Place{}, false, err
 	}
 	if err := s.list(ctx, p.EventID); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
