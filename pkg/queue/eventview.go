@@ -158,10 +158,7 @@ func (v *eventView) run() {
 				return
 			}
 			v.checkSeq(ctx)
-			v.retryRereads()
-			v.mu.Lock()
-			v.checkRate()
-			v.mu.Unlock()
+			v.periodic()
 		}
 		if wait := cfg.Coalesce - cfg.Now().Sub(lastFlush); wait > 0 {
 			t := time.NewTimer(wait)
@@ -301,14 +298,6 @@ func (v *eventView) countAdmissions(c Change) {
 	if c.Kind == ChangeAdmitted && c.Seq > v.rateSeq {
 		v.rateSeq = c.Seq
 		v.rate.add(c.At, len(c.Sessions))
-	}
-}
-
-// checkRate marks the view for a flush when the admission rate moved since
-// the last one. Called with v.mu held.
-func (v *eventView) checkRate() {
-	if v.rate.perSecond(v.hub.cfg.Now()) != v.shownRate {
-		v.dirty = true
 	}
 }
 
@@ -559,6 +548,7 @@ func (v *eventView) reread(ctx context.Context) {
 	if more {
 		defer v.poke()
 	}
+	failed, firstErr := 0, error(nil)
 	for _, w := range batch {
 		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		s, pl, err := v.hub.store.Session(rctx, w.sessionID)
@@ -579,17 +569,28 @@ func (v *eventView) reread(ctx context.Context) {
 			// Still stale (its state is unknown): no position from memory
 			// until a re-read succeeds.
 			v.failedRereads = append(v.failedRereads, w)
-			v.log().Warn("Failed to re-read a watched session; retrying at the next check",
-				"session_id", w.sessionID, "error", err)
+			if failed++; firstErr == nil {
+				firstErr = err
+			}
 		}
 		v.mu.Unlock()
 	}
+	if failed > 0 {
+		// One line per batch: a store outage fails up to maxRereads at once.
+		v.log().Warn("Failed to re-read watched sessions; retrying at the next check",
+			"count", failed, "error", firstErr)
+	}
 }
 
-// retryRereads queues the failed re-reads again.
-func (v *eventView) retryRereads() {
+// periodic queues the failed re-reads again, and marks the view for a flush
+// when the admission rate moved since the last one (it decays when
+// admissions stop), so estimated waits do not go stale.
+func (v *eventView) periodic() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.rate.perSecond(v.hub.cfg.Now()) != v.shownRate {
+		v.dirty = true
+	}
 	for _, w := range v.failedRereads {
 		if _, open := v.watchers[w]; open {
 			v.rereads = append(v.rereads, w)
