@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -25,7 +25,7 @@ type Config struct {
 	RedisAddrs []string
 
 	// Kafka turns on queue events when KafkaEnabled (KAFKA_BROKERS is set).
-	Kafka        events.Config
+	Kafka        kafka.Config
 	KafkaEnabled bool
 
 	// SigningKeyPEM is the checkout tokens' private key (WAITROOM_SIGNING_KEY,
@@ -107,8 +107,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{"REDIS_ADDR", "", hostPorts(&c.RedisAddrs)},
 		{"KAFKA_BROKERS", "", hostPorts(&c.Kafka.Brokers)},
 		{"KAFKA_TOPIC_PREFIX", "", func(s string) error { c.Kafka.TopicPrefix = s; return nil }},
-		{"KAFKA_CLIENT_ID", events.DefaultClientID, func(s string) error { c.Kafka.ClientID = s; return nil }},
-		{"KAFKA_CONSUMER_GROUP", events.DefaultGroup, func(s string) error { c.Kafka.Group = s; return nil }},
+		{"KAFKA_CLIENT_ID", kafka.DefaultClientID, func(s string) error { c.Kafka.ClientID = s; return nil }},
+		{"KAFKA_CONSUMER_GROUP", kafka.DefaultGroup, func(s string) error { c.Kafka.Group = s; return nil }},
 		{"WAITROOM_SIGNING_KEY_FILE", "", func(s string) error { keyFile = s; return nil }},
 		{"WAITROOM_SIGNING_KEY", "", func(s string) error { keyPEM = s; return nil }},
 		{"WAITROOM_TOKEN_ISSUER", "waitroom", nonEmpty(&c.TokenIssuer)},

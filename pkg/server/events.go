@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 )
 
 // startRelay relays queue events to Kafka when KAFKA_BROKERS is set. It never
@@ -18,16 +18,16 @@ func (s *Server) startRelay() error {
 	}
 	kcfg := s.cfg.Kafka
 	kcfg.Logger = s.log.With("component", "kafka")
-	outbox, ok := s.store.(events.RelayStore)
+	outbox, ok := s.store.(kafka.RelayStore)
 	if !ok {
 		return errors.New("KAFKA_BROKERS is set but the store keeps no outbox")
 	}
-	producer, err := events.NewClient(kcfg)
+	producer, err := kafka.NewClient(kcfg)
 	if err != nil {
 		return fmt.Errorf("KAFKA_BROKERS: %w", err)
 	}
 	s.closers = append(s.closers, producer.Close)
-	relay := events.NewRelay(outbox, producer, events.RelayConfig{TopicPrefix: kcfg.TopicPrefix}, s.log)
+	relay := kafka.NewRelay(outbox, producer, kafka.RelayConfig{TopicPrefix: kcfg.TopicPrefix}, s.log)
 	s.relay = relay
 	s.background = append(s.background, func(ctx context.Context) { _ = relay.Run(ctx) })
 	return nil
@@ -41,12 +41,12 @@ func (s *Server) startConsumer() error {
 	}
 	kcfg := s.cfg.Kafka
 	kcfg.Logger = s.log.With("component", "kafka")
-	consumerClient, err := events.NewConsumerClient(kcfg)
+	consumerClient, err := kafka.NewConsumerClient(kcfg)
 	if err != nil {
 		return fmt.Errorf("KAFKA_BROKERS: %w", err)
 	}
 	s.closers = append(s.closers, consumerClient.Close)
-	consumer := events.NewCheckoutConsumer(consumerClient, s.svc, s.log)
+	consumer := kafka.NewCheckoutConsumer(consumerClient, s.svc, s.log)
 	s.background = append(s.background, func(ctx context.Context) { _ = consumer.Run(ctx) })
 	return nil
 }

@@ -11,14 +11,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 )
 
 // TestKafkaWiring runs the real server with KAFKA_BROKERS pointing at an
 // in-process broker: the queue's changes come out as records, and a
 // checkout.completed record frees the slot for the next person.
 func TestKafkaWiring(t *testing.T) {
-	topics := []string{events.TopicJoined, events.TopicLeft, events.TopicAdmitted, events.TopicExpired, events.TopicCompleted, events.TopicCheckoutCompleted}
+	topics := []string{kafka.TopicJoined, kafka.TopicLeft, kafka.TopicAdmitted, kafka.TopicExpired, kafka.TopicCompleted, kafka.TopicCheckoutCompleted}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestKafkaWiring(t *testing.T) {
 	process(t, ts) // capacity 1: k1 is admitted
 
 	reader, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...),
-		kgo.ConsumeTopics(events.TopicJoined, events.TopicAdmitted, events.TopicCompleted),
+		kgo.ConsumeTopics(kafka.TopicJoined, kafka.TopicAdmitted, kafka.TopicCompleted),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +71,9 @@ func TestKafkaWiring(t *testing.T) {
 			cancel()
 		}
 	}
-	wantSeen(events.TopicJoined, a.SessionId)
-	wantSeen(events.TopicJoined, b.SessionId)
-	wantSeen(events.TopicAdmitted, a.SessionId)
+	wantSeen(kafka.TopicJoined, a.SessionId)
+	wantSeen(kafka.TopicJoined, b.SessionId)
+	wantSeen(kafka.TopicAdmitted, a.SessionId)
 
 	// The checkout service reports completion over Kafka.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
@@ -81,11 +81,11 @@ func TestKafkaWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer producer.Close()
-	rec := &kgo.Record{Topic: events.TopicCheckoutCompleted, Value: []byte(`{"session_id":"` + a.SessionId + `"}`)}
+	rec := &kgo.Record{Topic: kafka.TopicCheckoutCompleted, Value: []byte(`{"session_id":"` + a.SessionId + `"}`)}
 	if err := producer.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	wantSeen(events.TopicCompleted, a.SessionId)
+	wantSeen(kafka.TopicCompleted, a.SessionId)
 	process(t, ts)
 	if st := status(t, c, b.SessionId); st.Status != waitroomv1.SessionStatus_SESSION_STATUS_READY {
 		t.Fatalf("after checkout.completed, k2 is %v", st.Status)

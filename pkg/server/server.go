@@ -19,7 +19,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"golang.org/x/net/http2"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -35,7 +35,7 @@ type Server struct {
 	svc     *queue.Service
 	store   queue.Store
 	health  *grpchealth.StaticChecker
-	relay   *events.Relay // nil unless KAFKA_BROKERS is set
+	relay   *kafka.Relay // nil unless KAFKA_BROKERS is set
 	// stopping is set once shutdown begins, so health stays NOT_SERVING.
 	healthMu sync.Mutex
 	stopping bool

@@ -10,7 +10,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 )
 
 // Stats are the server's own figures, for load tools and dashboards.
@@ -28,7 +28,7 @@ type Stats struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	Store      string  `json:"store"`
 	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
-	Kafka *events.RelayStats `json:"kafka,omitempty"`
+	Kafka *kafka.RelayStats `json:"kafka,omitempty"`
 }
 
 var statsMetrics = []string{

@@ -1,4 +1,4 @@
-package events
+package kafka
 
 import (
 	"fmt"
@@ -51,7 +51,7 @@ func TypeOf(k queue.ChangeKind) (typ string, ok bool) {
 func QueueEventOf(c queue.Change) (*waitroomv1.QueueEvent, error) {
 	typ, ok := TypeOf(c.Kind)
 	if !ok {
-		return nil, fmt.Errorf("events: change %s has unknown kind %d", RecordID(c.EventID, c.Seq), c.Kind)
+		return nil, fmt.Errorf("kafka: change %s has unknown kind %d", RecordID(c.EventID, c.Seq), c.Kind)
 	}
 	m := &waitroomv1.QueueEvent{
 		Id:          RecordID(c.EventID, c.Seq),
@@ -85,7 +85,7 @@ func newRecord(prefix string, c queue.Change) (*kgo.Record, error) {
 	}
 	v, err := protojson.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("events: encode %s: %w", m.Id, err)
+		return nil, fmt.Errorf("kafka: encode %s: %w", m.Id, err)
 	}
 	return &kgo.Record{
 		Topic: prefix + m.Type,

@@ -1,4 +1,4 @@
-package events
+package kafka
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func (c *CheckoutConsumer) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if fetches.IsClientClosed() {
-			return errors.New("events: consumer client closed")
+			return errors.New("kafka: consumer client closed")
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
 			if !errors.Is(err, context.Canceled) {

@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -64,16 +64,16 @@ func TestRelayRecordsEveryChange(t *testing.T) {
 	kinds := map[string]int{}
 	lastSeq := map[string]uint64{} // topic/partition/key → seq, to check order
 	for _, rec := range recs {
-		id := header(rec, events.HeaderID)
+		id := header(rec, kafka.HeaderID)
 		ch, ok := w.change(id)
 		if !ok {
 			t.Errorf("record %q matches no change", id)
 			continue
 		}
-		typ, _ := events.TypeOf(ch.Kind)
+		typ, _ := kafka.TypeOf(ch.Kind)
 		kinds[typ]++
 		if rec.Topic != testPrefix+typ || string(rec.Key) != ch.EventID ||
-			header(rec, events.HeaderType) != typ || header(rec, events.HeaderContentType) != "application/json" {
+			header(rec, kafka.HeaderType) != typ || header(rec, kafka.HeaderContentType) != "application/json" {
 			t.Errorf("record %s: topic %q key %q headers %v", id, rec.Topic, rec.Key, rec.Headers)
 		}
 		m := decode(t, rec)
@@ -94,8 +94,8 @@ func TestRelayRecordsEveryChange(t *testing.T) {
 
 func checkPayload(t *testing.T, m *waitroomv1.QueueEvent, c queue.Change) {
 	t.Helper()
-	typ, _ := events.TypeOf(c.Kind)
-	id := events.RecordID(c.EventID, c.Seq)
+	typ, _ := kafka.TypeOf(c.Kind)
+	id := kafka.RecordID(c.EventID, c.Seq)
 	if m.GetId() != id || m.GetType() != typ || m.GetEventId() != c.EventID || m.GetSeq() != c.Seq ||
 		m.QueueLength == nil || m.GetQueueLength() != c.QueueLength || !m.GetAt().AsTime().Equal(c.At) {
 		t.Errorf("payload %v does not match change %+v", m, c)
@@ -305,7 +305,7 @@ func TestRelayWithoutBrokerKeepsEverything(t *testing.T) {
 
 	w, store := newMemWorld(t)
 	w.event("a", 1)
-	cl, err := events.NewClient(events.Config{Brokers: []string{addr}, TopicPrefix: testPrefix, DeliveryTimeout: time.Second})
+	cl, err := kafka.NewClient(kafka.Config{Brokers: []string{addr}, TopicPrefix: testPrefix, DeliveryTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

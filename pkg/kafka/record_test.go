@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"strings"
@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -27,7 +27,7 @@ func TestQueueEventOf(t *testing.T) {
 		At:               at,
 		CheckoutDeadline: at.Add(10 * time.Minute),
 	}
-	m, err := events.QueueEventOf(c)
+	m, err := kafka.QueueEventOf(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +57,14 @@ func TestQueueEventOf(t *testing.T) {
 		queue.ChangeAdmitted: "queue.admitted", queue.ChangeExpired: "queue.expired",
 		queue.ChangeCompleted: "queue.completed",
 	} {
-		if got, ok := events.TypeOf(kind); !ok || got != typ {
+		if got, ok := kafka.TypeOf(kind); !ok || got != typ {
 			t.Errorf("TypeOf(%v) = %q, %v; want %q", kind, got, ok, typ)
 		}
 	}
-	if _, err := events.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: 99}); err == nil {
+	if _, err := kafka.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: 99}); err == nil {
 		t.Error("an unknown kind encoded")
 	}
-	if m, _ := events.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: queue.ChangeJoined, At: at}); m.CheckoutDeadline != nil {
+	if m, _ := kafka.QueueEventOf(queue.Change{EventID: "e", Seq: 1, Kind: queue.ChangeJoined, At: at}); m.CheckoutDeadline != nil {
 		t.Error("a join carries a checkout deadline")
 	}
 }
@@ -93,7 +93,7 @@ func TestDecodeCheckoutCompleted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &kgo.Record{Value: []byte(tc.value)}
-			m, err := events.DecodeCheckoutCompleted(rec)
+			m, err := kafka.DecodeCheckoutCompleted(rec)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("decoded %q as %v", tc.value, m)

@@ -16,4 +16,4 @@
 //
 // Consumed: checkout.completed ([CheckoutConsumer]), which frees the slot of
 // the session it names exactly like the CompleteCheckout RPC.
-package events
+package kafka

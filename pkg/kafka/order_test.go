@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/waitroom/waitroom/internal/redistest"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -57,9 +57,9 @@ func wantInOrderOnce(t *testing.T, col *collector, want []string) {
 // same outbox. They must share the events, not the entries of one event,
 // or one event's changes reach Kafka out of order.
 func TestTwoRelaysKeepEachEventInOrder(t *testing.T) {
-	for name, newStore := range map[string]func(t *testing.T) (*world, events.RelayStore){
-		"memory": func(t *testing.T) (*world, events.RelayStore) { return newMemWorld(t) },
-		"redis": func(t *testing.T) (*world, events.RelayStore) {
+	for name, newStore := range map[string]func(t *testing.T) (*world, kafka.RelayStore){
+		"memory": func(t *testing.T) (*world, kafka.RelayStore) { return newMemWorld(t) },
+		"redis": func(t *testing.T) (*world, kafka.RelayStore) {
 			st := dialRedis(t, redistest.Start(t))
 			return newWorld(t, st), st
 		},
@@ -95,7 +95,7 @@ func TestFullClientBufferKeepsOrder(t *testing.T) {
 	}
 	cfg := testConfig(c.ListenAddrs())
 	cfg.Opts = append(cfg.Opts, kgo.MaxBufferedRecords(300))
-	cl, err := events.NewClient(cfg)
+	cl, err := kafka.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

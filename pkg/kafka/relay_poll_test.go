@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -73,8 +73,8 @@ func (s *countingStore) counts() (minN, maxN int) {
 
 // runFor runs a relay (with the default timings) over store for d of the
 // bubble's fake time. An idle relay never touches its Kafka client.
-func runFor(t *testing.T, store events.RelayStore, d time.Duration, during func(*events.Relay)) {
-	r := events.NewRelay(store, nil, events.RelayConfig{Consumer: "c"}, testLogger(t))
+func runFor(t *testing.T, store kafka.RelayStore, d time.Duration, during func(*kafka.Relay)) {
+	r := kafka.NewRelay(store, nil, kafka.RelayConfig{Consumer: "c"}, testLogger(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
@@ -106,7 +106,7 @@ func TestRelayIdlePollingBacksOff(t *testing.T) {
 func TestRelayWake(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newCountingStore(3, false)
-		runFor(t, store, 0, func(r *events.Relay) {
+		runFor(t, store, 0, func(r *kafka.Relay) {
 			time.Sleep(time.Minute) // fully backed off
 			synctest.Wait()
 			before, _ := store.counts()
@@ -124,8 +124,8 @@ func TestRelayWake(t *testing.T) {
 func TestRelayStoreOutageBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newCountingStore(5, true)
-		var stats events.RelayStats
-		runFor(t, store, 0, func(r *events.Relay) {
+		var stats kafka.RelayStats
+		runFor(t, store, 0, func(r *kafka.Relay) {
 			time.Sleep(time.Minute)
 			synctest.Wait()
 			stats = r.Stats()
@@ -148,7 +148,7 @@ func TestRelayStoreOutageBacksOff(t *testing.T) {
 func TestRelayWakeEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newCountingStore(200, false)
-		runFor(t, store, 0, func(r *events.Relay) {
+		runFor(t, store, 0, func(r *kafka.Relay) {
 			time.Sleep(2 * time.Minute) // fully backed off
 			synctest.Wait()
 			before := store.snapshot()

@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
 )
 
 // The domain service is what the consumer drives in production.
-var _ events.Completer = (*queue.Service)(nil)
+var _ kafka.Completer = (*queue.Service)(nil)
 
 // fakeTokens issues "tok:<session id>" as a checkout token.
 type fakeTokens struct{}
@@ -58,7 +58,7 @@ func newCheckoutWorld(t *testing.T) *checkoutWorld {
 func (cw *checkoutWorld) send(t *testing.T, values ...string) {
 	t.Helper()
 	for _, v := range values {
-		rec := &kgo.Record{Topic: testPrefix + events.TopicCheckoutCompleted, Key: []byte("k"), Value: []byte(v)}
+		rec := &kgo.Record{Topic: testPrefix + kafka.TopicCheckoutCompleted, Key: []byte("k"), Value: []byte(v)}
 		if err := cw.writer.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -101,13 +101,13 @@ func (cw *checkoutWorld) process(t *testing.T) {
 
 // startConsumer runs a consumer in the test group until stop (or the test's
 // end); stop waits for it to commit and leave.
-func (cw *checkoutWorld) startConsumer(t *testing.T, completer events.Completer) (stop func()) {
+func (cw *checkoutWorld) startConsumer(t *testing.T, completer kafka.Completer) (stop func()) {
 	t.Helper()
-	cl, err := events.NewConsumerClient(testConfig(cw.brokers))
+	cl, err := kafka.NewConsumerClient(testConfig(cw.brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons := events.NewCheckoutConsumer(cl, completer, testLogger(t))
+	cons := kafka.NewCheckoutConsumer(cl, completer, testLogger(t))
 	cons.RetryMin, cons.RetryMax = 10*time.Millisecond, 50*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -168,7 +168,7 @@ func TestCheckoutCompletedFreesTheSlot(t *testing.T) {
 // flakyCompleter fails with ErrUnavailable while down is set, and counts the
 // sessions it completed.
 type flakyCompleter struct {
-	next events.Completer
+	next kafka.Completer
 
 	mu        sync.Mutex
 	down      bool

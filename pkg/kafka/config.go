@@ -1,4 +1,4 @@
-package events
+package kafka
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func (c Config) ProducedTopics() []string {
 func NewClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Brokers) == 0 {
-		return nil, fmt.Errorf("events: no Kafka brokers")
+		return nil, fmt.Errorf("kafka: no Kafka brokers")
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -112,7 +112,7 @@ func NewClient(cfg Config) (*kgo.Client, error) {
 func NewConsumerClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Brokers) == 0 {
-		return nil, fmt.Errorf("events: no Kafka brokers")
+		return nil, fmt.Errorf("kafka: no Kafka brokers")
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),

@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/internal/redistest"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
@@ -26,7 +26,7 @@ func dialRedis(t *testing.T, srv *redistest.Server) *redisstore.Store {
 
 // noAckStore is a replica that dies between the broker's acknowledgement and
 // the outbox ack: every AckOutbox fails.
-type noAckStore struct{ events.RelayStore }
+type noAckStore struct{ kafka.RelayStore }
 
 func (noAckStore) AckOutbox(context.Context, string, []string) error {
 	return errors.New("replica crashed before acking")
@@ -108,7 +108,7 @@ func TestRelayCrashSafetyRedis(t *testing.T) {
 		var fresh []string
 		for i := range 20 {
 			w.join("a", "late"+strconv.Itoa(i))
-			fresh = append(fresh, events.RecordID("a", st.Seq+uint64(i)+1))
+			fresh = append(fresh, kafka.RecordID("a", st.Seq+uint64(i)+1))
 		}
 		want := storeIDs(t, storeA)
 		col.waitFor(t, want) // produced, so the broker has them …
@@ -132,7 +132,7 @@ func TestRelayCrashSafetyRedis(t *testing.T) {
 		})
 		byID := map[string]string{}
 		for _, rec := range col.records()[before:] {
-			id := header(rec, events.HeaderID)
+			id := header(rec, kafka.HeaderID)
 			if prev, ok := byID[id]; ok && prev != string(rec.Value) {
 				t.Errorf("%s was produced twice with different payloads", id)
 			}
@@ -142,7 +142,7 @@ func TestRelayCrashSafetyRedis(t *testing.T) {
 	})
 }
 
-func waitDrained(t *testing.T, s events.RelayStore, eventIDs ...string) {
+func waitDrained(t *testing.T, s kafka.RelayStore, eventIDs ...string) {
 	t.Helper()
 	waitUntil(t, "the outboxes drain", func() bool {
 		for _, id := range eventIDs {

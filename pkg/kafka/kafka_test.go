@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -15,22 +15,22 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
-	"github.com/waitroom/waitroom/pkg/events"
+	"github.com/waitroom/waitroom/pkg/kafka"
 )
 
 // testPrefix checks that every topic name takes the prefix.
 const testPrefix = "test."
 
 func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("EVENTS_TEST_LOG") != "" {
+	if os.Getenv("KAFKA_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
 func allTopics() []string {
-	cfg := events.Config{TopicPrefix: testPrefix}
-	return append(cfg.ProducedTopics(), cfg.Topic(events.TopicCheckoutCompleted))
+	cfg := kafka.Config{TopicPrefix: testPrefix}
+	return append(cfg.ProducedTopics(), cfg.Topic(kafka.TopicCheckoutCompleted))
 }
 
 // newCluster starts an in-process Kafka cluster with the topics seeded.
@@ -44,8 +44,8 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	return c
 }
 
-func testConfig(brokers []string) events.Config {
-	return events.Config{
+func testConfig(brokers []string) kafka.Config {
+	return kafka.Config{
 		Brokers:     brokers,
 		TopicPrefix: testPrefix,
 		Group:       "waitroom-test",
@@ -60,10 +60,10 @@ func testConfig(brokers []string) events.Config {
 func newProducer(t testing.TB, brokers []string) *kgo.Client {
 	t.Helper()
 	cfg := testConfig(brokers)
-	if os.Getenv("EVENTS_TEST_KGO_LOG") != "" {
+	if os.Getenv("KAFKA_TEST_KGO_LOG") != "" {
 		cfg.Opts = append(cfg.Opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
 	}
-	cl, err := events.NewClient(cfg)
+	cl, err := kafka.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func newProducer(t testing.TB, brokers []string) *kgo.Client {
 }
 
 // fastRelay is a relay config that reacts quickly, for tests.
-func fastRelay(consumer string) events.RelayConfig {
-	return events.RelayConfig{
+func fastRelay(consumer string) kafka.RelayConfig {
+	return kafka.RelayConfig{
 		TopicPrefix: testPrefix,
 		Consumer:    consumer,
 		Batch:       16,
@@ -89,9 +89,9 @@ func fastRelay(consumer string) events.RelayConfig {
 
 // startRelay runs a relay until the test ends, or until the returned stop is
 // called (which waits for Run to return).
-func startRelay(t testing.TB, store events.RelayStore, client *kgo.Client, cfg events.RelayConfig) (*events.Relay, func()) {
+func startRelay(t testing.TB, store kafka.RelayStore, client *kgo.Client, cfg kafka.RelayConfig) (*kafka.Relay, func()) {
 	t.Helper()
-	r := events.NewRelay(store, client, cfg, testLogger(t).With("relay", cfg.Consumer))
+	r := kafka.NewRelay(store, client, cfg, testLogger(t).With("relay", cfg.Consumer))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -120,7 +120,7 @@ type collector struct {
 
 func newCollector(t testing.TB, brokers []string) *collector {
 	t.Helper()
-	cfg := events.Config{TopicPrefix: testPrefix}
+	cfg := kafka.Config{TopicPrefix: testPrefix}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(cfg.ProducedTopics()...),
@@ -139,7 +139,7 @@ func newCollector(t testing.TB, brokers []string) *collector {
 			fs.EachRecord(func(r *kgo.Record) {
 				c.mu.Lock()
 				c.recs = append(c.recs, r)
-				c.ids[header(r, events.HeaderID)]++
+				c.ids[header(r, kafka.HeaderID)]++
 				c.mu.Unlock()
 			})
 		}
@@ -218,7 +218,7 @@ func decode(t testing.TB, r *kgo.Record) *waitroomv1.QueueEvent {
 	t.Helper()
 	m := new(waitroomv1.QueueEvent)
 	if err := protojson.Unmarshal(r.Value, m); err != nil {
-		t.Fatalf("record %s: value is not a protojson QueueEvent: %v\n%s", header(r, events.HeaderID), err, r.Value)
+		t.Fatalf("record %s: value is not a protojson QueueEvent: %v\n%s", header(r, kafka.HeaderID), err, r.Value)
 	}
 	return m
 }

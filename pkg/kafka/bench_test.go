@@ -1,4 +1,4 @@
-package events_test
+package kafka_test
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // should match; p50 and p99 are reported per case. Joins are paced (a 1ms
 // pause, not timed, every 20) so that the relay runs alongside them.
 //
-//	go test ./pkg/events -run '^$' -bench JoinWithRelay -benchtime 20000x
+//	go test ./pkg/kafka -run '^$' -bench JoinWithRelay -benchtime 20000x
 func BenchmarkJoinWithRelay(b *testing.B) {
 	for _, broker := range []string{"up", "refusing", "stopped"} {
 		b.Run("broker="+broker, func(b *testing.B) {
