@@ -21,6 +21,8 @@ var (
 	ErrNotAdmitted = errors.New("session is not admitted")
 	// ErrUnavailable: the store cannot be reached; the caller may retry (Unavailable).
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrShuttingDown: the process is stopping and ends its streams (Unavailable).
+	ErrShuttingDown = errors.New("server shutting down")
 )
 
 // InvalidArgumentError reports malformed input, naming the field.

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 )
 
 // TestProcessorAdmitsACrowd: when many slots free at once the processor sends
@@ -110,4 +112,16 @@ func TestProcessorPassOverManyEvents(t *testing.T) {
 			t.Fatalf("the active event's head after the pass: %v, %v", s.Session.Status, err)
 		}
 	})
+}
+
+// newService is a service on store whose events default to maxConcurrent
+// slots; tweak, if any, changes the configuration first.
+func newService(t testing.TB, store queue.Store, maxConcurrent int64, tweak ...func(*queue.Config)) *queue.Service {
+	t.Helper()
+	cfg := queue.Config{SessionTTL: time.Hour, DefaultMaxConcurrent: maxConcurrent}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	svc, _ := queuetest.NewService(t, store, cfg, fanout.Config{})
+	return svc
 }

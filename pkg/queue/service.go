@@ -9,7 +9,30 @@ import (
 	"time"
 )
 
-// Config is the service's behaviour, from the environment.
+// Defaults for Config.
+const (
+	DefaultSessionTTL         = 2 * time.Hour
+	DefaultCheckoutWindow     = 10 * time.Minute
+	DefaultMaxConcurrent      = 100
+	DefaultCheckoutURL        = "/checkout"
+	DefaultProcessInterval    = time.Second
+	DefaultAdmitBatch         = 1000
+	defaultMinProcessInterval = 10 * time.Millisecond
+)
+
+// UnknownEvents says what a join to an event id that was never created does.
+type UnknownEvents uint8
+
+const (
+	// RegisterUnknownEvents registers the event with the defaults (the zero value).
+	RegisterUnknownEvents UnknownEvents = iota
+	// RefuseUnknownEvents fails the join with ErrEventNotFound: only events
+	// created with PutEvent take joins, so random event ids cannot grow the
+	// set of events the processor visits every tick.
+	RefuseUnknownEvents
+)
+
+// Config is the service's behaviour. The zero value is the defaults.
 type Config struct {
 	// SessionTTL is how long a session may wait in the queue.
 	SessionTTL time.Duration
@@ -26,45 +49,91 @@ type Config struct {
 	ProcessInterval time.Duration
 	// AdmitBatch bounds the sessions one store call admits or expires.
 	AdmitBatch int
-	// Hub tunes the stream fan-out.
-	Hub HubConfig
-	// RefuseUnknownEvents makes a join to an unknown event id fail with
-	// ErrEventNotFound instead of registering the event with the defaults:
-	// only events created with PutEvent take joins, so random event ids
-	// cannot grow the set of events the processor visits every tick.
-	RefuseUnknownEvents bool
+	// UnknownEvents says whether a join may register an event.
+	UnknownEvents UnknownEvents
 	// Changed, when set, is called after every change this service made
 	// (the Kafka relay uses it to wake up). It must not block.
 	Changed func(eventID string)
+	// Logger receives the processor's and the service's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.CheckoutWindow <= 0 {
+		c.CheckoutWindow = DefaultCheckoutWindow
+	}
+	if c.DefaultMaxConcurrent <= 0 {
+		c.DefaultMaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.CheckoutURL == "" {
+		c.CheckoutURL = DefaultCheckoutURL
+	}
+	if c.ProcessInterval <= 0 {
+		c.ProcessInterval = DefaultProcessInterval
+	}
+	c.ProcessInterval = max(c.ProcessInterval, defaultMinProcessInterval)
+	if c.AdmitBatch <= 0 {
+		c.AdmitBatch = DefaultAdmitBatch
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Streams is the live fan-out that position streams are opened on: the
+// fanout package implements it over the store's change feed.
+type Streams interface {
+	// Watch opens a watch on a session; its first state is the current one.
+	Watch(ctx context.Context, sessionID string) (Watch, error)
+	// EstimatedWait is the estimated wait at position in an event's queue,
+	// from the admissions this process has seen; 0 when unknown.
+	EstimatedWait(eventID string, position int64) time.Duration
+	// OpenStreams is how many watches are open.
+	OpenStreams() int64
+	// Close ends every open watch with ErrShuttingDown.
+	Close()
+}
+
+// Watch follows one session. Next returns its next state, with the event's
+// checkout URL when Ready (empty: the service's default); io.EOF follows a
+// state that ends the stream; ErrShuttingDown ends it when the process stops.
+type Watch interface {
+	Next(ctx context.Context) (View, error)
+	Close()
 }
 
 // Service is the waiting room's use cases over a Store.
 type Service struct {
-	store  Store
-	tokens TokenIssuer
-	hub    *Hub
-	cfg    Config
-	log    *slog.Logger
+	store   Store
+	tokens  TokenIssuer
+	streams Streams
+	cfg     Config
+	log     *slog.Logger
 }
 
-// NewService returns a service; Close releases its streams.
-func NewService(store Store, tokens TokenIssuer, cfg Config, log *slog.Logger) *Service {
-	if cfg.Hub.Now == nil {
-		cfg.Hub.Now = time.Now
-	}
-	if cfg.AdmitBatch <= 0 {
-		cfg.AdmitBatch = 1000
-	}
-	return &Service{store: store, tokens: tokens, hub: NewHub(store, cfg.Hub, log), cfg: cfg, log: log}
+// NewService returns a service over store that issues checkout tokens with
+// tokens and opens position streams on streams; Close closes streams.
+func NewService(store Store, tokens TokenIssuer, streams Streams, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{store: store, tokens: tokens, streams: streams, cfg: cfg, log: cfg.Logger}
 }
 
 // OpenStreams is how many position streams are open on this process.
-func (s *Service) OpenStreams() int64 { return s.hub.Watchers() }
+func (s *Service) OpenStreams() int64 { return s.streams.OpenStreams() }
 
-// Close ends every open watch with ErrHubClosed.
-func (s *Service) Close() { s.hub.Close() }
+// Close ends every open stream with ErrShuttingDown.
+func (s *Service) Close() { s.streams.Close() }
 
-func (s *Service) now() time.Time { return s.cfg.Hub.Now() }
+func (s *Service) now() time.Time { return s.cfg.Now() }
 
 // defaultEvent is the event an unknown event id is registered as.
 func (s *Service) defaultEvent(id string) Event {
@@ -79,7 +148,7 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 	if err := ValidateEventID(eventID); err != nil {
 		return View{}, false, err
 	}
-	if s.cfg.RefuseUnknownEvents {
+	if s.cfg.UnknownEvents == RefuseUnknownEvents {
 		// Events are never deleted, so checking first leaves no window in
 		// which the join could register one.
 		if _, _, err := s.store.Event(ctx, eventID); err != nil {
@@ -187,7 +256,7 @@ func (s *Service) view(ctx context.Context, sess Session, pl Place) (View, error
 		UpdatedAt:   s.now(),
 	}
 	if sess.Status == StatusQueued {
-		v.EstimatedWait = s.hub.estimate(sess.EventID, pl.Position)
+		v.EstimatedWait = s.streams.EstimatedWait(sess.EventID, pl.Position)
 	}
 	if sess.Status == StatusReady {
 		e, _, err := s.store.Event(ctx, sess.EventID)
@@ -218,7 +287,7 @@ func (s *Service) admitted(v View) (View, error) {
 
 // Stream follows one session's state for a position stream.
 type Stream struct {
-	w   *Watcher
+	w   Watch
 	svc *Service
 }
 
@@ -227,31 +296,19 @@ func (s *Service) Watch(ctx context.Context, sessionID string) (*Stream, error) 
 	if err := ValidateSessionID(sessionID); err != nil {
 		return nil, err
 	}
-	w, err := s.hub.Watch(ctx, sessionID)
+	w, err := s.streams.Watch(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}
 	return &Stream{w: w, svc: s}, nil
 }
 
-// Next waits for the session's next state; io.EOF follows a state that ends
-// the stream.
+// Next waits for the session's next state, with its checkout token when
+// Ready; io.EOF follows a state that ends the stream.
 func (st *Stream) Next(ctx context.Context) (View, error) {
 	v, err := st.w.Next(ctx)
 	if err != nil {
 		return View{}, err
-	}
-	if v.Session.Status == StatusReady && v.CheckoutURL == "" && !v.eventKnown {
-		// The event's own checkout URL, when the view had not loaded the
-		// event's settings (or the session had ended before any view). A
-		// view that knows them answers without a store read: 20,000 streams
-		// admitted at once would otherwise each read the event, at the moment
-		// the store is busiest.
-		e, _, err := st.svc.store.Event(ctx, v.Session.EventID)
-		if err != nil && !errors.Is(err, ErrEventNotFound) {
-			return View{}, err
-		}
-		v.CheckoutURL = e.CheckoutURL
 	}
 	return st.svc.admitted(v)
 }

@@ -39,8 +39,8 @@ func (s Status) EndsStream() bool { return s >= StatusReady }
 // second join by the same user returns it instead of creating another.
 func (s Status) Live() bool { return s == StatusQueued || s == StatusReady }
 
-// stage orders statuses so that a newer one can be told from an older one.
-func (s Status) stage() int {
+// Stage orders statuses so that a newer one can be told from an older one.
+func (s Status) Stage() int {
 	switch s {
 	case StatusQueued:
 		return 1

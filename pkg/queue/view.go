@@ -15,8 +15,4 @@ type View struct {
 	// CheckoutToken and CheckoutURL are set when the session is Ready.
 	CheckoutToken string
 	CheckoutURL   string
-	// eventKnown says CheckoutURL is the event's own setting as the view
-	// last read it (empty: the server's default), so a Ready state needs no
-	// store read to complete it.
-	eventKnown bool
 }

@@ -1,4 +1,4 @@
-package queue
+package fanout
 
 import (
 	"testing"

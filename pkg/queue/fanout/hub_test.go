@@ -1,11 +1,10 @@
-package queue_test
+package fanout_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,9 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
-	"github.com/waitroom/waitroom/pkg/token"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 )
 
 // feedStore is the embedded store with a change feed a test can make
@@ -96,32 +96,15 @@ func (f feedHandler) Change(c queue.Change) {
 }
 
 // newService is a service on store whose events default to maxConcurrent
-// slots; tweak, if any, changes the configuration first.
-func newService(t testing.TB, store queue.Store, maxConcurrent int64, tweak ...func(*queue.Config)) *queue.Service {
+// slots, with a fan-out hub that flushes every 10ms and checks itself every
+// second; tweak, if any, changes the service's configuration first.
+func newService(t testing.TB, store queue.Store, maxConcurrent int64, tweak ...func(*queue.Config)) (*queue.Service, *fanout.Hub) {
 	t.Helper()
-	key, err := token.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := token.NewIssuer(token.IssuerConfig{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(iss.Close) // after svc.Close: cleanups run last first
-	cfg := queue.Config{
-		SessionTTL:           time.Hour,
-		CheckoutWindow:       10 * time.Minute,
-		DefaultMaxConcurrent: maxConcurrent,
-		CheckoutURL:          "/checkout",
-		ProcessInterval:      time.Second,
-		Hub:                  queue.HubConfig{Coalesce: 10 * time.Millisecond, Resync: time.Second},
-	}
+	cfg := queue.Config{SessionTTL: time.Hour, DefaultMaxConcurrent: maxConcurrent}
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	svc := queue.NewService(store, iss, cfg, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
-	return svc
+	return queuetest.NewService(t, store, cfg, fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Second})
 }
 
 // follow records the newest state each stream showed.
@@ -174,7 +157,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := &feedStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
-				svc := newService(t, store, 3)
+				svc, _ := newService(t, store, 3)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
@@ -257,7 +240,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := memstore.New()
-		svc := newService(t, store, 1)
+		svc, _ := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
@@ -302,7 +285,7 @@ func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 func TestHubFindsALostLastChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &feedStore{Store: memstore.New()}
-		svc := newService(t, store, 100) // Resync every second
+		svc, _ := newService(t, store, 100) // Resync every second
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
@@ -341,7 +324,7 @@ func TestHubFindsALostLastChange(t *testing.T) {
 // stream on an ended session needs no view either.
 func TestHubUnknownSessionStartsNothing(t *testing.T) {
 	store := memstore.New()
-	svc := newService(t, store, 1)
+	svc, hub := newService(t, store, 1)
 	ctx := context.Background()
 	for i := range 50 {
 		_, err := svc.Watch(ctx, queue.NewSessionID(fmt.Sprint("nope", i)))
@@ -367,7 +350,7 @@ func TestHubUnknownSessionStartsNothing(t *testing.T) {
 	if n := svc.OpenStreams(); n != 0 {
 		t.Fatalf("%d watchers open", n)
 	}
-	if queue.HubViews(svc) != 0 {
+	if hub.Views() != 0 {
 		t.Fatal("an event view was started for sessions that needed none")
 	}
 
@@ -391,7 +374,7 @@ func TestHubUnknownSessionStartsNothing(t *testing.T) {
 // of them ends, none hangs.
 func TestHubWatchDuringClose(t *testing.T) {
 	store := memstore.New()
-	svc := newService(t, store, 1)
+	svc, _ := newService(t, store, 1)
 	ctx := context.Background()
 	var ids []string
 	for i := range 200 {
@@ -463,7 +446,7 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 50
 		store := &countingStore{Store: memstore.New()}
-		svc := newService(t, store, n)
+		svc, _ := newService(t, store, n)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "sale", State: queue.EventPaused, MaxConcurrent: n}); err != nil {
@@ -506,7 +489,7 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 50
 		store := &countingStore{Store: memstore.New()}
-		svc := newService(t, store, 1)
+		svc, _ := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		ids := joinN(t, ctx, svc, "crowd", n)
@@ -540,7 +523,7 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 // and a state already waiting is still handed over first.
 func TestStreamEndsWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		svc := newService(t, memstore.New(), 1)
+		svc, _ := newService(t, memstore.New(), 1)
 		ctx := context.Background()
 		ids := joinN(t, ctx, svc, "gone", 3)
 		st, err := svc.Watch(ctx, ids[2])
@@ -597,7 +580,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 func TestStreamSurvivesAFailedReread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &feedStore{Store: memstore.New()}
-		svc := newService(t, store, 1)
+		svc, _ := newService(t, store, 1)
 		ctx := context.Background()
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "quiet", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
 			t.Fatal(err)
@@ -690,7 +673,7 @@ func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		store := &restartStore{Store: memstore.New()}
-		svc := newService(t, store, 1)
+		svc, _ := newService(t, store, 1)
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "lost", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -752,7 +735,7 @@ func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 func TestEstimatedWaitFollowsTheRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &feedStore{Store: memstore.New()}
-		svc := newService(t, store, 1)
+		svc, _ := newService(t, store, 1)
 		ctx := context.Background()
 		ids := joinN(t, ctx, svc, "rate", 3)
 		st, err := svc.Watch(ctx, ids[2])
@@ -798,6 +781,41 @@ func TestEstimatedWaitFollowsTheRate(t *testing.T) {
 		defer cancel()
 		if v, err = st.Next(nctx); err != nil || v.Position != 2 || v.EstimatedWait != 0 {
 			t.Fatalf("two minutes without admissions: position %d, wait %v (%v); want 2 and unknown", v.Position, v.EstimatedWait, err)
+		}
+	})
+}
+
+// TestZeroConfigsWork: a hub and a service built from zero configs run with
+// their defaults, from a join through the processor to READY on a stream.
+func TestZeroConfigsWork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		store := memstore.New()
+		hub := fanout.New(store, fanout.Config{})
+		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
+		defer svc.Close()
+		v, created, err := svc.Join(ctx, "u1", "zero")
+		if err != nil || !created || v.Position != 1 {
+			t.Fatalf("Join: %+v created=%t err=%v", v, created, err)
+		}
+		st, err := svc.Watch(ctx, v.Session.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if first, err := st.Next(ctx); err != nil || first.Position != 1 {
+			t.Fatalf("first state %+v, %v", first, err)
+		}
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- svc.RunProcessor(pctx) }()
+		got, err := st.Next(ctx)
+		stop()
+		if err != nil || got.Session.Status != queue.StatusReady || got.CheckoutToken == "" || got.CheckoutURL != queue.DefaultCheckoutURL {
+			t.Fatalf("after a processor tick: %+v, %v", got, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -1,8 +1,7 @@
-package queue_test
+package fanout_test
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
 )
 
@@ -19,7 +19,7 @@ import (
 // one join seen by all watchers. BenchmarkStreamFanout in pkg/server is the
 // same over real HTTP/2; the difference is the network stack's share.
 //
-//	go test -run '^$' -bench HubFanout -benchtime 20x ./pkg/queue/
+//	go test -run '^$' -bench HubFanout -benchtime 20x ./pkg/queue/fanout/
 func BenchmarkHubFanout(b *testing.B) {
 	for _, n := range []int{1000, 10000, 100000} {
 		b.Run("watchers="+strconv.Itoa(n), func(b *testing.B) { benchHub(b, n) })
@@ -33,7 +33,7 @@ func benchHub(b *testing.B, n int) {
 	if _, err := store.PutEvent(ctx, queue.Event{ID: event, State: queue.EventPaused, MaxConcurrent: 1, CheckoutWindow: time.Minute}); err != nil {
 		b.Fatal(err)
 	}
-	hub := queue.NewHub(store, queue.HubConfig{Coalesce: time.Microsecond, Resync: time.Hour}, slog.New(slog.DiscardHandler))
+	hub := fanout.New(store, fanout.Config{Coalesce: time.Microsecond, Resync: time.Hour})
 	defer hub.Close()
 	join := func(i int, prefix string) string {
 		s, _, _, err := store.Join(ctx, queue.JoinParams{
@@ -100,7 +100,7 @@ func benchHub(b *testing.B, n int) {
 // holding len sessions: the exact place of a newcomer must not get dearer
 // as the queue grows.
 //
-//	go test -run '^$' -bench StoreJoin ./pkg/queue/
+//	go test -run '^$' -bench StoreJoin ./pkg/queue/fanout/
 func BenchmarkStoreJoin(b *testing.B) {
 	for _, n := range []int{0, 1000, 100000, 1000000} {
 		b.Run("len="+strconv.Itoa(n), func(b *testing.B) {

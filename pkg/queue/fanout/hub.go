@@ -1,0 +1,229 @@
+// Package fanout keeps, for each event with streams open on this process, one
+// live view of its queue, and feeds every stream its exact state from it.
+//
+// A view holds one subscription to the store's change feed and the event's
+// waiting tickets in memory ([state], plain data), run by one loop per event
+// (loop.go) that coalesces changes and flushes each stream's newest state into
+// its mailbox. A change thus costs no store work per stream, whatever the
+// number of streams.
+package fanout
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Defaults for Config.
+const (
+	DefaultCoalesce = 100 * time.Millisecond
+	DefaultResync   = 5 * time.Second
+	DefaultLinger   = 30 * time.Second
+)
+
+// Config tunes the fan-out. The zero value is the defaults.
+type Config struct {
+	// Coalesce is the shortest time between two flushes of an event's changes to
+	// its streams: a burst of changes inside it reaches each stream as one
+	// message with the latest state.
+	Coalesce time.Duration
+	// Resync is how often an event's view checks its change sequence against
+	// the store, to catch changes the subscription lost.
+	Resync time.Duration
+	// Linger is how long an event's view (its subscription and in-memory queue)
+	// outlives its last stream, so reconnecting clients do not rebuild it.
+	Linger time.Duration
+	// Logger receives the views' warnings; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Coalesce <= 0 {
+		c.Coalesce = DefaultCoalesce
+	}
+	if c.Resync <= 0 {
+		c.Resync = DefaultResync
+	}
+	if c.Linger <= 0 {
+		c.Linger = DefaultLinger
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// ErrClosed ends the watchers of a hub that is shutting down. It is
+// queue.ErrShuttingDown, so the API maps it without knowing this package.
+var ErrClosed = queue.ErrShuttingDown
+
+// Hub fans each event's changes out to the streams open on this process.
+type Hub struct {
+	store queue.Store
+	cfg   Config
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	open atomic.Int64 // open watchers
+
+	mu    sync.Mutex
+	views map[string]*viewRef
+}
+
+// viewRef is a running view and the hub's bookkeeping of who uses it.
+type viewRef struct {
+	view      *eventView
+	refs      int
+	idleSince time.Time
+}
+
+var _ queue.Streams = (*Hub)(nil)
+
+// New returns a hub over store. Close stops it.
+func New(store queue.Store, cfg Config) *Hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{store: store, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, views: map[string]*viewRef{}}
+}
+
+// OpenStreams is how many watchers are open.
+func (h *Hub) OpenStreams() int64 { return h.open.Load() }
+
+// Views is how many events this process holds a live view of.
+func (h *Hub) Views() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.views)
+}
+
+// Close ends every watcher with ErrClosed and stops the views.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.cancel() // under mu: no view starts after this
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// acquire returns the event's view, starting it if needed, with one more
+// reference held; release gives it back.
+func (h *Hub) acquire(eventID string) (*eventView, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	r := h.views[eventID]
+	if r == nil {
+		r = &viewRef{view: newEventView(eventID, h.store, h.cfg, &h.open)}
+		h.views[eventID] = r
+		h.wg.Go(func() { r.view.run(h.ctx, func() bool { return h.retire(eventID, r) }) })
+	}
+	r.refs++
+	return r.view, nil
+}
+
+// acquireRunning is acquire for a view that already runs; nil when none does.
+func (h *Hub) acquireRunning(eventID string) *eventView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.views[eventID]
+	if r == nil || h.ctx.Err() != nil {
+		return nil
+	}
+	r.refs++
+	return r.view
+}
+
+// release unregisters a closed watcher and gives back its reference.
+func (h *Hub) release(w *Watcher, v *eventView) {
+	v.unregister(w)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.views[v.eventID]
+	if r == nil || r.view != v {
+		return
+	}
+	if r.refs--; r.refs == 0 {
+		r.idleSince = h.cfg.Now()
+	}
+}
+
+// retire removes an idle view; it reports false if a stream arrived meanwhile.
+func (h *Hub) retire(eventID string, r *viewRef) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.refs > 0 || h.cfg.Now().Sub(r.idleSince) < h.cfg.Linger {
+		return false
+	}
+	delete(h.views, eventID)
+	return true
+}
+
+// EstimatedWait returns the estimated wait at position for an event this
+// process watches, or 0 when it has no view of the event or no admissions
+// seen yet.
+func (h *Hub) EstimatedWait(eventID string, position int64) time.Duration {
+	h.mu.Lock()
+	r := h.views[eventID]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	return r.view.estimate(position)
+}
+
+// Watch opens a watcher on a session. The first value from Next is the
+// session's current state; later ones follow every change that alters what it
+// shows. The caller must Close it.
+func (h *Hub) Watch(ctx context.Context, sessionID string) (queue.Watch, error) {
+	eventID := queue.EventOfSession(sessionID)
+	// Once the event's view runs here — every stream after the first on
+	// this process — one read is enough: a crowd opening streams costs the
+	// store one session read each instead of two.
+	if v := h.acquireRunning(eventID); v != nil {
+		return h.watchOn(ctx, v, sessionID)
+	}
+	// Otherwise read first: an unknown id must not start a view (a
+	// subscription and its goroutines) for an event that may not even
+	// exist, and a session that has ended needs no view at all.
+	s, pl, err := h.store.Session(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status.EndsStream() {
+		return finishedWatcher(h.store, s, pl, h.cfg.Now()), nil
+	}
+	v, err := h.acquire(eventID)
+	if err != nil {
+		return nil, err
+	}
+	return h.watchOn(ctx, v, sessionID)
+}
+
+// watchOn registers a watcher on v, which the caller acquired, then reads
+// the session. Reading after registering means no change can fall between the
+// read and the watcher's first update from the view: it is either in the read
+// or delivered to the registered watcher (or both, which the sequence numbers
+// sort out). A session that has ended is shown once, and its stream ends.
+func (h *Hub) watchOn(ctx context.Context, v *eventView, sessionID string) (queue.Watch, error) {
+	w := &Watcher{sessionID: sessionID, box: newMailbox(), store: h.store}
+	w.release = func(w *Watcher) { h.release(w, v) }
+	v.register(w)
+	s, pl, err := h.store.Session(ctx, sessionID)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	v.start(w, s, pl)
+	return w, nil
+}

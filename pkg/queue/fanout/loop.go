@@ -1,0 +1,191 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// run is the view's loop: it owns the subscription and flushes changes to the
+// watchers at most once per Coalesce. retire is asked at every periodic check
+// whether the view, idle long enough, may stop.
+func (v *eventView) run(ctx context.Context, retire func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	var sub sync.WaitGroup
+	sub.Go(func() { v.subscribe(ctx) })
+	defer func() {
+		cancel()
+		sub.Wait()
+		v.shutdown()
+	}()
+
+	tick := time.NewTicker(v.cfg.Resync)
+	defer tick.Stop()
+	var lastFlush time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.wake:
+		case <-tick.C:
+			if retire() {
+				return
+			}
+			v.checkSeq(ctx)
+			v.periodic()
+		}
+		if wait := v.cfg.Coalesce - v.cfg.Now().Sub(lastFlush); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		v.step(ctx)
+		lastFlush = v.cfg.Now()
+	}
+}
+
+// subscribe keeps the event's one subscription up until ctx ends.
+func (v *eventView) subscribe(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := v.store.Subscribe(ctx, v.eventID, v)
+		if ctx.Err() != nil {
+			return
+		}
+		v.log.Warn("Position update subscription ended; retrying", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (v *eventView) shutdown() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closed = true
+	for w := range v.watchers {
+		w.box.fail(ErrClosed)
+	}
+}
+
+// step applies what arrived, resynchronises if needed, and flushes.
+func (v *eventView) step(ctx context.Context) {
+	changes, resubscribed := v.takeInbox()
+	v.mu.Lock()
+	if resubscribed {
+		v.st.resubscribed()
+	}
+	v.applied(v.st.receive(changes))
+	v.st.checkSuspect(v.cfg.Now(), suspectGrace(v.cfg))
+	v.logFindings()
+	resync := v.st.wantsResync()
+	v.mu.Unlock()
+
+	if resync {
+		v.resync(ctx)
+	}
+	v.reread(ctx)
+
+	v.mu.Lock()
+	v.flush()
+	v.mu.Unlock()
+}
+
+// suspectGrace is how long the feed may trail a store sequence number seen by
+// a check before the view resynchronises: long enough for a change in flight.
+func suspectGrace(cfg Config) time.Duration {
+	return min(cfg.Resync/4, time.Second)
+}
+
+// resync replaces the waiting set with the store's snapshot.
+func (v *eventView) resync(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
+	defer cancel()
+	snap, err := v.store.Snapshot(ctx, v.eventID)
+	if err == nil {
+		var e queue.Event
+		if e, _, err = v.store.Event(ctx, v.eventID); errors.Is(err, queue.ErrEventNotFound) {
+			err = nil
+		}
+		v.mu.Lock()
+		v.event, v.eventKnown = e, err == nil
+		v.mu.Unlock()
+	}
+	if err != nil {
+		v.mu.Lock()
+		v.backoff = min(max(2*v.backoff, 100*time.Millisecond), 5*time.Second)
+		retry := v.backoff
+		v.mu.Unlock()
+		v.log.Warn("Failed to resynchronise queue positions; streams keep their last state", "error", err, "retry_in", retry)
+		time.AfterFunc(retry, v.poke)
+		return
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	regressed, applied := v.st.reset(snap)
+	v.backoff = 0
+	v.dirty = true
+	if regressed {
+		// The store lost changes (a restart without persistence): nothing
+		// remembered about the sessions can be trusted.
+		v.log.Warn("Store's change sequence went backwards; re-reading every watched session", "seq", snap.Seq)
+		for w := range v.watchers {
+			w.baseSeq = 0
+			v.markStale(w)
+		}
+	}
+	v.applied(applied)
+	v.logFindings()
+	v.log.Debug("Resynchronised queue positions", "seq", v.st.seq, "queue_length", v.st.queueLength())
+}
+
+// checkSeq compares the view's sequence with the store's, to catch a lost
+// change even when no later change arrives to reveal the gap, and refreshes
+// the event's settings.
+func (v *eventView) checkSeq(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	e, stats, err := v.store.Event(ctx, v.eventID)
+	if err != nil {
+		if !errors.Is(err, queue.ErrEventNotFound) {
+			v.log.Debug("Periodic position check failed", "error", err)
+		}
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.event, v.eventKnown = e, true
+	if v.st.storeSeq(stats.Seq, v.cfg.Now()) {
+		// Give the changes in flight a grace period, then look again.
+		time.AfterFunc(suspectGrace(v.cfg), v.poke)
+	}
+}
+
+// periodic queues the failed re-reads again, and marks the view for a flush
+// when the admission rate moved since the last one (it decays when
+// admissions stop), so estimated waits do not go stale.
+func (v *eventView) periodic() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.st.rate.perSecond(v.cfg.Now()) != v.shownRate {
+		v.dirty = true
+	}
+	for _, w := range v.failedRereads {
+		if _, open := v.watchers[w]; open {
+			v.rereads = append(v.rereads, w)
+		}
+	}
+	clear(v.failedRereads)
+	v.failedRereads = v.failedRereads[:0]
+}

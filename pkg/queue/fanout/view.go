@@ -1,0 +1,355 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+const (
+	// maxRereads bounds the session re-reads one step makes, so a mass re-read
+	// after a store failure cannot starve the event's other streams.
+	maxRereads = 1000
+	// storeTimeout bounds each store call a view makes; snapshotTimeout
+	// bounds a resync, which reads the whole queue (about a second for
+	// 1,000,000 waiting in Redis).
+	storeTimeout    = 5 * time.Second
+	snapshotTimeout = 30 * time.Second
+)
+
+// eventView is one process's live picture of one event: its [state], kept
+// current from the store's change feed by the view's loop (loop.go), and the
+// watchers of the streams open on this process. One change costs one update
+// of the state plus one cheap comparison per watcher; no store calls.
+type eventView struct {
+	eventID string
+	store   queue.Store
+	cfg     Config
+	log     *slog.Logger
+	open    *atomic.Int64 // the hub's count of open watchers
+
+	// The inbox is filled by the store's subscription, which must never block,
+	// so it has its own lock, never held for long.
+	inMu         sync.Mutex
+	inbox        []queue.Change
+	resubscribed bool
+	wake         chan struct{}
+
+	mu      sync.Mutex
+	closed  bool // shut down: new watchers fail at once
+	st      *state
+	backoff time.Duration // before the next resync after a failed one
+	event   queue.Event
+	// eventKnown is set once event holds the store's settings (or their absence).
+	eventKnown bool
+	// statusChanged are the watchers whose session's status the changes
+	// since the last flush moved; flush serves them first.
+	statusChanged []*Watcher
+	watchers      map[*Watcher]struct{}
+	bySession     map[string][]*Watcher
+	rereads       []*Watcher
+	// shownRate is the admission rate the last flush showed; a periodic
+	// check that finds it moved (it decays when admissions stop) flushes
+	// again, so estimated waits do not go stale.
+	shownRate float64
+	// failedRereads are re-reads the store failed; they are retried at the
+	// next periodic check, not at once, so a failing store is not hammered.
+	failedRereads []*Watcher
+	dirty         bool
+}
+
+func newEventView(eventID string, store queue.Store, cfg Config, open *atomic.Int64) *eventView {
+	return &eventView{
+		eventID:   eventID,
+		store:     store,
+		cfg:       cfg,
+		log:       cfg.Logger.With("event_id", eventID),
+		open:      open,
+		st:        newState(cfg.Now()),
+		wake:      make(chan struct{}, 1),
+		watchers:  map[*Watcher]struct{}{},
+		bySession: map[string][]*Watcher{},
+	}
+}
+
+// Subscribed implements queue.ChangeHandler.
+func (v *eventView) Subscribed() {
+	v.inMu.Lock()
+	v.resubscribed = true
+	v.inMu.Unlock()
+	v.poke()
+}
+
+// Change implements queue.ChangeHandler.
+func (v *eventView) Change(c queue.Change) {
+	v.inMu.Lock()
+	if len(v.inbox) >= maxPending {
+		// The loop is stuck (the store is slow to answer a resync or a
+		// re-read): drop what piled up and resynchronise instead, rather
+		// than hold an unbounded backlog.
+		v.inbox, v.resubscribed = v.inbox[:0], true
+	}
+	v.inbox = append(v.inbox, c)
+	v.inMu.Unlock()
+	v.poke()
+}
+
+func (v *eventView) poke() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (v *eventView) takeInbox() ([]queue.Change, bool) {
+	v.inMu.Lock()
+	defer v.inMu.Unlock()
+	in, re := v.inbox, v.resubscribed
+	v.inbox, v.resubscribed = nil, false
+	return in, re
+}
+
+// applied updates the watchers of the sessions the applied changes touched.
+// Called with v.mu held.
+func (v *eventView) applied(changes []queue.Change) {
+	for _, c := range changes {
+		for _, cs := range c.Sessions {
+			for _, w := range v.bySession[cs.ID] {
+				advance(&w.session, cs.Status, c)
+				v.statusChanged = append(v.statusChanged, w)
+			}
+		}
+		v.dirty = true
+	}
+}
+
+// logFindings logs why the state stopped trusting memory. Called with v.mu held.
+func (v *eventView) logFindings() {
+	for _, f := range v.st.findings() {
+		if f.warn {
+			v.log.Warn(f.msg, f.attrs...)
+		} else {
+			v.log.Info(f.msg, f.attrs...)
+		}
+	}
+}
+
+// advance moves s to a newer status learnt from change c; older news is ignored.
+func advance(s *queue.Session, st queue.Status, c queue.Change) {
+	if st.Stage() <= s.Status.Stage() {
+		return
+	}
+	s.Status = st
+	switch st {
+	case queue.StatusReady:
+		s.AdmittedAt, s.CheckoutDeadline = c.At, c.CheckoutDeadline
+	case queue.StatusCompleted, queue.StatusExpired, queue.StatusLeft:
+		s.EndedAt = c.At
+	}
+}
+
+func (v *eventView) register(w *Watcher) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.watchers[w] = struct{}{}
+	v.open.Add(1)
+	if v.closed {
+		w.box.fail(ErrClosed)
+	}
+	v.bySession[w.sessionID] = append(v.bySession[w.sessionID], w)
+}
+
+func (v *eventView) unregister(w *Watcher) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.watchers, w)
+	v.open.Add(-1)
+	ws := v.bySession[w.sessionID]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(v.bySession, w.sessionID)
+	} else {
+		v.bySession[w.sessionID] = ws
+	}
+}
+
+// start merges the watcher's initial read with whatever the feed told it
+// meanwhile and sends the first state.
+func (v *eventView) start(w *Watcher, s queue.Session, pl queue.Place) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	perSecond := v.st.rate.perSecond(v.cfg.Now())
+	if w.started {
+		// A re-read got here first: the store lost its changes while this
+		// read was in flight, so s may be from before the loss. The re-read
+		// is the newer; the flush it asked for shows it once memory agrees.
+		if u, ok := v.updateOf(w, perSecond); ok {
+			v.show(w, u)
+		}
+		return
+	}
+	if w.session.Status.Stage() > s.Status.Stage() {
+		s.Status, s.AdmittedAt, s.CheckoutDeadline, s.EndedAt =
+			w.session.Status, w.session.AdmittedAt, w.session.CheckoutDeadline, w.session.EndedAt
+	}
+	w.session, w.baseSeq, w.started = s, pl.Seq, true
+	u, ok := v.updateOf(w, perSecond)
+	if !ok {
+		// The view has not caught up with the read yet: the read is the newest.
+		u = v.makeUpdate(w, pl.Position, pl.QueueLength, 0)
+	}
+	v.show(w, u)
+}
+
+// updateOf computes a watcher's state from memory; ok is false when memory
+// cannot tell yet. Called with v.mu held.
+func (v *eventView) updateOf(w *Watcher, perSecond float64) (update, bool) {
+	if w.session.Status != queue.StatusQueued {
+		n := w.last.queueLength
+		if v.st.synced {
+			n = v.st.queueLength()
+		}
+		return v.makeUpdate(w, 0, n, 0), true
+	}
+	if !v.st.covers(w.baseSeq) || w.stale {
+		return update{}, false
+	}
+	pos, ok := v.st.position(w.session.Ticket)
+	if !ok {
+		// Queued, yet gone from the set: the change that took it out was lost.
+		v.markStale(w)
+		return update{}, false
+	}
+	return v.makeUpdate(w, pos, v.st.queueLength(), waitAt(pos, perSecond)), true
+}
+
+func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) update {
+	return update{
+		View: queue.View{
+			Session:       w.session,
+			Position:      pos,
+			QueueLength:   n,
+			EstimatedWait: wait,
+			UpdatedAt:     v.cfg.Now(),
+			CheckoutURL:   v.event.CheckoutURL,
+		},
+		eventKnown: v.eventKnown,
+	}
+}
+
+// show puts a state in the watcher's mailbox if it differs from the last one.
+// Called with v.mu held.
+func (v *eventView) show(w *Watcher, u update) {
+	sh := shownOf(u.View)
+	if w.final || sh == w.last {
+		return
+	}
+	w.last = sh
+	w.final = sh.status.EndsStream()
+	w.box.put(u)
+}
+
+// flush sends every watcher whose state changed its new state. Called with
+// v.mu held.
+func (v *eventView) flush() {
+	if !v.dirty {
+		return
+	}
+	v.dirty = false
+	perSecond := v.st.rate.perSecond(v.cfg.Now())
+	v.shownRate = perSecond
+	// Watchers whose status changed go first: their readers are woken, and
+	// so scheduled, before the thousands whose position merely moved, so a
+	// crowd admitted at once sees READY sooner.
+	for _, w := range v.statusChanged {
+		if _, open := v.watchers[w]; open {
+			v.refresh(w, perSecond)
+		}
+	}
+	clear(v.statusChanged)
+	v.statusChanged = v.statusChanged[:0]
+	for w := range v.watchers {
+		v.refresh(w, perSecond)
+	}
+}
+
+// refresh shows a started watcher its state from memory, if that changed.
+// Called with v.mu held.
+func (v *eventView) refresh(w *Watcher, perSecond float64) {
+	if !w.started || w.final {
+		return
+	}
+	if u, ok := v.updateOf(w, perSecond); ok {
+		v.show(w, u)
+	}
+}
+
+func (v *eventView) markStale(w *Watcher) {
+	if !w.stale {
+		w.stale = true
+		v.rereads = append(v.rereads, w)
+		v.poke()
+	}
+}
+
+// reread reads the sessions whose status the feed lost.
+func (v *eventView) reread(ctx context.Context) {
+	v.mu.Lock()
+	n := min(len(v.rereads), maxRereads)
+	batch := append([]*Watcher(nil), v.rereads[:n]...)
+	v.rereads = append(v.rereads[:0], v.rereads[n:]...)
+	more := len(v.rereads) > 0
+	v.mu.Unlock()
+	if more {
+		defer v.poke()
+	}
+	failed, firstErr := 0, error(nil)
+	for _, w := range batch {
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		s, pl, err := v.store.Session(rctx, w.sessionID)
+		cancel()
+		v.mu.Lock()
+		switch {
+		case err == nil:
+			if s.Status.Stage() >= w.session.Status.Stage() {
+				w.session = s
+			}
+			// A watcher not started yet (its stream's first read in flight when
+			// the store lost its changes) keeps this read: it is the newer.
+			w.baseSeq, w.stale, w.started = pl.Seq, false, true
+			v.dirty = true
+		case errors.Is(err, queue.ErrSessionNotFound):
+			w.box.fail(err)
+		default:
+			// Still stale (its state is unknown): no position from memory
+			// until a re-read succeeds.
+			v.failedRereads = append(v.failedRereads, w)
+			if failed++; firstErr == nil {
+				firstErr = err
+			}
+		}
+		v.mu.Unlock()
+	}
+	if failed > 0 {
+		// One line per batch: a store outage fails up to maxRereads at once.
+		v.log.Warn("Failed to re-read watched sessions; retrying at the next check",
+			"count", failed, "error", firstErr)
+	}
+}
+
+// estimate is the estimated wait at position from this view's admission
+// rate. It does not take v.mu, which a flush to many streams holds for a
+// while: the rate has its own lock.
+func (v *eventView) estimate(position int64) time.Duration {
+	return waitAt(position, v.st.rate.perSecond(v.cfg.Now()))
+}

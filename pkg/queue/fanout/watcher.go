@@ -1,0 +1,74 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Watcher follows one session for one stream: the event's view computes its
+// states and puts them in its mailbox.
+type Watcher struct {
+	sessionID string
+	box       mailbox
+	store     queue.Store // completes a Ready state whose event settings the view lacked
+
+	// Owned by the event's view and guarded by its mu.
+	session queue.Session // the session as last known, with the newest status
+	baseSeq uint64        // the change sequence the initial read reflected
+	started bool          // the initial read has been merged
+	stale   bool          // a re-read is queued
+	last    shown         // what was last put in the mailbox
+	final   bool          // a status that ends the stream was put in the mailbox
+
+	closeOnce sync.Once
+	release   func(*Watcher) // gives the watcher back to its hub; nil for none
+}
+
+var _ queue.Watch = (*Watcher)(nil)
+
+// finishedWatcher shows an ended session's state once, with no view behind it.
+func finishedWatcher(store queue.Store, s queue.Session, pl queue.Place, now time.Time) *Watcher {
+	w := &Watcher{sessionID: s.ID, box: newMailbox(), store: store}
+	w.box.put(update{View: queue.View{Session: s, QueueLength: pl.QueueLength, UpdatedAt: now}})
+	return w
+}
+
+// SessionID is the watched session.
+func (w *Watcher) SessionID() string { return w.sessionID }
+
+// Next waits for the next state. After a state whose status ends the stream it
+// returns io.EOF; it returns ctx's error when ctx ends first, and ErrClosed
+// when the hub shuts down.
+func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
+	u, err := w.box.next(ctx)
+	if err != nil {
+		return queue.View{}, err
+	}
+	if u.Session.Status == queue.StatusReady && u.CheckoutURL == "" && !u.eventKnown {
+		// The event's own checkout URL, when the view had not loaded the
+		// event's settings (or the session had ended before any view). A
+		// view that knows them answers without a store read: 20,000 streams
+		// admitted at once would otherwise each read the event, at the moment
+		// the store is busiest.
+		e, _, err := w.store.Event(ctx, u.Session.EventID)
+		if err != nil && !errors.Is(err, queue.ErrEventNotFound) {
+			return queue.View{}, err
+		}
+		u.CheckoutURL = e.CheckoutURL
+	}
+	return u.View, nil
+}
+
+// Close stops the watcher and gives back its share of the event's view. It is
+// safe to call more than once.
+func (w *Watcher) Close() {
+	w.closeOnce.Do(func() {
+		if w.release != nil {
+			w.release(w)
+		}
+	})
+}
