@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,14 +20,16 @@ const (
 
 // Defaults for Config.
 const (
+	DefaultBroker          = "localhost:9092"
 	DefaultClientID        = "waitroom"
 	DefaultGroup           = "waitroom"
 	DefaultDeliveryTimeout = 30 * time.Second
 )
 
-// Config says how to reach Kafka and what to call things there.
+// Config says how to reach Kafka and what to call things there. Zero fields
+// take the defaults.
 type Config struct {
-	// Brokers are the seed brokers, host:port. Events are off without them.
+	// Brokers are the seed brokers, host:port (default DefaultBroker).
 	Brokers []string
 	// TopicPrefix goes in front of every topic name, e.g. "prod." gives
 	// "prod.queue.joined". Empty by default.
@@ -50,6 +51,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{DefaultBroker}
+	}
 	if c.ClientID == "" {
 		c.ClientID = DefaultClientID
 	}
@@ -73,16 +77,13 @@ func (c Config) ProducedTopics() []string {
 	}
 }
 
-// NewClient returns the producer client for a Relay: idempotent (franz-go's
+// NewProducerClient returns the client for a Relay: idempotent (franz-go's
 // default), acks from all in-sync replicas, and a delivery timeout that bounds
 // every record, even one in flight when the broker died, so that a relay hears
 // about a dead broker and backs off instead of waiting for it. Nothing on a
 // request path uses it.
-func NewClient(cfg Config) (*kgo.Client, error) {
+func NewProducerClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
-	if len(cfg.Brokers) == 0 {
-		return nil, fmt.Errorf("kafka: no Kafka brokers")
-	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
@@ -111,9 +112,6 @@ func NewClient(cfg Config) (*kgo.Client, error) {
 // records the consumer has finished with (at least once).
 func NewConsumerClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
-	if len(cfg.Brokers) == 0 {
-		return nil, fmt.Errorf("kafka: no Kafka brokers")
-	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),

@@ -23,6 +23,35 @@ type Completer interface {
 	CompleteCheckoutToken(ctx context.Context, token string) error
 }
 
+// CheckoutConsumerConfig tunes a CheckoutConsumer. Zero fields take the
+// defaults.
+type CheckoutConsumerConfig struct {
+	// RetryMin and RetryMax bound the wait between attempts while the store
+	// is unavailable (defaults 200ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// HandleTimeout bounds one attempt to complete a session (default 10s).
+	HandleTimeout time.Duration
+	// Logger receives the consumer's reports; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c CheckoutConsumerConfig) withDefaults() CheckoutConsumerConfig {
+	if c.RetryMin <= 0 {
+		c.RetryMin = 200 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	c.RetryMax = max(c.RetryMax, c.RetryMin)
+	if c.HandleTimeout <= 0 {
+		c.HandleTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // CheckoutConsumer reads checkout.completed and completes the sessions it
 // names. It commits a record's offset only after handling it (at least once);
 // duplicates, late, unknown and malformed records are logged and skipped, and
@@ -30,28 +59,19 @@ type Completer interface {
 type CheckoutConsumer struct {
 	client    *kgo.Client
 	completer Completer
+	cfg       CheckoutConsumerConfig
 	log       *slog.Logger
-
-	// RetryMin and RetryMax bound the wait between attempts while the store
-	// is unavailable (defaults 200ms and 5s).
-	RetryMin, RetryMax time.Duration
-	// HandleTimeout bounds one attempt to complete a session (default 10s).
-	HandleTimeout time.Duration
 }
 
 // NewCheckoutConsumer returns a consumer over client, which should come from
 // NewConsumerClient (a group member with AutoCommitMarks). Run starts it.
-func NewCheckoutConsumer(client *kgo.Client, completer Completer, log *slog.Logger) *CheckoutConsumer {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func NewCheckoutConsumer(client *kgo.Client, completer Completer, cfg CheckoutConsumerConfig) *CheckoutConsumer {
+	cfg = cfg.withDefaults()
 	return &CheckoutConsumer{
-		client:        client,
-		completer:     completer,
-		log:           log.With("component", "checkout-consumer"),
-		RetryMin:      200 * time.Millisecond,
-		RetryMax:      5 * time.Second,
-		HandleTimeout: 10 * time.Second,
+		client:    client,
+		completer: completer,
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "checkout-consumer"),
 	}
 }
 
@@ -120,7 +140,7 @@ func (c *CheckoutConsumer) handle(ctx context.Context, rec *kgo.Record) bool {
 		log = log.With("message_id", msg.GetId())
 	}
 
-	wait := c.RetryMin
+	wait := c.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		err := c.complete(ctx, msg)
 		switch {
@@ -155,7 +175,7 @@ func (c *CheckoutConsumer) handle(ctx context.Context, rec *kgo.Record) bool {
 			return false
 		case <-t.C:
 		}
-		wait = min(wait*2, c.RetryMax)
+		wait = min(wait*2, c.cfg.RetryMax)
 	}
 }
 
@@ -164,7 +184,7 @@ func (c *CheckoutConsumer) handle(ctx context.Context, rec *kgo.Record) bool {
 const maxOtherAttempts = 5
 
 func (c *CheckoutConsumer) complete(ctx context.Context, msg *waitroomv1.CheckoutCompleted) error {
-	ctx, cancel := context.WithTimeout(ctx, c.HandleTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandleTimeout)
 	defer cancel()
 	if id := msg.GetSessionId(); id != "" {
 		return c.completer.CompleteCheckout(ctx, id)

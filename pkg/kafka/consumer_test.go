@@ -99,16 +99,22 @@ func (cw *checkoutWorld) process(t *testing.T) {
 	}
 }
 
-// startConsumer runs a consumer in the test group until stop (or the test's
-// end); stop waits for it to commit and leave.
+// startConsumer runs a consumer that retries quickly in the test group until
+// stop (or the test's end); stop waits for it to commit and leave.
 func (cw *checkoutWorld) startConsumer(t *testing.T, completer kafka.Completer) (stop func()) {
+	t.Helper()
+	return cw.startConsumerWith(t, completer, kafka.CheckoutConsumerConfig{
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testLogger(t),
+	})
+}
+
+func (cw *checkoutWorld) startConsumerWith(t *testing.T, completer kafka.Completer, cfg kafka.CheckoutConsumerConfig) (stop func()) {
 	t.Helper()
 	cl, err := kafka.NewConsumerClient(testConfig(cw.brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons := kafka.NewCheckoutConsumer(cl, completer, testLogger(t))
-	cons.RetryMin, cons.RetryMax = 10*time.Millisecond, 50*time.Millisecond
+	cons := kafka.NewCheckoutConsumer(cl, completer, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cons.Run(ctx) }()

@@ -63,7 +63,7 @@ func newProducer(t testing.TB, brokers []string) *kgo.Client {
 	if os.Getenv("KAFKA_TEST_KGO_LOG") != "" {
 		cfg.Opts = append(cfg.Opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
 	}
-	cl, err := kafka.NewClient(cfg)
+	cl, err := kafka.NewProducerClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +72,10 @@ func newProducer(t testing.TB, brokers []string) *kgo.Client {
 }
 
 // fastRelay is a relay config that reacts quickly, for tests.
-func fastRelay(consumer string) kafka.RelayConfig {
+func fastRelay(claimant string) kafka.RelayConfig {
 	return kafka.RelayConfig{
 		TopicPrefix: testPrefix,
-		Consumer:    consumer,
+		Claimant:    claimant,
 		Batch:       16,
 		MinIdle:     30 * time.Second,
 		PollMin:     5 * time.Millisecond,
@@ -91,7 +91,10 @@ func fastRelay(consumer string) kafka.RelayConfig {
 // called (which waits for Run to return).
 func startRelay(t testing.TB, store kafka.RelayStore, client *kgo.Client, cfg kafka.RelayConfig) (*kafka.Relay, func()) {
 	t.Helper()
-	r := kafka.NewRelay(store, client, cfg, testLogger(t).With("relay", cfg.Consumer))
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t).With("relay", cfg.Claimant)
+	}
+	r := kafka.NewRelay(store, client, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

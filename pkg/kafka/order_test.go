@@ -95,7 +95,7 @@ func TestFullClientBufferKeepsOrder(t *testing.T) {
 	}
 	cfg := testConfig(c.ListenAddrs())
 	cfg.Opts = append(cfg.Opts, kgo.MaxBufferedRecords(300))
-	cl, err := kafka.NewClient(cfg)
+	cl, err := kafka.NewProducerClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,7 @@ package kafka
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -17,125 +13,13 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// RelayStore is what a Relay needs from the store: the list of events and
-// their outboxes. A queue.Store built with an outbox satisfies it.
-type RelayStore interface {
-	Events(ctx context.Context) ([]queue.Event, error)
-	queue.Outbox
-}
-
-// RelayConfig tunes a Relay. Zero fields take the defaults.
-type RelayConfig struct {
-	// TopicPrefix goes in front of every topic name (Config.TopicPrefix).
-	TopicPrefix string
-	// Consumer names this relay in the outbox claims; it must differ between
-	// live relays. Default: host name, process id and a random suffix.
-	Consumer string
-	// Batch is how many entries of one event the relay holds at once
-	// (default 256). It bounds the relay's memory during an outage: the rest
-	// of the backlog stays in the store.
-	Batch int
-	// MinIdle is how long a claim holds before another relay may take the
-	// event's outbox over (default 90s). The relay renews its claims at every
-	// step, but none runs while a batch is in flight (up to the client's
-	// delivery timeout, 30s by default) or backing off (up to BackoffMax), so
-	// MinIdle must exceed both together, or two relays produce the same
-	// entries out of order.
-	MinIdle time.Duration
-	// MaxInflight bounds the records handed to the client and not yet
-	// answered, across events (default 4096). Keep it below the client's
-	// MaxBufferedRecords (franz-go's default: 10,000): past that a record
-	// fails at once while later ones of its batch succeed, out of order.
-	MaxInflight int
-	// PollMin and PollMax bound the polling of an event whose outbox is empty:
-	// the interval doubles from PollMin to PollMax while it stays empty
-	// (defaults 50ms and 30s), so an idle system costs one claim per event
-	// per PollMax. WakeEvent, called for every change this process makes,
-	// polls that event at once; the polling only catches entries no wake
-	// announced (another replica's, whose relay died), so it can be slow,
-	// and the events that are over cost little.
-	PollMin, PollMax time.Duration
-	// BackoffMin and BackoffMax bound the wait before retrying after a failed
-	// produce or store call (defaults 250ms and 10s).
-	BackoffMin, BackoffMax time.Duration
-	// EventsEvery is how often the list of events is re-read (default 5s).
-	EventsEvery time.Duration
-	// ReportEvery is how often the backlog is counted for Stats and, when
-	// produces are failing, logged (default 30s).
-	ReportEvery time.Duration
-	// StuckAfter is how long a batch may go unanswered before the relay
-	// reports an outage (default 1m). The client's delivery timeout normally
-	// answers much sooner; this catches a client that does not.
-	StuckAfter time.Duration
-	// ShutdownGrace is how long Run waits, once its context ends, for records
-	// already sent to be answered so their entries can be acked (default 5s).
-	ShutdownGrace time.Duration
-}
-
-func (c RelayConfig) withDefaults() RelayConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	if c.Consumer == "" {
-		c.Consumer = processConsumerName()
-	}
-	if c.Batch <= 0 {
-		c.Batch = 256
-	}
-	def(&c.MinIdle, 90*time.Second)
-	if c.MaxInflight <= 0 {
-		c.MaxInflight = 4096
-	}
-	def(&c.PollMin, 50*time.Millisecond)
-	def(&c.PollMax, 30*time.Second)
-	def(&c.BackoffMin, 250*time.Millisecond)
-	def(&c.BackoffMax, 10*time.Second)
-	def(&c.EventsEvery, 5*time.Second)
-	def(&c.ReportEvery, 30*time.Second)
-	def(&c.StuckAfter, time.Minute)
-	def(&c.ShutdownGrace, 5*time.Second)
-	c.PollMax = max(c.PollMax, c.PollMin)
-	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
-	return c
-}
-
-func processConsumerName() string {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "waitroom"
-	}
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
-
-// RelayStats is a snapshot of a Relay's progress.
-type RelayStats struct {
-	// Backlog is how many entries waited in the outboxes at the last count
-	// (BacklogAt), this relay's and others' alike.
-	Backlog   int64
-	BacklogAt time.Time
-	// Held is how many entries this relay had claimed and not yet acked, at
-	// the last count.
-	Held int
-	// Relayed counts entries the broker acknowledged and the outbox dropped.
-	Relayed uint64
-	// Failures counts failed produce attempts and failed store calls.
-	Failures uint64
-	// LastError is the latest failure, and when it happened.
-	LastError   string
-	LastErrorAt time.Time
-}
-
 // Relay publishes the store's outbox to Kafka. Each entry is claimed under
-// the relay's consumer name, produced, and acked in the store only once the
+// the relay's claimant name, produced, and acked in the store only once the
 // broker has acknowledged it, so an entry is never lost: a failed produce
 // keeps it, and a relay that dies leaves its claims to be taken over after
 // MinIdle. One event's entries are produced in Seq order, one batch at a
 // time, by one relay at a time: the store hands an event's outbox to one
-// consumer while its claims are fresh (queue.Outbox), so relays on several
+// claimant while its claims are fresh (queue.Outbox), so relays on several
 // replicas share the events, not the entries of one.
 type Relay struct {
 	store  RelayStore
@@ -153,6 +37,7 @@ type Relay struct {
 	resMu   sync.Mutex
 	results []produceResult
 	resCh   chan struct{}
+	// wakeCh, woken and wakeAll carry wakes from any goroutine to Run.
 	wakeCh  chan struct{}
 	wakeMu  sync.Mutex
 	woken   map[string]bool // events to poll at once
@@ -198,107 +83,23 @@ type produceResult struct {
 }
 
 // NewRelay returns a relay from store's outbox to client. The client should
-// come from NewClient (acks from all in-sync replicas, idempotent, bounded
-// delivery timeout). Run starts it.
-func NewRelay(store RelayStore, client *kgo.Client, cfg RelayConfig, log *slog.Logger) *Relay {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// come from NewProducerClient (acks from all in-sync replicas, idempotent,
+// bounded delivery timeout). Run starts it.
+func NewRelay(store RelayStore, client *kgo.Client, cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
 		store:  store,
 		client: client,
 		cfg:    cfg,
-		log:    log.With("component", "kafka-relay", "consumer", cfg.Consumer),
+		log:    cfg.Logger.With("component", "kafka-relay", "claimant", cfg.Claimant),
 		events: make(map[string]*eventRelay),
 		resCh:  make(chan struct{}, 1),
 		wakeCh: make(chan struct{}, 1),
 	}
 }
 
-// Consumer is the name the relay claims outbox entries under.
-func (r *Relay) Consumer() string { return r.cfg.Consumer }
-
-// Stats returns the relay's counters and the backlog at the last count.
-func (r *Relay) Stats() RelayStats {
-	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
-	return r.stats
-}
-
-// Backlog counts, now, the entries waiting in every event's outbox.
-func (r *Relay) Backlog(ctx context.Context) (int64, error) {
-	evs, err := r.store.Events(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, e := range evs {
-		l, err := r.store.OutboxLen(ctx, e.ID)
-		if err != nil {
-			return 0, err
-		}
-		n += l
-	}
-	return n, nil
-}
-
-// Wake makes the relay poll every event's outbox now rather than at its idle
-// interval. It never blocks.
-func (r *Relay) Wake() {
-	r.wakeMu.Lock()
-	r.wakeAll = true
-	r.wakeMu.Unlock()
-	r.signalWake()
-}
-
-// WakeEvent makes the relay poll one event's outbox now, registering the
-// event if it is new. It never blocks; calling it after each change shortens
-// the delay before the change reaches Kafka, and costs the other events
-// nothing.
-func (r *Relay) WakeEvent(eventID string) {
-	r.wakeMu.Lock()
-	if r.woken == nil {
-		r.woken = make(map[string]bool)
-	}
-	r.woken[eventID] = true
-	r.wakeMu.Unlock()
-	r.signalWake()
-}
-
-func (r *Relay) signalWake() {
-	select {
-	case r.wakeCh <- struct{}{}:
-	default:
-	}
-}
-
-// takeWakes applies the wakes that arrived: the events named poll now (new
-// ones are registered), or all of them after Wake.
-func (r *Relay) takeWakes(now time.Time) {
-	r.wakeMu.Lock()
-	woken, all := r.woken, r.wakeAll
-	r.woken, r.wakeAll = nil, false
-	r.wakeMu.Unlock()
-	poll := func(ev *eventRelay) {
-		if ev.backoff == 0 {
-			ev.idle = 0
-			ev.nextPoll = now
-		}
-	}
-	if all {
-		for _, ev := range r.events {
-			poll(ev)
-		}
-	}
-	for id := range woken {
-		ev, ok := r.events[id]
-		if !ok {
-			ev = r.addEvent(id)
-		}
-		poll(ev)
-	}
-}
+// Claimant is the name the relay claims outbox entries under.
+func (r *Relay) Claimant() string { return r.cfg.Claimant }
 
 // Run relays until ctx ends, then waits up to ShutdownGrace for records
 // already sent and acks those the broker took. It returns ctx's error.
@@ -395,18 +196,51 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 	// A failed ack keeps its entries held (and is retried on the next
 	// step); it need not stop new entries from going out.
 	acked := r.ack(ctx, ev)
+	if !r.claim(ctx, ev, now) {
+		return
+	}
+	var batch []*heldEntry
+	for _, he := range ev.held {
+		if he.state == stateClaimed {
+			batch = append(batch, he)
+		}
+	}
+	if len(batch) == 0 {
+		if acked {
+			ev.backoff = 0
+			ev.idle = min(max(ev.idle*2, r.cfg.PollMin), r.cfg.PollMax)
+			ev.nextPoll = now.Add(ev.idle)
+		}
+		return
+	}
+	ev.idle = 0
+	slices.SortFunc(batch, func(a, b *heldEntry) int { return cmp.Compare(a.entry.Change.Seq, b.entry.Change.Seq) })
+	if room := r.cfg.MaxInflight - r.inflight; len(batch) > room {
+		// The client's buffer would refuse some; the first ones go now,
+		// the rest once answers make room.
+		batch = batch[:max(room, 0)]
+		if len(batch) == 0 {
+			ev.nextPoll = now.Add(r.cfg.PollMin)
+			return
+		}
+	}
+	r.send(ctx, ev, batch, now)
+}
 
+// claim claims the event's outbox entries up to Batch held, and forgets the
+// ones another relay took over; false if the store refused.
+func (r *Relay) claim(ctx context.Context, ev *eventRelay, now time.Time) bool {
 	// Every step claims, even with no room for more: that renews this
 	// relay's claims (the store returns them again), so they never go idle
 	// while it works on them, and it tells which ones another relay took
 	// over while this one was stalled.
-	entries, err := r.store.ClaimOutbox(ctx, ev.id, r.cfg.Consumer, max(r.cfg.Batch-len(ev.held), 0), r.cfg.MinIdle)
+	entries, err := r.store.ClaimOutbox(ctx, ev.id, r.cfg.Claimant, max(r.cfg.Batch-len(ev.held), 0), r.cfg.MinIdle)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.fail("claim outbox of "+ev.id, err)
 			r.backOff(ev, now)
 		}
-		return
+		return false
 	}
 	ours := make(map[string]bool, len(entries))
 	for _, e := range entries {
@@ -433,33 +267,11 @@ func (r *Relay) step(ctx context.Context, ev *eventRelay, now time.Time) {
 			delete(ev.held, id)
 		}
 	}
+	return true
+}
 
-	var batch []*heldEntry
-	for _, he := range ev.held {
-		if he.state == stateClaimed {
-			batch = append(batch, he)
-		}
-	}
-	if len(batch) == 0 {
-		if acked {
-			ev.backoff = 0
-			ev.idle = min(max(ev.idle*2, r.cfg.PollMin), r.cfg.PollMax)
-			ev.nextPoll = now.Add(ev.idle)
-		}
-		return
-	}
-	ev.idle = 0
-	slices.SortFunc(batch, func(a, b *heldEntry) int { return cmp.Compare(a.entry.Change.Seq, b.entry.Change.Seq) })
-	if room := r.cfg.MaxInflight - r.inflight; len(batch) > room {
-		// The client's buffer would refuse some; the first ones go now,
-		// the rest once answers make room.
-		batch = batch[:max(room, 0)]
-		if len(batch) == 0 {
-			ev.nextPoll = now.Add(r.cfg.PollMin)
-			return
-		}
-	}
-
+// send hands a batch, in Seq order, to the client.
+func (r *Relay) send(ctx context.Context, ev *eventRelay, batch []*heldEntry, now time.Time) {
 	ev.failed = false
 	ev.sentAt = now
 	for _, he := range batch {
@@ -564,92 +376,13 @@ func (r *Relay) ack(ctx context.Context, ev *eventRelay) bool {
 	for _, id := range ids {
 		delete(ev.held, id)
 	}
-	r.statsMu.Lock()
-	r.stats.Relayed += uint64(len(ids))
-	r.statsMu.Unlock()
+	r.countRelayed(len(ids))
 	return true
 }
 
 func (r *Relay) backOff(ev *eventRelay, now time.Time) {
 	ev.backoff = min(max(ev.backoff*2, r.cfg.BackoffMin), r.cfg.BackoffMax)
 	ev.nextPoll = now.Add(ev.backoff)
-}
-
-func (r *Relay) fail(what string, err error) { r.failN(1, what, err) }
-
-func (r *Relay) failN(n uint64, what string, err error) {
-	msg := what + ": " + err.Error()
-	r.statsMu.Lock()
-	r.stats.Failures += n
-	r.stats.LastError = msg
-	r.stats.LastErrorAt = time.Now()
-	first := !r.outage
-	r.outage = true
-	r.statsMu.Unlock()
-	if first {
-		r.log.Warn("Kafka relay failing; outbox entries are kept and retried", "error", msg)
-	}
-}
-
-// maybeRecovered logs the end of an outage once nothing is failing or
-// waiting for a retry.
-func (r *Relay) maybeRecovered() {
-	r.statsMu.Lock()
-	outage := r.outage
-	r.statsMu.Unlock()
-	if !outage {
-		return
-	}
-	for _, ev := range r.events {
-		if ev.backoff != 0 || ev.failed || ev.inflight > 0 && time.Since(ev.sentAt) > r.cfg.StuckAfter {
-			return
-		}
-	}
-	r.statsMu.Lock()
-	r.outage = false
-	failures := r.stats.Failures
-	r.statsMu.Unlock()
-	r.log.Info("Kafka relay recovered", "failures", failures)
-}
-
-// report counts the backlog and logs it while the relay is failing.
-func (r *Relay) report(ctx context.Context) {
-	held := 0
-	for _, ev := range r.events {
-		held += len(ev.held)
-		if ev.inflight > 0 && time.Since(ev.sentAt) > r.cfg.StuckAfter {
-			r.fail("produce", fmt.Errorf("no answer for %d records of %s after %v",
-				ev.inflight, ev.id, time.Since(ev.sentAt).Round(time.Second)))
-		}
-	}
-	var backlog int64
-	var err error
-	for _, id := range r.order {
-		var n int64
-		if n, err = r.store.OutboxLen(ctx, id); err != nil {
-			break
-		}
-		backlog += n
-	}
-	r.statsMu.Lock()
-	r.stats.Held = held
-	if err == nil {
-		r.stats.Backlog = backlog
-		r.stats.BacklogAt = time.Now()
-	}
-	st := r.stats
-	outage := r.outage
-	newFailures := st.Failures - r.failuresLogged
-	r.failuresLogged = st.Failures
-	r.statsMu.Unlock()
-
-	switch {
-	case err != nil && ctx.Err() == nil:
-		r.log.Warn("Kafka outbox backlog unknown", "error", err)
-	case outage || (newFailures > 0 && backlog > 0):
-		r.log.Warn("Kafka outbox backlog", "backlog", backlog, "held", held,
-			"failures", st.Failures, "last_error", st.LastError)
-	}
 }
 
 // shutdown gives records already sent a moment to be answered, then acks

@@ -74,7 +74,7 @@ func (s *countingStore) counts() (minN, maxN int) {
 // runFor runs a relay (with the default timings) over store for d of the
 // bubble's fake time. An idle relay never touches its Kafka client.
 func runFor(t *testing.T, store kafka.RelayStore, d time.Duration, during func(*kafka.Relay)) {
-	r := kafka.NewRelay(store, nil, kafka.RelayConfig{Consumer: "c"}, testLogger(t))
+	r := kafka.NewRelay(store, nil, kafka.RelayConfig{Claimant: "c", Logger: testLogger(t)})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()

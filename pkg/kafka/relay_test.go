@@ -305,7 +305,7 @@ func TestRelayWithoutBrokerKeepsEverything(t *testing.T) {
 
 	w, store := newMemWorld(t)
 	w.event("a", 1)
-	cl, err := kafka.NewClient(kafka.Config{Brokers: []string{addr}, TopicPrefix: testPrefix, DeliveryTimeout: time.Second})
+	cl, err := kafka.NewProducerClient(kafka.Config{Brokers: []string{addr}, TopicPrefix: testPrefix, DeliveryTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

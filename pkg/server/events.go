@@ -22,12 +22,12 @@ func (s *Server) startRelay() error {
 	if !ok {
 		return errors.New("KAFKA_BROKERS is set but the store keeps no outbox")
 	}
-	producer, err := kafka.NewClient(kcfg)
+	producer, err := kafka.NewProducerClient(kcfg)
 	if err != nil {
 		return fmt.Errorf("KAFKA_BROKERS: %w", err)
 	}
 	s.closers = append(s.closers, producer.Close)
-	relay := kafka.NewRelay(outbox, producer, kafka.RelayConfig{TopicPrefix: kcfg.TopicPrefix}, s.log)
+	relay := kafka.NewRelay(outbox, producer, kafka.RelayConfig{TopicPrefix: kcfg.TopicPrefix, Logger: s.log})
 	s.relay = relay
 	s.background = append(s.background, func(ctx context.Context) { _ = relay.Run(ctx) })
 	return nil
@@ -46,7 +46,7 @@ func (s *Server) startConsumer() error {
 		return fmt.Errorf("KAFKA_BROKERS: %w", err)
 	}
 	s.closers = append(s.closers, consumerClient.Close)
-	consumer := kafka.NewCheckoutConsumer(consumerClient, s.svc, s.log)
+	consumer := kafka.NewCheckoutConsumer(consumerClient, s.svc, kafka.CheckoutConsumerConfig{Logger: s.log})
 	s.background = append(s.background, func(ctx context.Context) { _ = consumer.Run(ctx) })
 	return nil
 }
