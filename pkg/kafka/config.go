@@ -6,15 +6,18 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/waitroom/waitroom/internal/wire"
 )
 
-// Topic names, before the configured prefix.
+// Topic names, before the configured prefix. Each change goes to the topic
+// named after its QueueEvent type.
 const (
-	TopicJoined            = "queue.joined"
-	TopicLeft              = "queue.left"
-	TopicAdmitted          = "queue.admitted"
-	TopicExpired           = "queue.expired"
-	TopicCompleted         = "queue.completed"
+	TopicJoined            = wire.TypeJoined
+	TopicLeft              = wire.TypeLeft
+	TopicAdmitted          = wire.TypeAdmitted
+	TopicExpired           = wire.TypeExpired
+	TopicCompleted         = wire.TypeCompleted
 	TopicCheckoutCompleted = "checkout.completed"
 )
 

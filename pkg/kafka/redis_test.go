@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
@@ -108,7 +109,7 @@ func TestRelayCrashSafetyRedis(t *testing.T) {
 		var fresh []string
 		for i := range 20 {
 			w.join("a", "late"+strconv.Itoa(i))
-			fresh = append(fresh, kafka.RecordID("a", st.Seq+uint64(i)+1))
+			fresh = append(fresh, wire.QueueEventID("a", st.Seq+uint64(i)+1))
 		}
 		want := storeIDs(t, storeA)
 		col.waitFor(t, want) // produced, so the broker has them …

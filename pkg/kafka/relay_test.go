@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -70,7 +71,7 @@ func TestRelayRecordsEveryChange(t *testing.T) {
 			t.Errorf("record %q matches no change", id)
 			continue
 		}
-		typ, _ := kafka.TypeOf(ch.Kind)
+		typ, _ := wire.QueueEventType(ch.Kind)
 		kinds[typ]++
 		if rec.Topic != testPrefix+typ || string(rec.Key) != ch.EventID ||
 			header(rec, kafka.HeaderType) != typ || header(rec, kafka.HeaderContentType) != "application/json" {
@@ -94,8 +95,8 @@ func TestRelayRecordsEveryChange(t *testing.T) {
 
 func checkPayload(t *testing.T, m *waitroomv1.QueueEvent, c queue.Change) {
 	t.Helper()
-	typ, _ := kafka.TypeOf(c.Kind)
-	id := kafka.RecordID(c.EventID, c.Seq)
+	typ, _ := wire.QueueEventType(c.Kind)
+	id := wire.QueueEventID(c.EventID, c.Seq)
 	if m.GetId() != id || m.GetType() != typ || m.GetEventId() != c.EventID || m.GetSeq() != c.Seq ||
 		m.QueueLength == nil || m.GetQueueLength() != c.QueueLength || !m.GetAt().AsTime().Equal(c.At) {
 		t.Errorf("payload %v does not match change %+v", m, c)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/waitroom/waitroom/pkg/kafka"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
 )
@@ -64,7 +64,7 @@ func (r *recorder) Subscribed() { r.once.Do(func() { close(r.subscribed) }) }
 
 func (r *recorder) Change(c queue.Change) {
 	r.w.mu.Lock()
-	r.w.changes[kafka.RecordID(c.EventID, c.Seq)] = c
+	r.w.changes[wire.QueueEventID(c.EventID, c.Seq)] = c
 	r.w.mu.Unlock()
 }
 
@@ -146,7 +146,7 @@ func storeIDs(t testing.TB, s queue.Store) []string {
 			t.Fatal(err)
 		}
 		for seq := uint64(1); seq <= st.Seq; seq++ {
-			ids = append(ids, kafka.RecordID(e.ID, seq))
+			ids = append(ids, wire.QueueEventID(e.ID, seq))
 		}
 	}
 	return ids

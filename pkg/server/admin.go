@@ -12,6 +12,7 @@ import (
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -43,7 +44,7 @@ func (h *adminHandler) PutEvent(ctx context.Context, req *connect.Request[waitro
 	if err := h.authorize(req.Header()); err != nil {
 		return nil, err
 	}
-	e, err := eventFromProto(req.Msg.GetEvent())
+	e, err := wire.EventFromProto(req.Msg.GetEvent())
 	if err == nil {
 		e, err = h.svc.PutEvent(ctx, e)
 	}
@@ -55,7 +56,7 @@ func (h *adminHandler) PutEvent(ctx context.Context, req *connect.Request[waitro
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
 	}
-	return connect.NewResponse(&waitroomv1.PutEventResponse{Event: eventToProto(e, st)}), nil
+	return connect.NewResponse(&waitroomv1.PutEventResponse{Event: wire.Event(e, st)}), nil
 }
 
 func (h *adminHandler) GetEvent(ctx context.Context, req *connect.Request[waitroomv1.GetEventRequest]) (*connect.Response[waitroomv1.GetEventResponse], error) {
@@ -66,7 +67,7 @@ func (h *adminHandler) GetEvent(ctx context.Context, req *connect.Request[waitro
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
 	}
-	return connect.NewResponse(&waitroomv1.GetEventResponse{Event: eventToProto(e, st)}), nil
+	return connect.NewResponse(&waitroomv1.GetEventResponse{Event: wire.Event(e, st)}), nil
 }
 
 func (h *adminHandler) ListEvents(ctx context.Context, req *connect.Request[waitroomv1.ListEventsRequest]) (*connect.Response[waitroomv1.ListEventsResponse], error) {
@@ -83,7 +84,7 @@ func (h *adminHandler) ListEvents(ctx context.Context, req *connect.Request[wait
 		if err != nil {
 			return nil, connectError(h.log, req.Spec().Procedure, err)
 		}
-		out = append(out, eventToProto(e, st))
+		out = append(out, wire.Event(e, st))
 	}
 	return connect.NewResponse(&waitroomv1.ListEventsResponse{Events: out}), nil
 }

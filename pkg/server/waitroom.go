@@ -5,12 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
-	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
@@ -34,7 +30,7 @@ func (h *waitroomHandler) JoinQueue(ctx context.Context, req *connect.Request[wa
 	if created {
 		h.log.Info("User joined queue", "session_id", v.Session.ID, "event_id", v.Session.EventID, "position", v.Position)
 	}
-	return connect.NewResponse(joinResponse(v, created)), nil
+	return connect.NewResponse(wire.JoinQueueResponse(v, created)), nil
 }
 
 func (h *waitroomHandler) GetQueueStatus(ctx context.Context, req *connect.Request[waitroomv1.GetQueueStatusRequest]) (*connect.Response[waitroomv1.PositionUpdate], error) {
@@ -42,7 +38,7 @@ func (h *waitroomHandler) GetQueueStatus(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
 	}
-	return connect.NewResponse(positionUpdate(v)), nil
+	return connect.NewResponse(wire.PositionUpdate(v)), nil
 }
 
 func (h *waitroomHandler) LeaveQueue(ctx context.Context, req *connect.Request[waitroomv1.LeaveQueueRequest]) (*connect.Response[waitroomv1.LeaveQueueResponse], error) {
@@ -87,7 +83,7 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 	// The level is fixed for the server's life: one check per stream instead
 	// of one per message.
 	debug := h.log.Enabled(ctx, slog.LevelDebug)
-	var msg updateBuf
+	var msg wire.PositionUpdateBuf
 	var last queue.Status
 	for {
 		v, err := st.Next(ctx)
@@ -103,7 +99,7 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 		case err != nil:
 			return connectError(h.log.With("session_id", id, "event_id", event), req.Spec().Procedure, err)
 		}
-		if err := stream.Send(msg.fill(v)); err != nil {
+		if err := stream.Send(msg.Fill(v)); err != nil {
 			if debug {
 				h.log.Debug("Position stream send failed", "session_id", id, "event_id", event, "error", err)
 			}
@@ -135,35 +131,3 @@ func watchShallow(ctx context.Context, svc *queue.Service, id string) (*queue.St
 	r := <-done
 	return r.st, r.err
 }
-
-// updateBuf is one stream's reusable PositionUpdate: Send marshals it before
-// returning, so the next message can overwrite it, which saves the five
-// allocations positionUpdate makes for every message of every stream.
-type updateBuf struct {
-	msg    waitroomv1.PositionUpdate
-	pos, n int32
-	at     timestamppb.Timestamp
-	wait   durationpb.Duration
-}
-
-// fill sets the message to exactly what positionUpdate(v) returns.
-func (b *updateBuf) fill(v queue.View) *waitroomv1.PositionUpdate {
-	m := &b.msg
-	b.pos, b.n = clamp32(v.Position), clamp32(v.QueueLength)
-	t := v.UpdatedAt.Truncate(time.Millisecond)
-	b.at.Seconds, b.at.Nanos = t.Unix(), int32(t.Nanosecond())
-	m.SessionId = v.Session.ID
-	m.Position, m.QueueLength = &b.pos, &b.n
-	m.Status = wire.SessionStatus(v.Session.Status)
-	m.UpdatedAt = &b.at
-	m.CheckoutToken, m.CheckoutUrl = v.CheckoutToken, v.CheckoutURL
-	m.EstimatedWait = nil
-	if d := v.EstimatedWait; d > 0 {
-		b.wait.Seconds, b.wait.Nanos = int64(d/time.Second), int32(d%time.Second)
-		m.EstimatedWait = &b.wait
-	}
-	return m
-}
-
-// clamp32 is count without the allocation.
-func clamp32(n int64) int32 { return int32(min(max(n, 0), math.MaxInt32)) }

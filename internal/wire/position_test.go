@@ -1,4 +1,4 @@
-package server
+package wire_test
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -22,46 +23,47 @@ func sampleViews() []queue.View {
 	}
 }
 
-// TestUpdateBufMatchesPositionUpdate: the reused message a stream sends must
-// be byte for byte what positionUpdate builds, whatever it held before.
-func TestUpdateBufMatchesPositionUpdate(t *testing.T) {
-	var b updateBuf
+// TestPositionUpdateBufMatchesPositionUpdate: the reused message a stream
+// sends must be byte for byte what PositionUpdate builds, whatever it held
+// before.
+func TestPositionUpdateBufMatchesPositionUpdate(t *testing.T) {
+	var b wire.PositionUpdateBuf
 	views := sampleViews()
 	for round := range 2 {
 		for i, v := range views {
-			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(positionUpdate(v))
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(wire.PositionUpdate(v))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := proto.MarshalOptions{Deterministic: true}.Marshal(b.fill(v))
+			got, err := proto.MarshalOptions{Deterministic: true}.Marshal(b.Fill(v))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != string(want) {
-				t.Errorf("round %d view %d: fill gives %x, positionUpdate %x", round, i, got, want)
+				t.Errorf("round %d view %d: Fill gives %x, PositionUpdate %x", round, i, got, want)
 			}
 		}
 	}
 }
 
 // BenchmarkEncodeUpdate is the per-message encoding a stream does: building
-// the PositionUpdate and marshalling it, fresh per message (before) and
-// reusing the stream's message (now).
+// the PositionUpdate and marshalling it, fresh per message and reusing the
+// stream's message.
 func BenchmarkEncodeUpdate(b *testing.B) {
 	v := sampleViews()[0]
 	b.Run("fresh", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
 		for b.Loop() {
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], positionUpdate(v))
+			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], wire.PositionUpdate(v))
 		}
 	})
 	b.Run("reused", func(b *testing.B) {
 		b.ReportAllocs()
-		var ub updateBuf
+		var ub wire.PositionUpdateBuf
 		var buf []byte
 		for b.Loop() {
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], ub.fill(v))
+			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], ub.Fill(v))
 		}
 	})
 }
