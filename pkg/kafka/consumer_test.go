@@ -12,6 +12,7 @@ import (
 
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
 )
 
@@ -40,10 +41,11 @@ type checkoutWorld struct {
 func newCheckoutWorld(t *testing.T) *checkoutWorld {
 	c := newCluster(t)
 	store := memstore.New()
-	svc := queue.NewService(store, fakeTokens{}, queue.Config{
+	svc := queue.NewService(store, fakeTokens{}, fanout.New(store, fanout.Config{}), queue.Config{
 		SessionTTL: time.Hour, CheckoutWindow: time.Minute, DefaultMaxConcurrent: 1,
 		CheckoutURL: "https://checkout.example/", ProcessInterval: time.Second,
-	}, testLogger(t))
+		Logger: testLogger(t),
+	})
 	t.Cleanup(svc.Close)
 	w, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	if err != nil {
