@@ -13,48 +13,46 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/internal/stats"
 )
 
-// ServerStats is the server's /debug/stats document.
-type ServerStats = server.Stats
-
-func fetchStats(ctx context.Context, addr string) (ServerStats, error) {
+// fetchStats reads the server's /debug/stats document from its DEBUG_ADDR.
+func fetchStats(ctx context.Context, addr string) (stats.Server, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if addr == "" {
-		return ServerStats{}, errors.New("no -debug-addr")
+		return stats.Server{}, errors.New("no -debug-addr")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/stats", nil)
 	if err != nil {
-		return ServerStats{}, err
+		return stats.Server{}, err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return ServerStats{}, err
+		return stats.Server{}, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return ServerStats{}, fmt.Errorf("GET /debug/stats: %s", res.Status)
+		return stats.Server{}, fmt.Errorf("GET /debug/stats: %s", res.Status)
 	}
-	var s ServerStats
+	var s stats.Server
 	return s, json.NewDecoder(res.Body).Decode(&s)
 }
 
 // StreamCost is the server's memory for the open streams, from the stats taken
 // before the streams opened and once they were all open and idle.
 type StreamCost struct {
-	Streams             int64       `json:"streams"`
-	TotalBytesPerStream float64     `json:"total_bytes_per_stream"`
-	RSSBytesPerStream   float64     `json:"rss_bytes_per_stream"`
-	HeapBytesPerStream  float64     `json:"heap_bytes_per_stream"`
-	StackBytesPerStream float64     `json:"stack_bytes_per_stream"`
-	GoroutinesPerStream float64     `json:"goroutines_per_stream"`
-	Before              ServerStats `json:"before"`
-	After               ServerStats `json:"after"`
+	Streams             int64        `json:"streams"`
+	TotalBytesPerStream float64      `json:"total_bytes_per_stream"`
+	RSSBytesPerStream   float64      `json:"rss_bytes_per_stream"`
+	HeapBytesPerStream  float64      `json:"heap_bytes_per_stream"`
+	StackBytesPerStream float64      `json:"stack_bytes_per_stream"`
+	GoroutinesPerStream float64      `json:"goroutines_per_stream"`
+	Before              stats.Server `json:"before"`
+	After               stats.Server `json:"after"`
 }
 
-func streamCost(before, after ServerStats) StreamCost {
+func streamCost(before, after stats.Server) StreamCost {
 	n := after.OpenStreams - before.OpenStreams
 	c := StreamCost{Streams: n, Before: before, After: after}
 	if n <= 0 {

@@ -1,0 +1,42 @@
+// Package stats is the JSON document a waitroom server serves at
+// /debug/stats on its DEBUG_ADDR, shared by the server that writes it and the
+// load tool that reads it, so the tool does not link the server.
+package stats
+
+import "time"
+
+// Server are the server's own figures, for load tools and dashboards.
+type Server struct {
+	OpenStreams int64  `json:"open_streams"`
+	Goroutines  int    `json:"goroutines"`
+	HeapBytes   uint64 `json:"heap_bytes"`
+	// StackBytes is the memory of goroutine stacks: most of a stream's cost.
+	StackBytes uint64 `json:"stack_bytes"`
+	// TotalBytes is all memory the Go runtime holds from the OS.
+	TotalBytes uint64 `json:"total_bytes"`
+	// RSSBytes is the resident set size from /proc (0 where there is none).
+	RSSBytes uint64 `json:"rss_bytes"`
+	// CPUSeconds is user+system CPU time used by the process so far.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Store      string  `json:"store"`
+	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
+	Kafka *Kafka `json:"kafka,omitempty"`
+}
+
+// Kafka is a snapshot of the Kafka relay's progress.
+type Kafka struct {
+	// Backlog is how many entries waited in the outboxes at the last count
+	// (BacklogAt), this relay's and others' alike.
+	Backlog   int64     `json:"backlog"`
+	BacklogAt time.Time `json:"backlog_at"`
+	// Held is how many entries this relay had claimed and not yet acked, at
+	// the last count.
+	Held int `json:"held"`
+	// Relayed counts entries the broker acknowledged and the outbox dropped.
+	Relayed uint64 `json:"relayed"`
+	// Failures counts failed produce attempts and failed store calls.
+	Failures uint64 `json:"failures"`
+	// LastError is the latest failure, and when it happened.
+	LastError   string    `json:"last_error"`
+	LastErrorAt time.Time `json:"last_error_at"`
+}
