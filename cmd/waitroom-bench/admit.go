@@ -92,6 +92,28 @@ func (r *runner) admit(ctx context.Context) error {
 	if cpu1, err := fetchStats(ctx, cfg.DebugAddr); err == nil && cpuErr == nil {
 		res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
+	res.tallyReady(readyAt, freed)
+	if res.Admitted < cfg.Admit {
+		r.fail("only %d of %d admitted streams saw READY within %s", res.Admitted, cfg.Admit, cfg.Settle)
+	}
+	if n := bad.Load(); n > 0 {
+		r.fail("%d stream messages were wrong: a status other than QUEUED or READY, a place out of line, a second READY, or a READY without position 0, token and URL", n)
+	}
+	r.checkStreams(ctx, ss, int64(res.Admitted), time.Now().Add(cfg.Settle))
+	if !cfg.Verify {
+		return nil
+	}
+	exp := make([]expect, 0, cfg.Queue-cfg.Admit)
+	for i, s := range sessions[cfg.Admit:] {
+		exp = append(exp, expect{id: s.id, pos: int32(i + 1)})
+	}
+	return r.verify(ctx, exp, false)
+}
+
+// tallyReady writes to res how many admitted streams saw READY and how long
+// after freed (when the slots were freed); readyAt holds each stream's READY
+// time in Unix nanoseconds, 0 where none came.
+func (res *AdmitResult) tallyReady(readyAt []atomic.Int64, freed time.Time) {
 	var h hist
 	var first, last time.Time
 	for i := range readyAt {
@@ -118,19 +140,4 @@ func (r *runner) admit(ctx context.Context) error {
 			res.PerSecondFromFirst = float64(res.Admitted) / span.Seconds()
 		}
 	}
-	if res.Admitted < cfg.Admit {
-		r.fail("only %d of %d admitted streams saw READY within %s", res.Admitted, cfg.Admit, cfg.Settle)
-	}
-	if n := bad.Load(); n > 0 {
-		r.fail("%d stream messages were wrong: a status other than QUEUED or READY, a place out of line, a second READY, or a READY without position 0, token and URL", n)
-	}
-	r.checkStreams(ctx, ss, int64(res.Admitted), time.Now().Add(cfg.Settle))
-	if !cfg.Verify {
-		return nil
-	}
-	exp := make([]expect, 0, cfg.Queue-cfg.Admit)
-	for i, s := range sessions[cfg.Admit:] {
-		exp = append(exp, expect{id: s.id, pos: int32(i + 1)})
-	}
-	return r.verify(ctx, exp, false)
 }

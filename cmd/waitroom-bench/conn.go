@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,7 +21,6 @@ type pool struct {
 	clients []waitroomv1connect.WaitroomServiceClient
 	admin   []waitroomv1connect.EventAdminServiceClient
 	trs     []*http.Transport
-	next    atomic.Uint64
 }
 
 func clientOptions(protocol string) ([]connect.ClientOption, error) {
@@ -85,11 +83,6 @@ func newPool(ctx context.Context, cfg *Config, n int) (*pool, error) {
 // client returns the i-th connection's client.
 func (p *pool) client(i int) waitroomv1connect.WaitroomServiceClient {
 	return p.clients[i%len(p.clients)]
-}
-
-// any returns the connections in turn.
-func (p *pool) any() waitroomv1connect.WaitroomServiceClient {
-	return p.client(int(p.next.Add(1)))
 }
 
 func (p *pool) close() {

@@ -49,20 +49,6 @@ func (h *hist) add(d time.Duration) {
 	}
 }
 
-// merge adds o's samples to h.
-func (h *hist) merge(o *hist) {
-	for i := range o.counts {
-		if c := o.counts[i].Load(); c != 0 {
-			h.counts[i].Add(c)
-		}
-	}
-	h.n.Add(o.n.Load())
-	h.sum.Add(o.sum.Load())
-	if m := o.max.Load(); m > h.max.Load() {
-		h.max.Store(m)
-	}
-}
-
 // quantile returns the q-quantile (0 < q <= 1), reported as the upper edge of
 // its bucket so that it never understates.
 func (h *hist) quantile(q float64) time.Duration {

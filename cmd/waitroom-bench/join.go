@@ -151,9 +151,6 @@ func (r *runner) join(ctx context.Context) error {
 
 	var h hist
 	ids := make([]string, cfg.Joins)
-	var nerr atomic.Int64
-	var errMu sync.Mutex
-	var next atomic.Int64
 	before, beforeErr := fetchStats(ctx, cfg.DebugAddr)
 	var rb map[string]int64
 	if r.redis != nil {
@@ -164,66 +161,10 @@ func (r *runner) join(ctx context.Context) error {
 	r.prog.begin("join", int64(cfg.Joins), func() string {
 		return fmt.Sprintf("p99 so far %s", fms(ms(h.quantile(0.99))))
 	})
-
-	// Open loop at -rate: a pacer hands out scheduled start times and
-	// latency counts from them, so a stalled server cannot hide its backlog.
-	var sched chan time.Time
 	start := time.Now()
-	if cfg.Rate > 0 {
-		sched = make(chan time.Time, cfg.Concurrency)
-		go func() {
-			defer close(sched)
-			interval := time.Duration(float64(time.Second) / cfg.Rate)
-			for i := range cfg.Joins {
-				at := start.Add(time.Duration(i) * interval)
-				if d := time.Until(at); d > time.Millisecond {
-					time.Sleep(d)
-				}
-				select {
-				case sched <- at:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	var wg sync.WaitGroup
-	for w := range cfg.Concurrency {
-		c := p.client(w)
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if sched != nil {
-					at, ok := <-sched
-					if !ok {
-						return
-					}
-					t0 = at
-				}
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Joins {
-					return
-				}
-				resp, err := c.JoinQueue(ctx, connect.NewRequest(&waitroomv1.JoinQueueRequest{
-					UserId: "u-" + strconv.Itoa(i), EventId: cfg.Event,
-				}))
-				h.add(time.Since(t0))
-				r.prog.step()
-				if err != nil {
-					if nerr.Add(1) <= 5 {
-						errMu.Lock()
-						res.FirstErrors = append(res.FirstErrors, err.Error())
-						errMu.Unlock()
-					}
-					continue
-				}
-				ids[i] = resp.Msg.GetSessionId()
-			}
-		})
-	}
-	wg.Wait()
+	nerr := r.joinAll(ctx, p, ids, &h, res, start)
 	res.Seconds = time.Since(start).Seconds()
-	res.Errors = nerr.Load()
+	res.Errors = nerr
 	res.OK = h.n.Load() - res.Errors
 	res.PerSecond = float64(res.OK) / res.Seconds
 	res.Latency = h.summary()
@@ -260,4 +201,77 @@ func (r *runner) join(ctx context.Context) error {
 		}
 	}
 	return r.verify(ctx, exp, cfg.AdminToken == "")
+}
+
+// joinAll makes the -n measured JoinQueue calls from -c workers, recording
+// the session each created in ids ("" where it failed), each call's latency
+// in h and the first errors in res. It returns how many calls failed.
+func (r *runner) joinAll(ctx context.Context, p *pool, ids []string, h *hist, res *JoinResult, start time.Time) int64 {
+	cfg := r.cfg
+	var nerr atomic.Int64
+	var errMu sync.Mutex
+	var next atomic.Int64
+	var sched <-chan time.Time
+	if cfg.Rate > 0 {
+		sched = r.pace(ctx, start)
+	}
+	var wg sync.WaitGroup
+	for w := range cfg.Concurrency {
+		c := p.client(w)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if sched != nil {
+					at, ok := <-sched
+					if !ok {
+						return
+					}
+					t0 = at
+				}
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Joins {
+					return
+				}
+				resp, err := c.JoinQueue(ctx, connect.NewRequest(&waitroomv1.JoinQueueRequest{
+					UserId: "u-" + strconv.Itoa(i), EventId: cfg.Event,
+				}))
+				h.add(time.Since(t0))
+				r.prog.step()
+				if err != nil {
+					if nerr.Add(1) <= 5 {
+						errMu.Lock()
+						res.FirstErrors = append(res.FirstErrors, err.Error())
+						errMu.Unlock()
+					}
+					continue
+				}
+				ids[i] = resp.Msg.GetSessionId()
+			}
+		})
+	}
+	wg.Wait()
+	return nerr.Load()
+}
+
+// pace hands out the scheduled start of each of the -n calls at -rate from
+// start. The load is open loop: latency counts from these times, so a
+// stalled server cannot hide its backlog.
+func (r *runner) pace(ctx context.Context, start time.Time) <-chan time.Time {
+	sched := make(chan time.Time, r.cfg.Concurrency)
+	go func() {
+		defer close(sched)
+		interval := time.Duration(float64(time.Second) / r.cfg.Rate)
+		for i := range r.cfg.Joins {
+			at := start.Add(time.Duration(i) * interval)
+			if d := time.Until(at); d > time.Millisecond {
+				time.Sleep(d)
+			}
+			select {
+			case sched <- at:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return sched
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+)
+
+// fstream is one stream's progress through the changes.
+type fstream struct {
+	ticket int // the session's ticket; position = live tickets below it + 1
+	mu     sync.Mutex
+	// reached is the last change the stream has shown; pos and ended the
+	// state it implies.
+	reached int
+	pos     int32
+	ended   waitroomv1.SessionStatus // 0 while queued
+	msgs    int
+	// The last message received.
+	lastPos, lastLen int32
+	lastStatus       waitroomv1.SessionStatus
+	lastWait         time.Duration
+}
+
+func isFinal(s waitroomv1.SessionStatus) bool {
+	return s != waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && s != waitroomv1.SessionStatus_SESSION_STATUS_UNSPECIFIED
+}
+
+func endStatus(kind int) waitroomv1.SessionStatus {
+	if kind == kindAdmit {
+		return waitroomv1.SessionStatus_SESSION_STATUS_READY
+	}
+	return waitroomv1.SessionStatus_SESSION_STATUS_LEFT
+}
+
+// streamCheck checks every stream's messages against the queue model and
+// tallies them.
+type streamCheck struct {
+	queue   *queueModel
+	streams []*fstream // stream i is on ticket i+1
+	all     hist
+	byKind  [numKinds]hist
+	credits atomic.Int64 // (stream, change) pairs given a latency
+	unexp   atomic.Int64
+	dups    atomic.Int64
+	waits   atomic.Int64 // messages that only moved the estimated wait
+	msgs    atomic.Int64
+	samples sync.Mutex
+	bad     []string
+}
+
+func newStreamCheck(q *queueModel, streams int) *streamCheck {
+	sc := &streamCheck{queue: q, streams: make([]*fstream, streams)}
+	for i := range sc.streams {
+		sc.streams[i] = &fstream{ticket: i + 1, pos: int32(i + 1)}
+	}
+	return sc
+}
+
+func (sc *streamCheck) note(format string, args ...any) {
+	sc.samples.Lock()
+	if len(sc.bad) < 10 {
+		sc.bad = append(sc.bad, fmt.Sprintf(format, args...))
+	}
+	sc.samples.Unlock()
+}
+
+// badSamples are the first unexpected messages, described.
+func (sc *streamCheck) badSamples() []string {
+	sc.samples.Lock()
+	defer sc.samples.Unlock()
+	return append([]string(nil), sc.bad...)
+}
+
+// onMsg matches a message to the first change since the stream's last match
+// whose expected state it equals, and credits every change up to it with the
+// time from its acknowledgement to now. Taking the first match never runs
+// ahead of the server (a state can recur: a join and then a leave behind
+// restore a queue length), so a later message can always be placed; changes
+// a message skipped over are credited by the next one. A message matching no
+// state the stream could be in is unexpected (a wrong position, or an older
+// state after a newer one); one equal to the message before it is a duplicate.
+func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Time) {
+	sc.msgs.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, mpos, mlen := msg.GetStatus(), msg.GetPosition(), msg.GetQueueLength()
+	if isFinal(st) && (mpos != 0 || st == waitroomv1.SessionStatus_SESSION_STATUS_READY &&
+		(msg.GetCheckoutToken() == "" || msg.GetCheckoutUrl() == "")) {
+		sc.unexp.Add(1)
+		sc.note("ticket %d: %s with position %d, checkout token %t, URL %q", f.ticket, st, mpos,
+			msg.GetCheckoutToken() != "", msg.GetCheckoutUrl())
+	}
+	wait := msg.GetEstimatedWait().AsDuration()
+	same := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
+	dup := same && wait == f.lastWait
+	f.msgs++
+	f.lastPos, f.lastLen, f.lastStatus, f.lastWait = mpos, mlen, st, wait
+	switch {
+	case dup:
+		sc.dups.Add(1)
+		return
+	case same && !isFinal(st):
+		// The same place with a new estimate: the admission rate moved
+		// (the server re-sends it when it changes by about a tenth).
+		sc.waits.Add(1)
+		return
+	case f.ended != 0:
+		sc.unexp.Add(1)
+		sc.note("ticket %d: %s after its final %s", f.ticket, st, f.ended)
+		return
+	}
+	changes := sc.queue.changes
+	issued := int(sc.queue.issued.Load())
+	best, bestEnd := -1, waitroomv1.SessionStatus(0)
+	pos := f.pos
+	start := f.reached + 1
+	if f.msgs == 1 {
+		start = f.reached // the first message shows the state the stream opened on
+	}
+	for k := f.reached; k <= issued && best < 0; k++ {
+		c := &changes[k]
+		if k > f.reached && c.kind != kindJoin {
+			if c.ticket == f.ticket {
+				if st == endStatus(c.kind) {
+					best, bestEnd = k, st
+				}
+				break
+			}
+			if c.ticket < f.ticket {
+				pos--
+			}
+		}
+		if k >= start && st == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && mpos == pos && mlen == c.length {
+			best = k
+		}
+	}
+	if best < 0 {
+		sc.unexp.Add(1)
+		sc.note("ticket %d: got %s position %d length %d, matching no state since change %d (issued %d)",
+			f.ticket, st, mpos, mlen, f.reached, issued)
+		return
+	}
+	for i := f.reached + 1; i <= best; i++ {
+		c := &changes[i]
+		var d time.Duration
+		if ack := c.ack.Load(); ack != 0 {
+			d = at.Sub(time.Unix(0, ack))
+		}
+		sc.all.add(d)
+		sc.byKind[c.kind].add(d)
+		sc.credits.Add(1)
+		if c.kind != kindJoin && c.ticket < f.ticket {
+			f.pos--
+		}
+	}
+	f.reached = best
+	f.ended = bestEnd
+}
+
+// shows reports whether stream f last showed its final state.
+func (fin *finalState) shows(f *fstream) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e, ok := fin.ended[f.ticket]; ok {
+		return f.lastStatus == endStatus(e.kind)
+	}
+	return f.lastStatus == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED &&
+		f.lastPos == fin.below[f.ticket]+1 && f.lastLen == fin.length
+}
+
+// atFinal counts the streams showing their final state.
+func (sc *streamCheck) atFinal(fin *finalState) int {
+	n := 0
+	for _, f := range sc.streams {
+		if fin.shows(f) {
+			n++
+		}
+	}
+	return n
+}
+
+// notAtFinal describes up to 5 streams not showing their final state.
+func (sc *streamCheck) notAtFinal(fin *finalState) []string {
+	var sample []string
+	for _, f := range sc.streams {
+		if !fin.shows(f) && len(sample) < 5 {
+			f.mu.Lock()
+			sample = append(sample, fmt.Sprintf("ticket %d shows %s position %d length %d", f.ticket, f.lastStatus, f.lastPos, f.lastLen))
+			f.mu.Unlock()
+		}
+	}
+	return sample
+}
+
+// ended counts the streams that showed a final status, which the server
+// must end.
+func (sc *streamCheck) ended() int64 {
+	var n int64
+	for _, f := range sc.streams {
+		f.mu.Lock()
+		if f.ended != 0 {
+			n++
+		}
+		f.mu.Unlock()
+	}
+	return n
+}
+
+// coalesced counts the (stream, change) pairs, up to the change that ended
+// the stream's session or else the last, that no message was credited with.
+func (sc *streamCheck) coalesced(fin *finalState) int64 {
+	changes := len(sc.queue.changes) - 1
+	var pairs int64
+	for _, f := range sc.streams {
+		end := changes
+		if e, ok := fin.ended[f.ticket]; ok {
+			end = e.at
+		}
+		pairs += int64(end)
+	}
+	return pairs - sc.credits.Load()
+}
