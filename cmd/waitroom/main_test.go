@@ -17,7 +17,7 @@ func TestKeygenPrintsAUsableKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("keygen output does not parse: %v\n%s", err, out.String())
 	}
-	if _, err := token.NewIssuer(token.IssuerConfig{Key: key}); err != nil {
+	if _, err := token.NewIssuer(key, token.IssuerConfig{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -82,7 +82,7 @@ func testFlow(t *testing.T, ts *testServer) {
 			}
 
 			// The token verifies against the published JWKS.
-			v, err := token.NewVerifier(ts.URL+"/.well-known/jwks.json", token.VerifierOptions{Issuer: "waitroom", Audience: "checkout"})
+			v, err := token.NewVerifier(ts.URL+"/.well-known/jwks.json", token.VerifierConfig{Issuer: "waitroom", Audience: "checkout"})
 			if err != nil {
 				t.Fatal(err)
 			}

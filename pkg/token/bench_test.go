@@ -11,7 +11,7 @@ import (
 func BenchmarkIssue(b *testing.B) {
 	for _, k := range keyKinds {
 		b.Run(k.alg, func(b *testing.B) {
-			iss := mustIssuer(b, token.IssuerConfig{Key: k.gen(b)})
+			iss := mustIssuer(b, k.gen(b), token.IssuerConfig{})
 			s := testSession()
 			b.ReportAllocs()
 			for b.Loop() {

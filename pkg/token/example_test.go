@@ -10,7 +10,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
@@ -22,7 +21,7 @@ func ExampleVerifier() {
 	if err != nil {
 		panic(err)
 	}
-	issuer, err := token.NewIssuer(token.IssuerConfig{Key: key})
+	issuer, err := token.NewIssuer(key, token.IssuerConfig{})
 	if err != nil {
 		panic(err)
 	}
@@ -33,8 +32,8 @@ func ExampleVerifier() {
 	defer waitroom.Close()
 
 	admitted := time.Now()
-	checkoutToken, err := issuer.Issue(queue.Session{
-		ID:               "concert-1~0123456789abcdefghjkmnpqrs",
+	checkoutToken, err := issuer.Issue(token.Admission{
+		SessionID:        "concert-1~0123456789abcdefghjkmnpqrs",
 		UserID:           "user-42",
 		EventID:          "concert-1",
 		AdmittedAt:       admitted,
@@ -45,7 +44,7 @@ func ExampleVerifier() {
 	}
 
 	// The checkout service's side: one Verifier for the life of the process.
-	verifier, err := token.NewVerifier(waitroom.URL+token.JWKSPath, token.VerifierOptions{})
+	verifier, err := token.NewVerifier(waitroom.URL+token.JWKSPath, token.VerifierConfig{})
 	if err != nil {
 		panic(err)
 	}

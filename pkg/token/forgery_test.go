@@ -26,7 +26,7 @@ type forgery struct {
 // and audience from key.
 func forgeries(tb testing.TB, key crypto.Signer) []forgery {
 	tb.Helper()
-	iss := mustIssuer(tb, token.IssuerConfig{Key: key})
+	iss := mustIssuer(tb, key, token.IssuerConfig{})
 	kid := iss.KeyID()
 	method := jwt.GetSigningMethod(map[bool]string{true: token.AlgEdDSA, false: token.AlgES256}[isEd25519(key)])
 	good := mustIssue(tb, iss, testSession())
@@ -64,7 +64,7 @@ func forgeries(tb testing.TB, key crypto.Signer) []forgery {
 	flipped[3] ^= 'A' ^ 'B'
 
 	stranger := mustEd25519(tb)
-	strangerIss := mustIssuer(tb, token.IssuerConfig{Key: stranger})
+	strangerIss := mustIssuer(tb, stranger, token.IssuerConfig{})
 
 	return []forgery{
 		{name: "empty", tok: ""},
@@ -89,9 +89,9 @@ func forgeries(tb testing.TB, key crypto.Signer) []forgery {
 		{name: "unknown key", want: jwt.ErrTokenUnverifiable, tok: mustIssue(tb, strangerIss, testSession())},
 		{name: "no kid", want: jwt.ErrTokenUnverifiable, tok: sign(tb, method, key, "", validClaims())},
 		{name: "wrong issuer", want: jwt.ErrTokenInvalidIssuer,
-			tok: mustIssue(tb, mustIssuer(tb, token.IssuerConfig{Key: key, Issuer: "elsewhere"}), testSession())},
+			tok: mustIssue(tb, mustIssuer(tb, key, token.IssuerConfig{Issuer: "elsewhere"}), testSession())},
 		{name: "wrong audience", want: jwt.ErrTokenInvalidAudience,
-			tok: mustIssue(tb, mustIssuer(tb, token.IssuerConfig{Key: key, Audience: "refunds"}), testSession())},
+			tok: mustIssue(tb, mustIssuer(tb, key, token.IssuerConfig{Audience: "refunds"}), testSession())},
 		{name: "missing exp", want: jwt.ErrTokenRequiredClaimMissing, tok: sign(tb, method, key, kid, noExp)},
 		{name: "missing sid", want: jwt.ErrTokenRequiredClaimMissing, tok: sign(tb, method, key, kid, noSID)},
 	}

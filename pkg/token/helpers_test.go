@@ -17,7 +17,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
@@ -26,14 +25,11 @@ var admittedAt = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const testSessionID = "concert-1~0123456789abcdefghjkmnpqrs"
 
-func testSession() queue.Session {
-	return queue.Session{
-		ID:               testSessionID,
+func testSession() token.Admission {
+	return token.Admission{
+		SessionID:        testSessionID,
 		UserID:           "user-42",
 		EventID:          "concert-1",
-		Status:           queue.StatusReady,
-		JoinedAt:         admittedAt.Add(-time.Hour),
-		ExpiresAt:        admittedAt.Add(time.Hour),
 		AdmittedAt:       admittedAt,
 		CheckoutDeadline: admittedAt.Add(10 * time.Minute),
 	}
@@ -66,9 +62,9 @@ func mustP256(tb testing.TB) crypto.Signer {
 	return k
 }
 
-func mustIssuer(tb testing.TB, cfg token.IssuerConfig) *token.Issuer {
+func mustIssuer(tb testing.TB, key crypto.Signer, cfg token.IssuerConfig) *token.Issuer {
 	tb.Helper()
-	iss, err := token.NewIssuer(cfg)
+	iss, err := token.NewIssuer(key, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,7 +72,7 @@ func mustIssuer(tb testing.TB, cfg token.IssuerConfig) *token.Issuer {
 	return iss
 }
 
-func mustIssue(tb testing.TB, iss *token.Issuer, s queue.Session) string {
+func mustIssue(tb testing.TB, iss *token.Issuer, s token.Admission) string {
 	tb.Helper()
 	tok, err := iss.Issue(s)
 	if err != nil {
@@ -142,7 +138,7 @@ func (s *jwksServer) Publish(iss *token.Issuer) {
 
 func mustVerifier(tb testing.TB, url string, c *clock) *token.Verifier {
 	tb.Helper()
-	v, err := token.NewVerifier(url, token.VerifierOptions{Clock: c.Now, MinRefresh: time.Minute})
+	v, err := token.NewVerifier(url, token.VerifierConfig{Now: c.Now, MinRefresh: time.Minute})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -174,9 +170,9 @@ func validClaims() *token.Claims {
 			ExpiresAt: jwt.NewNumericDate(s.CheckoutDeadline),
 			NotBefore: jwt.NewNumericDate(s.AdmittedAt),
 			IssuedAt:  jwt.NewNumericDate(s.AdmittedAt),
-			ID:        s.ID,
+			ID:        s.SessionID,
 		},
-		SessionID: s.ID,
+		SessionID: s.SessionID,
 		EventID:   s.EventID,
 	}
 }

@@ -15,11 +15,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// Defaults for IssuerConfig and VerifierOptions.
+// Defaults for IssuerConfig and VerifierConfig.
 const (
 	DefaultIssuer     = "waitroom"
 	DefaultAudience   = "checkout"
@@ -30,11 +28,8 @@ const (
 // 500 bytes; the cap keeps junk input from costing more than a length check.
 const MaxTokenLen = 4 << 10
 
-// IssuerConfig configures NewIssuer.
+// IssuerConfig tunes NewIssuer. Zero fields take the defaults.
 type IssuerConfig struct {
-	// Key signs tokens: Ed25519 (alg EdDSA, preferred) or an *ecdsa.PrivateKey
-	// on P-256 (alg ES256).
-	Key crypto.Signer
 	// Issuer and Audience go into iss and aud; they default to DefaultIssuer
 	// and DefaultAudience.
 	Issuer   string
@@ -46,6 +41,33 @@ type IssuerConfig struct {
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS; DefaultJWKSMaxAge if zero.
 	JWKSMaxAge time.Duration
 }
+
+func (c IssuerConfig) withDefaults() IssuerConfig {
+	c.Issuer = cmp.Or(c.Issuer, DefaultIssuer)
+	c.Audience = cmp.Or(c.Audience, DefaultAudience)
+	if c.JWKSMaxAge <= 0 {
+		c.JWKSMaxAge = DefaultJWKSMaxAge
+	}
+	return c
+}
+
+// Admission is what a checkout token states: which session of which user
+// was admitted to which event, when, and until when it may check out.
+type Admission struct {
+	SessionID        string
+	UserID           string
+	EventID          string
+	AdmittedAt       time.Time
+	CheckoutDeadline time.Time
+}
+
+// InvalidTokenError is Issuer.SessionID's answer to a token it does not
+// accept; Reason says why in a few words.
+type InvalidTokenError struct {
+	Reason string
+}
+
+func (e *InvalidTokenError) Error() string { return "invalid checkout token: " + e.Reason }
 
 // Issuer signs checkout tokens and reads back the ones it (or a key it still
 // trusts) signed. It is safe for concurrent use.
@@ -66,43 +88,41 @@ type Issuer struct {
 	signers          *signers
 }
 
-var _ queue.TokenIssuer = (*Issuer)(nil)
-
-// NewIssuer checks the keys and returns an Issuer. Close it when done: with
-// an ed25519.PrivateKey or *ecdsa.PrivateKey it keeps up to one signing
-// goroutine per CPU once tokens are issued.
-func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
-	if cfg.Key == nil {
-		return nil, errors.New("token: IssuerConfig.Key is required")
+// NewIssuer checks the keys and returns an Issuer that signs with key:
+// Ed25519 (alg EdDSA, preferred) or an *ecdsa.PrivateKey on P-256 (alg
+// ES256). Close it when done: with an ed25519.PrivateKey or
+// *ecdsa.PrivateKey it keeps up to one signing goroutine per CPU once tokens
+// are issued.
+func NewIssuer(key crypto.Signer, cfg IssuerConfig) (*Issuer, error) {
+	if key == nil {
+		return nil, errors.New("token: a signing key is required")
 	}
-	signing, err := encodeJWK(cfg.Key.Public())
+	cfg = cfg.withDefaults()
+	signing, err := encodeJWK(key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("token: signing key: %w", err)
 	}
 	i := &Issuer{
-		signer:     cfg.Key,
+		signer:     key,
 		kid:        signing.Kid,
-		issuer:     cmp.Or(cfg.Issuer, DefaultIssuer),
-		audience:   cmp.Or(cfg.Audience, DefaultAudience),
+		issuer:     cfg.Issuer,
+		audience:   cfg.Audience,
 		keys:       map[string]publicKey{},
 		jwksMaxAge: cfg.JWKSMaxAge,
-	}
-	if i.jwksMaxAge <= 0 {
-		i.jwksMaxAge = DefaultJWKSMaxAge
 	}
 	switch signing.Alg {
 	case AlgEdDSA:
 		i.method = jwt.SigningMethodEdDSA
 	case AlgES256:
 		// jwt's ES256 signs only with *ecdsa.PrivateKey, not any crypto.Signer.
-		if _, ok := cfg.Key.(*ecdsa.PrivateKey); !ok {
-			return nil, fmt.Errorf("token: ES256 signing needs an *ecdsa.PrivateKey, got %T", cfg.Key)
+		if _, ok := key.(*ecdsa.PrivateKey); !ok {
+			return nil, fmt.Errorf("token: ES256 signing needs an *ecdsa.PrivateKey, got %T", key)
 		}
 		i.method = jwt.SigningMethodES256
 	}
 
 	set := jwkSet{Keys: []jwk{signing}}
-	i.keys[signing.Kid] = publicKey{kid: signing.Kid, alg: signing.Alg, key: cfg.Key.Public()}
+	i.keys[signing.Kid] = publicKey{kid: signing.Kid, alg: signing.Alg, key: key.Public()}
 	for n, pub := range cfg.ExtraPublicKeys {
 		j, err := encodeJWK(pub)
 		if err != nil {
@@ -144,7 +164,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	// it by CPUs would throttle admissions to its latency, so it signs on
 	// the caller.
 	workers := 0
-	switch cfg.Key.(type) {
+	switch key.(type) {
 	case ed25519.PrivateKey, *ecdsa.PrivateKey:
 		workers = cpuWorkers()
 	}
@@ -159,22 +179,19 @@ func (i *Issuer) Close() { i.signers.close() }
 // KeyID returns the kid of the signing key: its RFC 7638 thumbprint.
 func (i *Issuer) KeyID() string { return i.kid }
 
-// Issue signs the checkout token of an admitted session. It is valid from the
+// Issue signs the checkout token of an admission. It is valid from the
 // admission until the checkout deadline, and its jti is the session id, which
 // is unique because a session is admitted at most once. With Ed25519 the same
-// session always yields the same token.
-func (i *Issuer) Issue(s queue.Session) (string, error) {
-	if err := queue.ValidateSessionID(s.ID); err != nil {
-		return "", fmt.Errorf("token: %w", err)
+// admission always yields the same token.
+func (i *Issuer) Issue(a Admission) (string, error) {
+	if a.SessionID == "" || a.UserID == "" || a.EventID == "" {
+		return "", errors.New("token: admission has no session, user or event id")
 	}
-	if s.UserID == "" || s.EventID == "" {
-		return "", errors.New("token: session has no user or event id")
-	}
-	if s.AdmittedAt.IsZero() || !s.CheckoutDeadline.After(s.AdmittedAt) {
+	if a.AdmittedAt.IsZero() || !a.CheckoutDeadline.After(a.AdmittedAt) {
 		return "", fmt.Errorf("token: session %s is not admitted (admitted %v, deadline %v)",
-			s.ID, s.AdmittedAt, s.CheckoutDeadline)
+			a.SessionID, a.AdmittedAt, a.CheckoutDeadline)
 	}
-	signing := i.signingString(s)
+	signing := i.signingString(a)
 	sig, err := i.signers.do(signing)
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
@@ -184,13 +201,12 @@ func (i *Issuer) Issue(s queue.Session) (string, error) {
 
 // signingString is the token's header and claims as golang-jwt's
 // Token.SigningString writes them for Claims — the same bytes (a test
-// compares the two) — without encoding/json's reflection, which was as costly
-// as the signature itself: every admitted stream issues one token, and 20,000
-// admitted at once made it 12% of the server's CPU. The header and the
-// configured issuer and audience are encoded once by encoding/json; ids
-// contain no character JSON escapes (queue.ValidateUserID and friends), and
-// anything else still goes through encoding/json.
-func (i *Issuer) signingString(s queue.Session) string {
+// compares the two) — written by hand to keep encoding/json's reflection off
+// the admission path, where every admitted stream issues a token. The header
+// and the configured issuer and audience are encoded once by encoding/json;
+// an id is copied as it is unless JSON would escape one of its characters,
+// and then it goes through encoding/json too.
+func (i *Issuer) signingString(a Admission) string {
 	b := make([]byte, 0, 256)
 	b = append(b, '{')
 	if i.issJSON != nil {
@@ -199,21 +215,21 @@ func (i *Issuer) signingString(s queue.Session) string {
 		b = append(b, ',')
 	}
 	b = append(b, `"sub":`...)
-	b = appendJSONString(b, s.UserID)
+	b = appendJSONString(b, a.UserID)
 	b = append(b, `,"aud":[`...)
 	b = append(b, i.audJSON...)
 	b = append(b, `],"exp":`...)
-	b = strconv.AppendInt(b, s.CheckoutDeadline.Unix(), 10)
+	b = strconv.AppendInt(b, a.CheckoutDeadline.Unix(), 10)
 	b = append(b, `,"nbf":`...)
-	b = strconv.AppendInt(b, s.AdmittedAt.Unix(), 10)
+	b = strconv.AppendInt(b, a.AdmittedAt.Unix(), 10)
 	b = append(b, `,"iat":`...)
-	b = strconv.AppendInt(b, s.AdmittedAt.Unix(), 10)
+	b = strconv.AppendInt(b, a.AdmittedAt.Unix(), 10)
 	b = append(b, `,"jti":`...)
-	b = appendJSONString(b, s.ID)
+	b = appendJSONString(b, a.SessionID)
 	b = append(b, `,"sid":`...)
-	b = appendJSONString(b, s.ID)
+	b = appendJSONString(b, a.SessionID)
 	b = append(b, `,"event":`...)
-	b = appendJSONString(b, s.EventID)
+	b = appendJSONString(b, a.EventID)
 	b = append(b, '}')
 
 	out := make([]byte, 0, len(i.header)+1+base64.RawURLEncoding.EncodedLen(len(b)))
@@ -238,12 +254,10 @@ func appendJSONString(b []byte, v string) []byte {
 
 // SessionID verifies a token signed by one of this issuer's keys, for this
 // issuer and audience, and returns its session id. An expired token still
-// names its session, so the caller can answer "session expired". Anything
-// else gives a *queue.InvalidArgumentError for field checkout_token.
+// names its session, so the caller can answer "session expired". Any other
+// failure is an *InvalidTokenError.
 func (i *Issuer) SessionID(token string) (string, error) {
-	invalid := func(reason string) error {
-		return &queue.InvalidArgumentError{Field: "checkout_token", Reason: reason}
-	}
+	invalid := func(reason string) error { return &InvalidTokenError{Reason: reason} }
 	if token == "" {
 		return "", invalid("must not be empty")
 	}
@@ -258,7 +272,7 @@ func (i *Issuer) SessionID(token string) (string, error) {
 		return "", invalid("not a valid checkout token")
 	}
 	if c.Issuer != i.issuer || !slices.Contains(c.Audience, i.audience) || c.ExpiresAt == nil ||
-		c.Validate() != nil || c.ID != c.SessionID || queue.ValidateSessionID(c.SessionID) != nil {
+		c.Validate() != nil || c.ID != c.SessionID {
 		return "", invalid("not a valid checkout token")
 	}
 	return c.SessionID, nil

@@ -17,14 +17,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
 func TestIssueRoundTrip(t *testing.T) {
 	for _, kind := range keyKinds {
 		t.Run(kind.alg, func(t *testing.T) {
-			iss := mustIssuer(t, token.IssuerConfig{Key: kind.gen(t)})
+			iss := mustIssuer(t, kind.gen(t), token.IssuerConfig{})
 			tok := mustIssue(t, iss, testSession())
 
 			header, payload := segments(t, tok)
@@ -51,7 +50,7 @@ func TestIssueRoundTrip(t *testing.T) {
 }
 
 func TestIssueEdDSAIsDeterministic(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	first := mustIssue(t, iss, testSession())
 	for range 3 {
 		if again := mustIssue(t, iss, testSession()); again != first {
@@ -59,19 +58,20 @@ func TestIssueEdDSAIsDeterministic(t *testing.T) {
 		}
 	}
 	other := testSession()
-	other.ID = "concert-1~zzzzzzzzzzzzzzzzzzzzzzzzzz"
+	other.SessionID = "concert-1~zzzzzzzzzzzzzzzzzzzzzzzzzz"
 	if mustIssue(t, iss, other) == first {
 		t.Fatal("another session got the same token")
 	}
 }
 
 func TestIssueRefusesUnadmittedSession(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
-	for name, edit := range map[string]func(*queue.Session){
-		"not admitted":         func(s *queue.Session) { s.AdmittedAt, s.CheckoutDeadline = time.Time{}, time.Time{} },
-		"deadline before":      func(s *queue.Session) { s.CheckoutDeadline = s.AdmittedAt.Add(-time.Second) },
-		"malformed session id": func(s *queue.Session) { s.ID = "x" },
-		"no user":              func(s *queue.Session) { s.UserID = "" },
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
+	for name, edit := range map[string]func(*token.Admission){
+		"not admitted":    func(a *token.Admission) { a.AdmittedAt, a.CheckoutDeadline = time.Time{}, time.Time{} },
+		"deadline before": func(a *token.Admission) { a.CheckoutDeadline = a.AdmittedAt.Add(-time.Second) },
+		"no session id":   func(a *token.Admission) { a.SessionID = "" },
+		"no user":         func(a *token.Admission) { a.UserID = "" },
+		"no event":        func(a *token.Admission) { a.EventID = "" },
 	} {
 		s := testSession()
 		edit(&s)
@@ -84,26 +84,26 @@ func TestIssueRefusesUnadmittedSession(t *testing.T) {
 // SessionID must still name the session of an expired token, so completing
 // with it can say "session expired".
 func TestSessionIDAcceptsExpiredToken(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	s := testSession()
 	s.AdmittedAt = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.CheckoutDeadline = s.AdmittedAt.Add(time.Minute)
 	sid, err := iss.SessionID(mustIssue(t, iss, s))
-	if err != nil || sid != s.ID {
-		t.Fatalf("SessionID = %q, %v; want %q", sid, err, s.ID)
+	if err != nil || sid != s.SessionID {
+		t.Fatalf("SessionID = %q, %v; want %q", sid, err, s.SessionID)
 	}
 }
 
 func TestSessionIDRejectsForgeries(t *testing.T) {
 	for _, kind := range keyKinds {
 		key := kind.gen(t)
-		iss := mustIssuer(t, token.IssuerConfig{Key: key})
+		iss := mustIssuer(t, key, token.IssuerConfig{})
 		for _, f := range forgeries(t, key) {
 			t.Run(kind.alg+"/"+f.name, func(t *testing.T) {
 				sid, err := iss.SessionID(f.tok)
-				var invalid *queue.InvalidArgumentError
-				if !errors.As(err, &invalid) || invalid.Field != "checkout_token" {
-					t.Fatalf("SessionID = %q, %v; want an InvalidArgumentError for checkout_token", sid, err)
+				var invalid *token.InvalidTokenError
+				if !errors.As(err, &invalid) || invalid.Reason == "" {
+					t.Fatalf("SessionID = %q, %v; want an InvalidTokenError with a reason", sid, err)
 				}
 			})
 		}
@@ -114,8 +114,8 @@ func TestSessionIDRejectsForgeries(t *testing.T) {
 // the old one, which it keeps publishing.
 func TestIssuerExtraPublicKeys(t *testing.T) {
 	oldKey, newKey := mustEd25519(t), mustP256(t)
-	oldIss := mustIssuer(t, token.IssuerConfig{Key: oldKey})
-	newIss := mustIssuer(t, token.IssuerConfig{Key: newKey, ExtraPublicKeys: []crypto.PublicKey{oldKey.Public(), newKey.Public()}})
+	oldIss := mustIssuer(t, oldKey, token.IssuerConfig{})
+	newIss := mustIssuer(t, newKey, token.IssuerConfig{ExtraPublicKeys: []crypto.PublicKey{oldKey.Public(), newKey.Public()}})
 
 	if sid, err := newIss.SessionID(mustIssue(t, oldIss, testSession())); err != nil || sid != testSessionID {
 		t.Errorf("new issuer on old token: %q, %v", sid, err)
@@ -144,17 +144,18 @@ func TestNewIssuerRejectsBadKeys(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
+		key  crypto.Signer
 		cfg  token.IssuerConfig
 		want string
 	}{
-		{"no key", token.IssuerConfig{}, "Key is required"},
-		{"RSA", token.IssuerConfig{Key: rsaKey}, "RSA keys are not supported"},
-		{"P-384", token.IssuerConfig{Key: p384}, "P-384 is not supported"},
-		{"ES256 from an opaque signer", token.IssuerConfig{Key: opaqueSigner{mustP256(t)}}, "needs an *ecdsa.PrivateKey"},
-		{"bad extra key", token.IssuerConfig{Key: mustEd25519(t), ExtraPublicKeys: []crypto.PublicKey{rsaKey.Public()}},
+		{"no key", nil, token.IssuerConfig{}, "signing key is required"},
+		{"RSA", rsaKey, token.IssuerConfig{}, "RSA keys are not supported"},
+		{"P-384", p384, token.IssuerConfig{}, "P-384 is not supported"},
+		{"ES256 from an opaque signer", opaqueSigner{mustP256(t)}, token.IssuerConfig{}, "needs an *ecdsa.PrivateKey"},
+		{"bad extra key", mustEd25519(t), token.IssuerConfig{ExtraPublicKeys: []crypto.PublicKey{rsaKey.Public()}},
 			"ExtraPublicKeys[0]: RSA"},
 	} {
-		_, err := token.NewIssuer(c.cfg)
+		_, err := token.NewIssuer(c.key, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: NewIssuer error = %v, want one containing %q", c.name, err, c.want)
 		}
@@ -164,8 +165,8 @@ func TestNewIssuerRejectsBadKeys(t *testing.T) {
 // An Ed25519 key behind any crypto.Signer (a KMS, an HSM) can sign.
 func TestIssuerSignsWithOpaqueEd25519Signer(t *testing.T) {
 	key := mustEd25519(t)
-	iss := mustIssuer(t, token.IssuerConfig{Key: opaqueSigner{key}})
-	want := mustIssue(t, mustIssuer(t, token.IssuerConfig{Key: key}), testSession())
+	iss := mustIssuer(t, opaqueSigner{key}, token.IssuerConfig{})
+	want := mustIssue(t, mustIssuer(t, key, token.IssuerConfig{}), testSession())
 	if got := mustIssue(t, iss, testSession()); got != want {
 		t.Fatalf("opaque signer token = %s, want %s", got, want)
 	}
@@ -178,10 +179,10 @@ type opaqueSigner struct{ crypto.Signer }
 // for speed; they must be the very bytes golang-jwt writes for Claims, with
 // awkward issuers and audiences and every id character a session may hold.
 func TestIssueEncodesAsGolangJWT(t *testing.T) {
-	sessions := []queue.Session{testSession()}
+	sessions := []token.Admission{testSession()}
 	odd := testSession()
 	odd.UserID, odd.EventID = "a:b@c.d_E-9", "Ev.ent-1_x"
-	odd.ID = odd.EventID + "~0123456789abcdefghjkmnpqrs"
+	odd.SessionID = odd.EventID + "~0123456789abcdefghjkmnpqrs"
 	odd.AdmittedAt = time.Date(2031, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
 	odd.CheckoutDeadline = odd.AdmittedAt.Add(time.Second)
 	sessions = append(sessions, odd)
@@ -192,7 +193,7 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 			{"https://queue.example/é", `a"b\c<d>&e` + "\x01\u2028"},
 		} {
 			key := k.gen(t)
-			iss := mustIssuer(t, token.IssuerConfig{Key: key, Issuer: names[0], Audience: names[1]})
+			iss := mustIssuer(t, key, token.IssuerConfig{Issuer: names[0], Audience: names[1]})
 			issuer, audience := cmp.Or(names[0], token.DefaultIssuer), cmp.Or(names[1], token.DefaultAudience)
 			for _, s := range sessions {
 				got, err := iss.Issue(s)
@@ -204,9 +205,9 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 						Issuer: issuer, Subject: s.UserID, Audience: jwt.ClaimStrings{audience},
 						ExpiresAt: jwt.NewNumericDate(s.CheckoutDeadline),
 						NotBefore: jwt.NewNumericDate(s.AdmittedAt), IssuedAt: jwt.NewNumericDate(s.AdmittedAt),
-						ID: s.ID,
+						ID: s.SessionID,
 					},
-					SessionID: s.ID, EventID: s.EventID,
+					SessionID: s.SessionID, EventID: s.EventID,
 				})
 				ref.Header["kid"] = iss.KeyID()
 				want, err := ref.SigningString()
@@ -225,7 +226,7 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 						t.Errorf("EdDSA token differs from golang-jwt's:\n%s\n%s", got, full)
 					}
 				}
-				if id, err := iss.SessionID(got); err != nil || id != s.ID {
+				if id, err := iss.SessionID(got); err != nil || id != s.SessionID {
 					t.Errorf("SessionID(issued) = %q, %v", id, err)
 				}
 			}
@@ -239,21 +240,21 @@ func TestIssueEncodesAsGolangJWT(t *testing.T) {
 func TestIssueConcurrently(t *testing.T) {
 	for _, kind := range keyKinds {
 		t.Run(kind.alg, func(t *testing.T) {
-			iss := mustIssuer(t, token.IssuerConfig{Key: kind.gen(t)})
+			iss := mustIssuer(t, kind.gen(t), token.IssuerConfig{})
 			var wg sync.WaitGroup
 			for g := range 32 {
 				wg.Go(func() {
 					for n := range 20 {
 						s := testSession()
-						s.ID = queue.NewSessionID(s.EventID)
+						s.SessionID = fmt.Sprintf("%s~%02d%024d", s.EventID, g, n)
 						s.UserID = fmt.Sprintf("user-%d-%d", g, n)
 						tok, err := iss.Issue(s)
 						if err != nil {
 							t.Error(err)
 							return
 						}
-						if id, err := iss.SessionID(tok); err != nil || id != s.ID {
-							t.Errorf("token for %s reads back as %q, %v", s.ID, id, err)
+						if id, err := iss.SessionID(tok); err != nil || id != s.SessionID {
+							t.Errorf("token for %s reads back as %q, %v", s.SessionID, id, err)
 						}
 						if _, payload := segments(t, tok); payload["sub"] != s.UserID {
 							t.Errorf("token for %s has sub %v", s.UserID, payload["sub"])

@@ -32,7 +32,7 @@ func jwksKeys(tb testing.TB, doc []byte) []map[string]any {
 
 func TestJWKSShape(t *testing.T) {
 	edKey, ecKey := mustEd25519(t), mustP256(t)
-	iss := mustIssuer(t, token.IssuerConfig{Key: edKey, ExtraPublicKeys: []crypto.PublicKey{ecKey.Public()}})
+	iss := mustIssuer(t, edKey, token.IssuerConfig{ExtraPublicKeys: []crypto.PublicKey{ecKey.Public()}})
 	keys := jwksKeys(t, iss.JWKS())
 	if len(keys) != 2 {
 		t.Fatalf("JWKS has %d keys, want 2: %v", len(keys), keys)
@@ -77,7 +77,7 @@ func TestKeyIDIsRFC7638Thumbprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss := mustIssuer(t, token.IssuerConfig{Key: ed25519.NewKeyFromSeed(seed)})
+	iss := mustIssuer(t, ed25519.NewKeyFromSeed(seed), token.IssuerConfig{})
 	if got, want := iss.KeyID(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
 		t.Errorf("KeyID = %s, want %s", got, want)
 	}
@@ -87,7 +87,7 @@ func TestKeyIDIsRFC7638Thumbprint(t *testing.T) {
 }
 
 func TestJWKSHandler(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t), JWKSMaxAge: 90 * time.Second})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{JWKSMaxAge: 90 * time.Second})
 	h := iss.JWKSHandler()
 
 	rec := httptest.NewRecorder()
@@ -122,7 +122,7 @@ func TestJWKSHandler(t *testing.T) {
 
 // JWKS returns a copy: a caller cannot change what the handler serves.
 func TestJWKSIsACopy(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	doc := iss.JWKS()
 	clear(doc)
 	jwksKeys(t, iss.JWKS())

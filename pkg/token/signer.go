@@ -8,11 +8,10 @@ import (
 // signers run signatures on a few goroutines of their own.
 //
 // A signature needs more stack than a stream handler has: Ed25519's scalar
-// multiplication, called at the depth of Connect's handler, grew every
-// admitted stream's goroutine from 8 to 16 KiB, and growing a stack copies
-// it. Admitting 20,000 streams at once spent 8% of the server's CPU in that
-// copy. A signer goroutine grows its stack once and signs thousands of tokens
-// with it; the hand-off costs two goroutine switches.
+// multiplication, called at the depth of Connect's handler, would double the
+// stack of every admitted stream's goroutine, and growing a stack copies it.
+// A signer goroutine grows its stack once and signs many tokens with it, for
+// two goroutine switches per token.
 //
 // Workers start on demand, up to max, and run until close; after close, and
 // always when max is 0, signatures are made on the caller's goroutine. A

@@ -21,7 +21,7 @@ import (
 // again" rather than "invalid token".
 var ErrJWKSUnavailable = errors.New("token: JWKS unavailable")
 
-// DefaultMinRefresh is VerifierOptions.MinRefresh's default.
+// DefaultMinRefresh is VerifierConfig.MinRefresh's default.
 const DefaultMinRefresh = 15 * time.Second
 
 const (
@@ -31,21 +31,36 @@ const (
 	maxJWKSMaxAge = 24 * time.Hour
 )
 
-// VerifierOptions configures NewVerifier. The zero value suits a waiting room
-// run with the default issuer and audience.
-type VerifierOptions struct {
+// VerifierConfig tunes NewVerifier. Zero fields take the defaults, so the
+// zero value suits a waiting room run with the default issuer and audience.
+type VerifierConfig struct {
 	// Issuer and Audience are required in iss and aud; they default to
 	// DefaultIssuer and DefaultAudience.
 	Issuer   string
 	Audience string
 	// HTTPClient fetches the JWKS; the default has a 10 s timeout.
 	HTTPClient *http.Client
-	// Clock tells the time for expiry checks and key caching; time.Now if nil.
-	Clock func() time.Time
+	// Now tells the time for expiry checks and key caching; time.Now if nil.
+	Now func() time.Time
 	// MinRefresh is the least time between two JWKS fetches, however many
 	// tokens with unknown kids arrive, and the shortest time keys are cached.
 	// DefaultMinRefresh if zero.
 	MinRefresh time.Duration
+}
+
+func (c VerifierConfig) withDefaults() VerifierConfig {
+	c.Issuer = cmp.Or(c.Issuer, DefaultIssuer)
+	c.Audience = cmp.Or(c.Audience, DefaultAudience)
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: fetchTimeout}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MinRefresh <= 0 {
+		c.MinRefresh = DefaultMinRefresh
+	}
+	return c
 }
 
 // Verifier checks checkout tokens against the waiting room's JWKS. It fetches
@@ -70,29 +85,24 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for the JWKS at jwksURL, typically the
 // waiting room's base URL + JWKSPath. It fetches nothing until the first Verify.
-func NewVerifier(jwksURL string, opts VerifierOptions) (*Verifier, error) {
+func NewVerifier(jwksURL string, cfg VerifierConfig) (*Verifier, error) {
 	u, err := url.Parse(jwksURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("token: JWKS URL %q is not an absolute http or https URL", jwksURL)
 	}
+	cfg = cfg.withDefaults()
 	v := &Verifier{
 		url:        jwksURL,
-		client:     opts.HTTPClient,
-		now:        opts.Clock,
-		minRefresh: cmp.Or(opts.MinRefresh, DefaultMinRefresh),
-	}
-	if v.client == nil {
-		v.client = &http.Client{Timeout: fetchTimeout}
-	}
-	if v.now == nil {
-		v.now = time.Now
+		client:     cfg.HTTPClient,
+		now:        cfg.Now,
+		minRefresh: cfg.MinRefresh,
 	}
 	v.parser = jwt.NewParser(
 		// Pinned here and again to each key's own alg in pickKey: a token never
 		// chooses how it is checked (no "none", no HMAC keyed with a public key).
 		jwt.WithValidMethods([]string{AlgEdDSA, AlgES256}),
-		jwt.WithIssuer(cmp.Or(opts.Issuer, DefaultIssuer)),
-		jwt.WithAudience(cmp.Or(opts.Audience, DefaultAudience)),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(verifyLeeway),

@@ -19,7 +19,7 @@ import (
 func TestVerifierRoundTrip(t *testing.T) {
 	for _, kind := range keyKinds {
 		t.Run(kind.alg, func(t *testing.T) {
-			iss := mustIssuer(t, token.IssuerConfig{Key: kind.gen(t)})
+			iss := mustIssuer(t, kind.gen(t), token.IssuerConfig{})
 			srv := newJWKSServer(t, iss)
 			v := mustVerifier(t, srv.URL, newClock(admittedAt.Add(time.Minute)))
 
@@ -28,7 +28,7 @@ func TestVerifierRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := testSession()
-			if c.SessionID != s.ID || c.EventID != s.EventID || c.Subject != s.UserID || c.ID != s.ID ||
+			if c.SessionID != s.SessionID || c.EventID != s.EventID || c.Subject != s.UserID || c.ID != s.SessionID ||
 				c.Issuer != "waitroom" || len(c.Audience) != 1 || c.Audience[0] != "checkout" ||
 				!c.IssuedAt.Equal(s.AdmittedAt) || !c.NotBefore.Equal(s.AdmittedAt) || !c.ExpiresAt.Equal(s.CheckoutDeadline) {
 				t.Errorf("claims = %+v", c)
@@ -40,7 +40,7 @@ func TestVerifierRoundTrip(t *testing.T) {
 func TestVerifierRejectsForgeries(t *testing.T) {
 	for _, kind := range keyKinds {
 		key := kind.gen(t)
-		srv := newJWKSServer(t, mustIssuer(t, token.IssuerConfig{Key: key}))
+		srv := newJWKSServer(t, mustIssuer(t, key, token.IssuerConfig{}))
 		v := mustVerifier(t, srv.URL, newClock(admittedAt.Add(time.Minute)))
 		for _, f := range forgeries(t, key) {
 			t.Run(kind.alg+"/"+f.name, func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestVerifierRejectsForgeries(t *testing.T) {
 }
 
 func TestVerifierChecksTimes(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	srv := newJWKSServer(t, iss)
 	tok := mustIssue(t, iss, testSession())
 	deadline := testSession().CheckoutDeadline
@@ -92,8 +92,8 @@ func TestVerifierChecksTimes(t *testing.T) {
 // still published, keep working.
 func TestVerifierPicksUpRotatedKey(t *testing.T) {
 	oldKey, newKey := mustEd25519(t), mustP256(t)
-	oldIss := mustIssuer(t, token.IssuerConfig{Key: oldKey})
-	newIss := mustIssuer(t, token.IssuerConfig{Key: newKey, ExtraPublicKeys: []crypto.PublicKey{oldKey.Public()}})
+	oldIss := mustIssuer(t, oldKey, token.IssuerConfig{})
+	newIss := mustIssuer(t, newKey, token.IssuerConfig{ExtraPublicKeys: []crypto.PublicKey{oldKey.Public()}})
 	srv := newJWKSServer(t, oldIss)
 	clk := newClock(admittedAt.Add(time.Second))
 	v := mustVerifier(t, srv.URL, clk)
@@ -121,14 +121,14 @@ func TestVerifierPicksUpRotatedKey(t *testing.T) {
 }
 
 func TestVerifierRateLimitsUnknownKids(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	srv := newJWKSServer(t, iss)
 	clk := newClock(admittedAt.Add(time.Second))
 	v := mustVerifier(t, srv.URL, clk)
 
 	flood := func() {
 		for range 200 {
-			junk := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+			junk := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 			if _, err := v.Verify(t.Context(), mustIssue(t, junk, testSession())); err == nil {
 				t.Fatal("accepted a token of an unknown key")
 			}
@@ -149,8 +149,8 @@ func TestVerifierRateLimitsUnknownKids(t *testing.T) {
 // so a key the server stopped publishing stops being accepted.
 func TestVerifierRefetchesAfterMaxAge(t *testing.T) {
 	oldKey, newKey := mustEd25519(t), mustEd25519(t)
-	oldIss := mustIssuer(t, token.IssuerConfig{Key: oldKey, JWKSMaxAge: 5 * time.Minute})
-	newIss := mustIssuer(t, token.IssuerConfig{Key: newKey})
+	oldIss := mustIssuer(t, oldKey, token.IssuerConfig{JWKSMaxAge: 5 * time.Minute})
+	newIss := mustIssuer(t, newKey, token.IssuerConfig{})
 	srv := newJWKSServer(t, oldIss)
 	clk := newClock(admittedAt.Add(time.Second))
 	v := mustVerifier(t, srv.URL, clk)
@@ -176,7 +176,7 @@ func TestVerifierRefetchesAfterMaxAge(t *testing.T) {
 }
 
 func TestVerifierJWKSUnavailable(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	srv := newJWKSServer(t, iss)
 	srv.failing.Store(true)
 	clk := newClock(admittedAt.Add(time.Second))
@@ -206,7 +206,7 @@ func TestVerifierJWKSUnavailable(t *testing.T) {
 
 // Many verifications on a cold cache share one fetch.
 func TestVerifierConcurrentColdStart(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	srv := newJWKSServer(t, iss)
 	v := mustVerifier(t, srv.URL, newClock(admittedAt.Add(time.Second)))
 	tok := mustIssue(t, iss, testSession())
@@ -234,7 +234,7 @@ func TestVerifierConcurrentColdStart(t *testing.T) {
 // A caller waiting for another caller's fetch can give up; the fetch itself
 // carries on for the one that started it.
 func TestVerifierWaiterHonoursCancel(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	entered, release := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
@@ -266,7 +266,7 @@ func TestVerifierWaiterHonoursCancel(t *testing.T) {
 // Junk made of dots is refused before any parsing: a length check and a
 // byte count, with no allocation beyond the error.
 func TestVerifyRejectsManyDotsCheaply(t *testing.T) {
-	iss := mustIssuer(t, token.IssuerConfig{Key: mustEd25519(t)})
+	iss := mustIssuer(t, mustEd25519(t), token.IssuerConfig{})
 	srv := newJWKSServer(t, iss)
 	v := mustVerifier(t, srv.URL, newClock(admittedAt))
 	ctx := t.Context()
@@ -290,7 +290,7 @@ func TestVerifyRejectsManyDotsCheaply(t *testing.T) {
 
 func TestNewVerifierRejectsBadURL(t *testing.T) {
 	for _, u := range []string{"", "jwks.json", "ftp://example.test/jwks.json", "http://"} {
-		if _, err := token.NewVerifier(u, token.VerifierOptions{}); err == nil {
+		if _, err := token.NewVerifier(u, token.VerifierConfig{}); err == nil {
 			t.Errorf("NewVerifier(%q) succeeded", u)
 		}
 	}
