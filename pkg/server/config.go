@@ -12,6 +12,7 @@ import (
 
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 )
 
 // Config is everything the server reads from its environment.
@@ -19,6 +20,7 @@ type Config struct {
 	// ListenAddr is the one port for gRPC, gRPC-Web and Connect (LISTEN_ADDR).
 	ListenAddr string
 	Queue      queue.Config
+	Fanout     fanout.Config
 
 	// RedisAddrs selects the Redis store when set (REDIS_ADDR); empty runs the
 	// embedded in-memory store.
@@ -72,8 +74,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}},
 		// Floors keep a typo (1ns) from spinning a core on every event.
 		{"QUEUE_PROCESS_INTERVAL", "1s", durationAtLeast(&c.Queue.ProcessInterval, 10*time.Millisecond)},
-		{"QUEUE_POSITION_UPDATE_INTERVAL", "5s", durationAtLeast(&c.Queue.Hub.Resync, 100*time.Millisecond)},
-		{"QUEUE_STREAM_COALESCE", "100ms", durationAtLeast(&c.Queue.Hub.Coalesce, time.Millisecond)},
+		{"QUEUE_POSITION_UPDATE_INTERVAL", "5s", durationAtLeast(&c.Fanout.Resync, 100*time.Millisecond)},
+		{"QUEUE_STREAM_COALESCE", "100ms", durationAtLeast(&c.Fanout.Coalesce, time.Millisecond)},
 		{"QUEUE_SESSION_TTL", "7200s", positiveDuration(&c.Queue.SessionTTL)},
 		{"QUEUE_CHECKOUT_WINDOW", "10m", positiveDuration(&c.Queue.CheckoutWindow)},
 		{"QUEUE_DEFAULT_MAX_CONCURRENT", "100", func(s string) error {
@@ -97,7 +99,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			if err != nil {
 				return fmt.Errorf("want true or false")
 			}
-			c.Queue.RefuseUnknownEvents = !b
+			c.Queue.UnknownEvents = queue.RegisterUnknownEvents
+			if !b {
+				c.Queue.UnknownEvents = queue.RefuseUnknownEvents
+			}
 			return nil
 		}},
 		{"CHECKOUT_URL", "/checkout", func(s string) error {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -12,9 +14,9 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := c.Queue
-	if c.ListenAddr != ":50056" || q.ProcessInterval != time.Second || q.Hub.Resync != 5*time.Second ||
+	if c.ListenAddr != ":50056" || q.ProcessInterval != time.Second || c.Fanout.Resync != 5*time.Second ||
 		q.SessionTTL != 2*time.Hour || q.DefaultMaxConcurrent != 100 || q.CheckoutURL != "/checkout" ||
-		q.CheckoutWindow != 10*time.Minute || q.RefuseUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
+		q.CheckoutWindow != 10*time.Minute || q.UnknownEvents != queue.RegisterUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -32,7 +34,7 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Queue.ProcessInterval != 250*time.Millisecond || c.Queue.Hub.Resync != 2*time.Second ||
+	if c.Queue.ProcessInterval != 250*time.Millisecond || c.Fanout.Resync != 2*time.Second ||
 		c.Queue.SessionTTL != 10*time.Minute || c.Queue.DefaultMaxConcurrent != 7 ||
 		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || !c.KafkaEnabled || c.Kafka.Brokers[0] != "k:9092" {
 		t.Fatalf("parsed: %+v", c)
@@ -100,9 +102,9 @@ func TestConfigDurationBounds(t *testing.T) {
 		case "QUEUE_PROCESS_INTERVAL":
 			got = cfg.Queue.ProcessInterval
 		case "QUEUE_POSITION_UPDATE_INTERVAL":
-			got = cfg.Queue.Hub.Resync
+			got = cfg.Fanout.Resync
 		case "QUEUE_STREAM_COALESCE":
-			got = cfg.Queue.Hub.Coalesce
+			got = cfg.Fanout.Coalesce
 		}
 		switch {
 		case c.wantErr == "" && (err != nil || got != c.want):

@@ -25,7 +25,7 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 		return connect.NewError(connect.CodeFailedPrecondition, status)
 	case errors.Is(err, queue.ErrEventClosed):
 		return connect.NewError(connect.CodeFailedPrecondition, queue.ErrEventClosed)
-	case errors.Is(err, queue.ErrHubClosed):
+	case errors.Is(err, queue.ErrShuttingDown):
 		// Every open stream ends this way at shutdown: not worth a line each.
 		return connect.NewError(connect.CodeUnavailable, bare(err))
 	case errors.Is(err, queue.ErrUnavailable):
@@ -43,7 +43,7 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 // bare keeps a sentinel's own message ("session not found") and drops any
 // wrapping detail that is the server's business, not the client's.
 func bare(err error) error {
-	for _, s := range []error{queue.ErrSessionNotFound, queue.ErrSessionExpired, queue.ErrEventNotFound, queue.ErrUnavailable, queue.ErrHubClosed} {
+	for _, s := range []error{queue.ErrSessionNotFound, queue.ErrSessionExpired, queue.ErrEventNotFound, queue.ErrUnavailable, queue.ErrShuttingDown} {
 		if errors.Is(err, s) {
 			return s
 		}

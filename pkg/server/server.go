@@ -21,6 +21,7 @@ import (
 
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 )
 
 // Server is one waitroom replica.
@@ -70,7 +71,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		// A change wakes the relay, so its event goes out at once.
 		qcfg.Changed = s.relay.WakeEvent
 	}
-	s.svc = queue.NewService(store, tokens, qcfg, log)
+	qcfg.Logger = log
+	fcfg := cfg.Fanout
+	fcfg.Logger = log
+	s.svc = queue.NewService(store, tokens, fanout.New(store, fcfg), qcfg)
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
 	if err := s.startConsumer(); err != nil {
