@@ -30,7 +30,7 @@ func BenchmarkJoinWithRelay(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			store := memstore.New(memstore.WithOutbox())
+			store := memstore.New(memstore.Config{Outbox: true})
 			cfg := fastRelay("bench")
 			cfg.Batch = 256
 			r, stop := startRelay(b, store, newProducer(b, c.ListenAddrs()), cfg)

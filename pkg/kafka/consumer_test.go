@@ -40,7 +40,7 @@ type checkoutWorld struct {
 
 func newCheckoutWorld(t *testing.T) *checkoutWorld {
 	c := newCluster(t)
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	svc := queue.NewService(store, fakeTokens{}, fanout.New(store, fanout.Config{}), queue.Config{
 		SessionTTL: time.Hour, CheckoutWindow: time.Minute, DefaultMaxConcurrent: 1,
 		CheckoutURL: "https://checkout.example/", ProcessInterval: time.Second,

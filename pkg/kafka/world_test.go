@@ -23,7 +23,7 @@ type world struct {
 }
 
 func newMemWorld(t testing.TB) (*world, *memstore.Store) {
-	s := memstore.New(memstore.WithOutbox())
+	s := memstore.New(memstore.Config{Outbox: true})
 	return newWorld(t, s), s
 }
 

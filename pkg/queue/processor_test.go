@@ -19,7 +19,7 @@ import (
 // the capacity, in order, and a second pass admits nobody more.
 func TestProcessorAdmitsACrowd(t *testing.T) {
 	const capacity, queued, batch = 2_345, 3_000, 100
-	svc := newService(t, memstore.New(), 1, func(c *queue.Config) { c.AdmitBatch = batch })
+	svc := newService(t, memstore.New(memstore.Config{}), 1, func(c *queue.Config) { c.AdmitBatch = batch })
 	ctx := context.Background()
 	if _, err := svc.PutEvent(ctx, queue.Event{ID: "crowd", State: queue.EventPaused, MaxConcurrent: capacity}); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func (s *slowStore) Expire(ctx context.Context, eventID string, now time.Time, l
 func TestProcessorPassOverManyEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const events, rtt = 1000, time.Millisecond
-		store := &slowStore{Store: memstore.New(), rtt: rtt, failing: "ev-0500"}
+		store := &slowStore{Store: memstore.New(memstore.Config{}), rtt: rtt, failing: "ev-0500"}
 		svc := newService(t, store, 1)
 		ctx := context.Background()
 		for i := range events {

@@ -14,11 +14,7 @@ import (
 // embedded one. Either keeps an outbox of changes when Kafka is on.
 func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
 	if len(s.cfg.RedisAddrs) == 0 {
-		var opts []memstore.Option
-		if s.cfg.KafkaEnabled {
-			opts = append(opts, memstore.WithOutbox())
-		}
-		return memstore.New(opts...), nil
+		return memstore.New(memstore.Config{Outbox: s.cfg.KafkaEnabled}), nil
 	}
 	opts := []redisstore.Option{redisstore.WithLogger(s.log.With("component", "redis"))}
 	if s.cfg.KafkaEnabled {

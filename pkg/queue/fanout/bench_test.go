@@ -28,7 +28,7 @@ func BenchmarkHubFanout(b *testing.B) {
 
 func benchHub(b *testing.B, n int) {
 	ctx := context.Background()
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	const event = "bench"
 	if _, err := store.PutEvent(ctx, queue.Event{ID: event, State: queue.EventPaused, MaxConcurrent: 1, CheckoutWindow: time.Minute}); err != nil {
 		b.Fatal(err)
@@ -105,7 +105,7 @@ func BenchmarkStoreJoin(b *testing.B) {
 	for _, n := range []int{0, 1000, 100000, 1000000} {
 		b.Run("len="+strconv.Itoa(n), func(b *testing.B) {
 			ctx := context.Background()
-			store := memstore.New()
+			store := memstore.New(memstore.Config{})
 			now := time.Now()
 			join := func(user string) {
 				_, pl, _, err := store.Join(ctx, queue.JoinParams{

@@ -156,7 +156,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store := &feedStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
+				store := &feedStore{Store: memstore.New(memstore.Config{}), rng: rand.New(rand.NewPCG(seed, 0)), lossRate: 0.35}
 				svc, _ := newService(t, store, 3)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -239,7 +239,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 // not alter what a stream shows sends it nothing.
 func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := memstore.New()
+		store := memstore.New(memstore.Config{})
 		svc, _ := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -284,7 +284,7 @@ func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 // the periodic check must still find the loss.
 func TestHubFindsALostLastChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &feedStore{Store: memstore.New()}
+		store := &feedStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, 100) // Resync every second
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -323,7 +323,7 @@ func TestHubFindsALostLastChange(t *testing.T) {
 // id answers NotFound without subscribing to its (made-up) event, and that a
 // stream on an ended session needs no view either.
 func TestHubUnknownSessionStartsNothing(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	svc, hub := newService(t, store, 1)
 	ctx := context.Background()
 	for i := range 50 {
@@ -373,7 +373,7 @@ func TestHubUnknownSessionStartsNothing(t *testing.T) {
 // TestHubWatchDuringClose opens streams while the hub shuts down: every one
 // of them ends, none hangs.
 func TestHubWatchDuringClose(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	svc, _ := newService(t, store, 1)
 	ctx := context.Background()
 	var ids []string
@@ -445,7 +445,7 @@ func (s *countingStore) Event(ctx context.Context, id string) (queue.Event, queu
 func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 50
-		store := &countingStore{Store: memstore.New()}
+		store := &countingStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, n)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -488,7 +488,7 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 func TestStreamsOpenWithOneReadEach(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 50
-		store := &countingStore{Store: memstore.New()}
+		store := &countingStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -523,7 +523,7 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 // and a state already waiting is still handed over first.
 func TestStreamEndsWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		svc, _ := newService(t, memstore.New(), 1)
+		svc, _ := newService(t, memstore.New(memstore.Config{}), 1)
 		ctx := context.Background()
 		ids := joinN(t, ctx, svc, "gone", 3)
 		st, err := svc.Watch(ctx, ids[2])
@@ -579,7 +579,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 // changes.
 func TestStreamSurvivesAFailedReread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &feedStore{Store: memstore.New()}
+		store := &feedStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, 1)
 		ctx := context.Background()
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "quiet", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
@@ -672,7 +672,7 @@ func (s *restartStore) Event(ctx context.Context, id string) (queue.Event, queue
 func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		store := &restartStore{Store: memstore.New()}
+		store := &restartStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, 1)
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "lost", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
 			t.Fatal(err)
@@ -702,7 +702,7 @@ func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 		synctest.Wait() // its read (6th of 10, seq 11) is held
 
 		// The restart: only ids[5] came back, alone in its queue.
-		fresh := memstore.New()
+		fresh := memstore.New(memstore.Config{})
 		if _, err := fresh.PutEvent(ctx, queue.Event{ID: "lost", State: queue.EventPaused, MaxConcurrent: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -734,7 +734,7 @@ func TestStreamOpenedAcrossAStoreRestart(t *testing.T) {
 // unknown (0) rather than staying at the last figure.
 func TestEstimatedWaitFollowsTheRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &feedStore{Store: memstore.New()}
+		store := &feedStore{Store: memstore.New(memstore.Config{})}
 		svc, _ := newService(t, store, 1)
 		ctx := context.Background()
 		ids := joinN(t, ctx, svc, "rate", 3)
@@ -790,7 +790,7 @@ func TestEstimatedWaitFollowsTheRate(t *testing.T) {
 func TestZeroConfigsWork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		store := memstore.New()
+		store := memstore.New(memstore.Config{})
 		hub := fanout.New(store, fanout.Config{})
 		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
 		defer svc.Close()

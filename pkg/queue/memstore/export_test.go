@@ -1,4 +1,9 @@
 package memstore
 
-// WithUserHash replaces the hash of the live-session index.
-var WithUserHash = withUserHash
+// NewWithUserHash is New with h as the hash of the live-session index (tests
+// use it to make every user collide).
+func NewWithUserHash(cfg Config, h func(string) uint64) *Store {
+	s := New(cfg)
+	s.userHash = h
+	return s
+}

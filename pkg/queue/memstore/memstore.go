@@ -25,20 +25,15 @@ var (
 	_ queue.Outbox = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*Store)
-
-// WithOutbox makes the store record every change in an in-memory outbox until
-// it is acknowledged (queue.Outbox). Without it ClaimOutbox returns nothing.
-func WithOutbox() Option { return func(s *Store) { s.outbox = true } }
-
-// WithClock sets the clock the outbox uses to tell how long an entry has been
-// claimed; every other time comes from the caller. The default is time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.clock = now } }
-
-// withUserHash replaces the hash that indexes live sessions by user id (tests
-// use it to make every user collide).
-func withUserHash(h func(string) uint64) Option { return func(s *Store) { s.userHash = h } }
+// Config configures a Store. The zero value is a store without an outbox.
+type Config struct {
+	// Outbox makes the store record every change in an in-memory outbox until
+	// it is acknowledged (queue.Outbox). Without it ClaimOutbox returns nothing.
+	Outbox bool
+	// Now is the clock the outbox uses to tell how long an entry has been
+	// claimed; every other time comes from the caller. time.Now when nil.
+	Now func() time.Time
+}
 
 // Store is the in-memory queue.Store. The zero value is not usable; call New.
 type Store struct {
@@ -76,16 +71,16 @@ type event struct {
 }
 
 // New returns an empty store.
-func New(opts ...Option) *Store {
-	s := &Store{
-		clock:  time.Now,
+func New(cfg Config) *Store {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Store{
+		outbox: cfg.Outbox,
+		clock:  cfg.Now,
 		events: map[string]*event{},
 		subs:   map[string]map[*subscriber]struct{}{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
 }
 
 func (s *Store) newEvent(cfg queue.Event) *event {

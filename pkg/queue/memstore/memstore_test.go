@@ -19,7 +19,7 @@ import (
 
 // perTest gives every subtest its own store, shared by all the handles the
 // subtest asks for, as replicas share one Redis.
-func perTest(opts ...memstore.Option) func(*testing.T) queue.Store {
+func perTest(newStore func() *memstore.Store) func(*testing.T) queue.Store {
 	var mu sync.Mutex
 	stores := map[*testing.T]*memstore.Store{}
 	return func(t *testing.T) queue.Store {
@@ -27,7 +27,7 @@ func perTest(opts ...memstore.Option) func(*testing.T) queue.Store {
 		defer mu.Unlock()
 		s := stores[t]
 		if s == nil {
-			s = memstore.New(opts...)
+			s = newStore()
 			stores[t] = s
 			t.Cleanup(func() {
 				mu.Lock()
@@ -40,23 +40,26 @@ func perTest(opts ...memstore.Option) func(*testing.T) queue.Store {
 }
 
 func TestContract(t *testing.T) {
-	queuetest.Run(t, perTest())
+	queuetest.Run(t, perTest(func() *memstore.Store { return memstore.New(memstore.Config{}) }))
 }
 
 func TestContractWithOutbox(t *testing.T) {
-	queuetest.Run(t, perTest(memstore.WithOutbox()))
-	queuetest.RunOutbox(t, perTest(memstore.WithOutbox()))
+	withOutbox := func() *memstore.Store { return memstore.New(memstore.Config{Outbox: true}) }
+	queuetest.Run(t, perTest(withOutbox))
+	queuetest.RunOutbox(t, perTest(withOutbox))
 }
 
 // TestContractWithCollidingUsers runs the contract with every user id
 // hashing alike, so the live index finds all but one live user through its
 // overflow map.
 func TestContractWithCollidingUsers(t *testing.T) {
-	queuetest.Run(t, perTest(memstore.WithUserHash(func(string) uint64 { return 42 })))
+	queuetest.Run(t, perTest(func() *memstore.Store {
+		return memstore.NewWithUserHash(memstore.Config{}, func(string) uint64 { return 42 })
+	}))
 }
 
 func TestOutboxOffRecordsNothing(t *testing.T) {
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	ctx := t.Context()
 	now := time.Now()
 	if _, _, _, err := s.Join(ctx, join("ev", "u", now)); err != nil {
@@ -84,7 +87,7 @@ func join(ev, user string, now time.Time) queue.JoinParams {
 // TestPurge: ended sessions stay readable for their TTL after they end,
 // then Expire forgets them.
 func TestPurge(t *testing.T) {
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	ctx := t.Context()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	a, _, _, _ := s.Join(ctx, join("ev", "a", now))
@@ -122,7 +125,7 @@ func TestPurge(t *testing.T) {
 
 // TestSubscribeBeforeEvent: a stream may subscribe before anyone joins.
 func TestSubscribeBeforeEvent(t *testing.T) {
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	h := &countHandler{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
@@ -152,7 +155,7 @@ func (h *countHandler) Change(queue.Change) { h.changes.Add(1) }
 
 // BenchmarkPlaceOfMillion reads exact places in a queue of 1,000,000.
 func BenchmarkPlaceOfMillion(b *testing.B) {
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	ctx := b.Context()
 	now := time.Now()
 	const n = 1_000_000
@@ -193,7 +196,7 @@ func BenchmarkGCMillionQueued(b *testing.B) {
 	const n = 1_000_000
 	runtime.GC()
 	before := heapInUse()
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	now := time.Now()
 	for i := range n {
 		if _, _, _, err := s.Join(b.Context(), join("big", "u"+strconv.Itoa(i), now)); err != nil {

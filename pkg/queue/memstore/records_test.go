@@ -105,7 +105,7 @@ func TestTimesRoundTrip(t *testing.T) {
 // past 2262 (durationpb gives MaxInt64 for anything over 292 years) is a
 // deadline far ahead, not one wrapped into the past.
 func TestFarDeadlinesStayAhead(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	ctx := t.Context()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	forever := time.Duration(math.MaxInt64)
@@ -175,7 +175,7 @@ func TestRecordsStayPut(t *testing.T) {
 // TestForgottenCrowdGivesMemoryBack: once every session of an event has been
 // purged, the event holds no records, and it still takes new joins.
 func TestForgottenCrowdGivesMemoryBack(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	ctx := t.Context()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 2*chunkLen + 1
