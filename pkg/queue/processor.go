@@ -96,8 +96,8 @@ func (s *Service) processEvent(ctx context.Context, e Event) error {
 	if e.State != EventActive {
 		return nil
 	}
-	// One call first: most ticks admit a few sessions or none, and they cost
-	// the store one call as before. Only a full batch says a crowd waits.
+	// One call first: most ticks admit a few sessions or none, and then cost
+	// the store one call. Only a full batch says a crowd waits.
 	for width := 1; ; width = admitPipeline {
 		full, err := s.admitRound(ctx, e.ID, batch, width)
 		if err != nil || !full {

@@ -1,0 +1,115 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// This file holds the event-wide side of the store: settings, snapshots and
+// the change feed.
+
+// announce numbers a change, records it in the outbox and delivers it to the
+// event's subscribers, all under the lock so that delivery is in seq order.
+func (s *Store) announce(e *event, c queue.Change) {
+	e.seq++
+	c.EventID = e.cfg.ID
+	c.Seq = e.seq
+	c.QueueLength = e.waiting.Len()
+	if s.outbox {
+		e.out.append(c)
+	}
+	for sub := range s.subs[c.EventID] {
+		sub.h.Change(c)
+	}
+}
+
+func changedSession(s queue.Session) queue.ChangedSession {
+	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status}
+}
+
+func changed(s queue.Session) []queue.ChangedSession {
+	return []queue.ChangedSession{changedSession(s)}
+}
+
+// PutEvent implements queue.Store.
+func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.events[cfg.ID]; e != nil {
+		e.cfg = cfg
+	} else {
+		s.events[cfg.ID] = s.newEvent(cfg)
+	}
+	return cfg, nil
+}
+
+// Event implements queue.Store.
+func (s *Store) Event(ctx context.Context, id string) (queue.Event, queue.EventStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[id]
+	if e == nil {
+		return queue.Event{}, queue.EventStats{}, queue.ErrEventNotFound
+	}
+	return e.cfg, queue.EventStats{QueueLength: e.waiting.Len(), Processing: e.processing, Seq: e.seq}, nil
+}
+
+// Events implements queue.Store.
+func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]queue.Event, 0, len(s.events))
+	for _, e := range s.events {
+		out = append(out, e.cfg)
+	}
+	slices.SortFunc(out, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Snapshot implements queue.Store.
+func (s *Store) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[eventID]
+	if e == nil {
+		return queue.Snapshot{}, nil
+	}
+	t := make([]uint64, 0, e.waiting.Len())
+	e.waiting.Ascend(func(v uint64) bool { t = append(t, v); return true })
+	return queue.Snapshot{Tickets: t, Seq: e.seq}, nil
+}
+
+// Subscribe implements queue.Store. Changes are delivered synchronously under
+// the store's lock, so h must not call back into the store. Subscribed is
+// called once, before any change, and every later change is delivered: an
+// in-memory subscription is never lost. The Change values (and their
+// Sessions) are shared by all subscribers: read them, do not modify them.
+func (s *Store) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
+	sub := &subscriber{h: h}
+	s.mu.Lock()
+	m := s.subs[eventID]
+	if m == nil {
+		m = map[*subscriber]struct{}{}
+		s.subs[eventID] = m
+	}
+	m[sub] = struct{}{}
+	// Under the lock, so no change can reach h before Subscribed does.
+	h.Subscribed()
+	s.mu.Unlock()
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	delete(m, sub)
+	if len(m) == 0 {
+		delete(s.subs, eventID)
+	}
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// Ping implements queue.Store; memory is always reachable.
+func (s *Store) Ping(ctx context.Context) error { return nil }
