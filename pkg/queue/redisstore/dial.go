@@ -18,7 +18,7 @@ import (
 //     only event settings are cached, and they are tiny;
 //   - MaxFlushDelay 20µs: under load the writer waits a moment to batch more
 //     commands per write, for much less CPU at a small latency cost
-//     (see BenchmarkJoinParallel);
+//     (see BenchmarkJoinFlushDelay);
 //   - 1s dial timeout and 5s ConnWriteTimeout so a dead or stuck server is
 //     noticed; each call also has the store's own, shorter deadline.
 //

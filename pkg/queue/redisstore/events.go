@@ -55,9 +55,9 @@ func (s *Store) Event(ctx context.Context, id string) (queue.Event, queue.EventS
 	p := prefix(id)
 	c := s.client
 	rs := c.DoMulti(cctx,
-		c.B().Zcard().Key(p+"queue").Build(),
-		c.B().Scard().Key(p+"processing").Build(),
-		c.B().Get().Key(p+"seq").Build())
+		c.B().Zcard().Key(p+queueKey).Build(),
+		c.B().Scard().Key(p+processingKey).Build(),
+		c.B().Get().Key(p+seqKey).Build())
 	var st queue.EventStats
 	if st.QueueLength, err = rs[0].AsInt64(); err != nil {
 		return queue.Event{}, queue.EventStats{}, failed(ctx, err)
@@ -75,13 +75,13 @@ func (s *Store) Event(ctx context.Context, id string) (queue.Event, queue.EventS
 
 // settings reads an event's settings hash, through the cache if it is on.
 func (s *Store) settings(ctx context.Context, id string) rueidis.RedisResult {
-	cmd := s.client.B().Hgetall().Key(prefix(id) + "event")
+	cmd := s.client.B().Hgetall().Key(prefix(id) + eventKey)
 	if !s.cacheable(id) {
 		return s.client.Do(ctx, cmd.Build())
 	}
 	r := s.client.DoCache(ctx, cmd.Cache(), s.cacheTTL)
 	if cachedMiss(r) {
-		return s.client.Do(ctx, s.client.B().Hgetall().Key(prefix(id)+"event").Build())
+		return s.client.Do(ctx, s.client.B().Hgetall().Key(prefix(id)+eventKey).Build())
 	}
 	return r
 }
@@ -133,7 +133,7 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 	var cachedAt []int
 	for i, id := range ids {
 		if s.cacheable(id) {
-			cached = append(cached, rueidis.CT(s.client.B().Hgetall().Key(prefix(id)+"event").Cache(), s.cacheTTL))
+			cached = append(cached, rueidis.CT(s.client.B().Hgetall().Key(prefix(id)+eventKey).Cache(), s.cacheTTL))
 			cachedAt = append(cachedAt, i)
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 	var directAt []int
 	for i, id := range ids {
 		if !have[i] {
-			direct = append(direct, s.client.B().Hgetall().Key(prefix(id)+"event").Build())
+			direct = append(direct, s.client.B().Hgetall().Key(prefix(id)+eventKey).Build())
 			directAt = append(directAt, i)
 		}
 	}
@@ -174,6 +174,15 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 	return out, nil
 }
 
+// The fields of an event's settings hash.
+const (
+	fieldID             = "id"
+	fieldState          = "state" // queue.EventState.String()
+	fieldMaxConcurrent  = "max_concurrent"
+	fieldCheckoutWindow = "checkout_window_ms"
+	fieldCheckoutURL    = "checkout_url"
+)
+
 // decodeEvent decodes a successful read of an event's settings hash; ok is
 // false when there is none.
 func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err error) {
@@ -186,9 +195,9 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 	}
 	// A state this version does not know reads as the zero state, which
 	// admits nobody, rather than failing every listing of the events.
-	st, _ := parseState(m["state"])
-	maxc, err1 := strconv.ParseInt(m["max_concurrent"], 10, 64)
-	win, err2 := strconv.ParseInt(m["checkout_window_ms"], 10, 64)
+	st, _ := parseState(m[fieldState])
+	maxc, err1 := strconv.ParseInt(m[fieldMaxConcurrent], 10, 64)
+	win, err2 := strconv.ParseInt(m[fieldCheckoutWindow], 10, 64)
 	if err1 != nil || err2 != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s has malformed settings %v", id, m)
 	}
@@ -197,6 +206,6 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 		State:          st,
 		MaxConcurrent:  maxc,
 		CheckoutWindow: time.Duration(win) * time.Millisecond,
-		CheckoutURL:    m["checkout_url"],
+		CheckoutURL:    m[fieldCheckoutURL],
 	}, true, nil
 }

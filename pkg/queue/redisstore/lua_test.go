@@ -34,3 +34,27 @@ func TestLuaRFC3339(t *testing.T) {
 		}
 	}
 }
+
+// The scripts see every name they share with Go as Go defines it, however
+// it is spelt.
+func TestLuaSharedNames(t *testing.T) {
+	srv := redistest.Start(t)
+	eval := func(script string) string {
+		t.Helper()
+		got, err := srv.Do(t.Context(), "EVAL", script, "0").ToString()
+		if err != nil {
+			t.Fatalf("EVAL %s: %v", script, err)
+		}
+		return got
+	}
+	for _, c := range shared {
+		if got := eval(declareShared() + "return " + c.lua); got != c.value {
+			t.Errorf("%s = %q in Lua, %q in Go", c.lua, got, c.value)
+		}
+	}
+	for _, s := range []string{"", `a"b`, `back\slash`, "line\nbreak", "tab\t", "nul\x00", "é", "\xff", "]]"} {
+		if got := eval("return " + luaString(s)); got != s {
+			t.Errorf("luaString(%q) reads back as %q", s, got)
+		}
+	}
+}

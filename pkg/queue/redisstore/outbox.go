@@ -14,6 +14,10 @@ import (
 // OutboxGroup is the consumer group relays read an event's outbox stream with.
 const OutboxGroup = "relay"
 
+// outboxField is the field of an outbox entry that holds the change, as
+// published (see message).
+const outboxField = "change"
+
 // ClaimOutbox implements queue.Outbox with one script (lua/claim.lua) over
 // the event's outbox stream and its consumer group: XPENDING tells whether
 // another relay holds the outbox, XCLAIM renews this consumer's entries,
@@ -24,7 +28,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	args := []string{OutboxGroup, consumer, strconv.Itoa(max(n, 0)), strconv.FormatInt(minIdle.Milliseconds(), 10)}
-	r, err := claimScript.Exec(cctx, s.client, []string{prefix(eventID) + "outbox"}, args).ToArray()
+	r, err := claimScript.Exec(cctx, s.client, []string{prefix(eventID) + outboxKey}, args).ToArray()
 	if err != nil {
 		return nil, failed(ctx, err)
 	}
@@ -35,7 +39,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int
 			return nil, failed(ctx, err)
 		}
 		for _, e := range entries {
-			ch, err := decodeChange(e.FieldValues["change"])
+			ch, err := decodeChange(e.FieldValues[outboxField])
 			if err != nil {
 				err = fmt.Errorf("redisstore: outbox entry %s: %w", e.ID, err)
 			}
@@ -55,7 +59,7 @@ func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) err
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	args := append([]string{OutboxGroup}, ids...)
-	if err := ackScript.Exec(cctx, s.client, []string{prefix(eventID) + "outbox"}, args).Error(); err != nil {
+	if err := ackScript.Exec(cctx, s.client, []string{prefix(eventID) + outboxKey}, args).Error(); err != nil {
 		return failed(ctx, err)
 	}
 	return nil
@@ -65,7 +69,7 @@ func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) err
 func (s *Store) OutboxLen(ctx context.Context, eventID string) (int64, error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	n, err := s.client.Do(cctx, s.client.B().Xlen().Key(prefix(eventID)+"outbox").Build()).AsInt64()
+	n, err := s.client.Do(cctx, s.client.B().Xlen().Key(prefix(eventID)+outboxKey).Build()).AsInt64()
 	if err != nil {
 		return 0, failed(ctx, err)
 	}

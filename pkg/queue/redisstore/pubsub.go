@@ -77,6 +77,10 @@ func decodeChange(data string) (queue.Change, error) {
 
 // Subscribe implements queue.Store with one SUBSCRIBE to the event's exact
 // channel (never a pattern: every PSUBSCRIBE on a server taxes every PUBLISH).
+// rueidis resubscribes by itself after a reconnect, and its subscription hook
+// calls h.Subscribed each time the subscription is (re)established. If the
+// subscription still ends (Redis down for long, cluster topology changes),
+// Subscribe retries with backoff until ctx ends.
 //
 // In a Redis Cluster a PUBLISH is broadcast to every node. Sharded pub/sub
 // (SPUBLISH/SSUBSCRIBE) would keep each message on its slot's shard, but its
@@ -85,11 +89,6 @@ func decodeChange(data string) (queue.Change, error) {
 // redis-cli PSUBSCRIBE 'queue:updates:*' would show nothing. The broadcast
 // costs one bus message per node per change; at the change rates of one
 // Redis Cluster's worth of events that is the cheaper price.
-
-// rueidis resubscribes by itself after a reconnect; its subscription hook
-// calls h.Subscribed each time the subscription is (re)established. If the
-// subscription still ends (Redis down for long, cluster topology changes),
-// Subscribe retries with backoff until ctx ends.
 func (s *Store) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
 	channel := Channel(eventID)
 	// The hook runs on the connection's reader goroutine and messages on this

@@ -2,8 +2,12 @@ package redisstore
 
 import (
 	_ "embed"
+	"fmt"
+	"strings"
 
 	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // Every state change is one of these scripts: atomic on the event's slot,
@@ -13,8 +17,82 @@ import (
 // (a repeated Admit or Expire just admits or expires whoever is due then).
 // rueidis retries them on connection errors within the call's deadline.
 
+// shared are the names the scripts share with Go: each is written once, in
+// Go, and declared as a Lua local at the top of every script that changes or
+// reads an event (lua/prelude.lua follows them).
+var shared = []struct{ lua, value string }{
+	{"CHANNEL_PREFIX", channelPrefix},
+	{"KEY_SESSION", sessionKeyPrefix},
+	{"KEY_USER", userKeyPrefix},
+	{"FLAG_OUTBOX", flagOutbox},
+	{"FLAG_CLUSTER", flagCluster},
+	{"OUTBOX_FIELD", outboxField},
+
+	{"FIELD_ID", fieldID},
+	{"FIELD_STATE", fieldState},
+	{"FIELD_MAX_CONCURRENT", fieldMaxConcurrent},
+	{"FIELD_CHECKOUT_WINDOW", fieldCheckoutWindow},
+	{"FIELD_CHECKOUT_URL", fieldCheckoutURL},
+	{"STATE_ACTIVE", queue.EventActive.String()},
+	{"STATE_PAUSED", queue.EventPaused.String()},
+	{"STATE_CLOSED", queue.EventClosed.String()},
+
+	{"STATUS_QUEUED", queue.StatusQueued.String()},
+	{"STATUS_READY", queue.StatusReady.String()},
+	{"STATUS_COMPLETED", queue.StatusCompleted.String()},
+	{"STATUS_EXPIRED", queue.StatusExpired.String()},
+	{"STATUS_LEFT", queue.StatusLeft.String()},
+
+	{"CHANGE_JOINED", queue.ChangeJoined.String()},
+	{"CHANGE_LEFT", queue.ChangeLeft.String()},
+	{"CHANGE_ADMITTED", queue.ChangeAdmitted.String()},
+	{"CHANGE_COMPLETED", queue.ChangeCompleted.String()},
+	{"CHANGE_EXPIRED", queue.ChangeExpired.String()},
+
+	{"REPLY_CREATED", replyCreated},
+	{"REPLY_EXISTING", replyExisting},
+	{"REPLY_CLOSED", replyClosed},
+	{"REPLY_CONFLICT", replyConflict},
+	{"REPLY_OK", replyOK},
+	{"REPLY_STATUS", replyStatus},
+	{"REPLY_NOT_FOUND", replyNotFound},
+}
+
+// declareShared is the Lua that declares shared.
+func declareShared() string {
+	var b strings.Builder
+	b.WriteString("-- Declared from Go (scripts.go).\n")
+	for _, c := range shared {
+		fmt.Fprintf(&b, "local %s = %s\n", c.lua, luaString(c.value))
+	}
+	return b.String()
+}
+
+// luaString quotes s as a Lua string literal. Redis runs Lua 5.1, which has
+// no \x escapes: other bytes are written as decimal \ddd.
+func luaString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
 //go:embed lua/prelude.lua
-var prelude string
+var preludeLua string
+
+// prelude starts every script that changes or reads an event.
+var prelude = declareShared() + preludeLua
 
 var (
 	//go:embed lua/join.lua
@@ -50,9 +128,9 @@ var (
 	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
-	// The outbox's claim and acknowledgement; they change no queue state. A
-	// repeated claim returns what the first one claimed (as the consumer's
-	// own entries).
+	// The outbox's claim and acknowledgement; they change no queue state and
+	// share no names with Go. A repeated claim returns what the first one
+	// claimed (as the consumer's own entries).
 	ackScript   = rueidis.NewLuaScriptRetryable(ackLua)
 	claimScript = rueidis.NewLuaScriptRetryable(claimLua)
 

@@ -22,7 +22,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	if err := s.list(ctx, p.EventID); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
 	}
-	k := eventKeys(p.EventID, "session:"+p.SessionID, "user:"+p.UserID)
+	k := eventKeys(p.EventID, sessionKeyPrefix+p.SessionID, userKeyPrefix+p.UserID)
 	ne := p.NewEvent
 	args := s.args(k, p.EventID, p.Now,
 		p.SessionID, p.UserID, strconv.FormatInt(p.TTL.Milliseconds(), 10),
@@ -36,13 +36,13 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	}
 	code := replyCode(r)
 	switch code {
-	case "closed":
+	case replyClosed:
 		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
-	case "conflict":
+	case replyConflict:
 		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "already in use"}
-	case "created", "existing":
+	case replyCreated, replyExisting:
 		sess, pl, err := sessionPlace(r[1:])
-		return sess, pl, code == "created", err
+		return sess, pl, code == replyCreated, err
 	}
 	return queue.Session{}, queue.Place{}, false, fmt.Errorf("redisstore: join: unexpected reply %q", code)
 }
@@ -74,6 +74,17 @@ var newRequestID = func() string {
 
 // relistEvery bounds how long a lost event listing goes unrepaired.
 var relistEvery = time.Minute
+
+// What happened, as the first element of a script's reply says.
+const (
+	replyCreated  = "created"  // join: a new session
+	replyExisting = "existing" // join: the user's live session, or this id's
+	replyClosed   = "closed"   // join: the event is closed
+	replyConflict = "conflict" // join: the id is another user's session
+	replyOK       = "ok"       // leave, complete: done (now or by this very call)
+	replyStatus   = "status"   // leave, complete: refused in this status
+	replyNotFound = "notfound" // leave, complete: no such session
+)
 
 // replyCode is the first element of a script's reply: what happened.
 func replyCode(r []rueidis.RedisMessage) string {
@@ -107,7 +118,7 @@ func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) 
 // Session implements queue.Store.
 func (s *Store) Session(ctx context.Context, id string) (queue.Session, queue.Place, error) {
 	ev := queue.EventOfSession(id)
-	k := eventKeys(ev, "session:"+id)
+	k := eventKeys(ev, sessionKeyPrefix+id)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	r, err := sessionScript.Exec(cctx, s.client, k.list, s.args(k, ev, time.Time{}, id)).ToArray()
@@ -133,7 +144,7 @@ func (s *Store) Complete(ctx context.Context, id string, now time.Time) (queue.S
 // end runs Leave's or Complete's script, whose replies have the same shape.
 func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id string, now time.Time) (queue.Session, error) {
 	ev := queue.EventOfSession(id)
-	k := eventKeys(ev, "session:"+id)
+	k := eventKeys(ev, sessionKeyPrefix+id)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	// A request id lets a re-sent script tell its own earlier success from
@@ -143,7 +154,7 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 		return queue.Session{}, failed(ctx, err)
 	}
 	code := replyCode(r)
-	if code == "notfound" {
+	if code == replyNotFound {
 		return queue.Session{}, queue.ErrSessionNotFound
 	}
 	if len(r) != 2 {
@@ -154,7 +165,7 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 	if err != nil {
 		return queue.Session{}, err
 	}
-	if code == "status" {
+	if code == replyStatus {
 		return sess, &queue.StatusError{Err: refused, Status: sess.Status}
 	}
 	return sess, nil

@@ -9,10 +9,9 @@ import (
 )
 
 // Snapshot implements queue.Store. It costs O(N) on Redis, which serves
-// nothing else while the read-only script runs (see BenchmarkSnapshot for the
-// figures), and ships about 8-10 bytes per waiting session: replicas call it
-// when they (re)subscribe and when they find they missed a change, not per
-// request.
+// nothing else while the read-only script runs (BenchmarkSnapshot measures
+// it), and ships one integer per waiting session: replicas call it when they
+// (re)subscribe and when they find they missed a change, not per request.
 func (s *Store) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, error) {
 	k := eventKeys(eventID)
 	cctx, cancel := context.WithTimeout(ctx, s.snapshotTimeout)

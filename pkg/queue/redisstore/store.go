@@ -24,13 +24,13 @@
 // inside the script that makes them (see message). Times are kept to the
 // millisecond.
 //
-// Costs, measured on a shared 2-core machine (TestCommandsPerChange and the
-// benchmarks): every state change is one EVALSHA round trip running a fixed
-// 9-12 commands inside Redis, whatever the queue's length and however many
-// replicas listen; a Join takes about 30 µs of Redis CPU. Admitting 1,000 at
-// once holds Redis for about 11 ms. Snapshot is O(N): about 6 ms of Redis time
-// for 10,000 waiting, 70 ms for 100,000 and 1 s for 1,000,000, during which
-// Redis serves nothing else.
+// Costs: every state change is one EVALSHA round trip running a fixed number
+// of commands inside Redis, whatever the queue's length and however many
+// replicas listen (TestCommandsPerChange). Admit and Expire hold Redis in
+// proportion to how many sessions they admit or end, at most their limit.
+// Snapshot is O(N), and Redis serves nothing else while it runs, so replicas
+// call it only to resynchronise. The benchmarks measure each (BenchmarkJoin,
+// BenchmarkAdmit1000, BenchmarkSnapshot).
 package redisstore
 
 import (
@@ -56,8 +56,26 @@ var (
 // EventsKey is the set of every event id.
 const EventsKey = "waitroom:events"
 
+// channelPrefix starts every event's pub/sub channel.
+const channelPrefix = "queue:updates:"
+
 // Channel is the pub/sub channel an event's changes are published on.
-func Channel(eventID string) string { return "queue:updates:" + eventID }
+func Channel(eventID string) string { return channelPrefix + eventID }
+
+// An event's keys are its prefix followed by one of these (the layout above).
+const (
+	eventKey      = "event"
+	queueKey      = "queue"
+	processingKey = "processing"
+	deadlinesKey  = "deadlines"
+	expiryKey     = "expiry"
+	ticketsKey    = "tickets"
+	seqKey        = "seq"
+	outboxKey     = "outbox"
+	// followed by the session or user id
+	sessionKeyPrefix = "session:"
+	userKeyPrefix    = "user:"
+)
 
 // Defaults for the per-call deadlines.
 const (
@@ -151,7 +169,7 @@ type keys struct {
 func eventKeys(eventID string, extra ...string) keys {
 	p := prefix(eventID)
 	l := make([]string, 0, 8+len(extra))
-	l = append(l, p+"event", p+"queue", p+"processing", p+"deadlines", p+"expiry", p+"tickets", p+"seq", p+"outbox")
+	l = append(l, p+eventKey, p+queueKey, p+processingKey, p+deadlinesKey, p+expiryKey, p+ticketsKey, p+seqKey, p+outboxKey)
 	for _, e := range extra {
 		l = append(l, p+e)
 	}
@@ -160,15 +178,21 @@ func eventKeys(eventID string, extra ...string) keys {
 
 func prefix(eventID string) string { return "waitroom:{" + eventID + "}:" }
 
+// The flags every script gets in ARGV[4].
+const (
+	flagOutbox  = "o" // record changes in the outbox
+	flagCluster = "c" // the store is a Redis Cluster
+)
+
 // args are the arguments every script gets (prefix, event, now, flags),
 // followed by extra.
 func (s *Store) args(k keys, eventID string, now time.Time, extra ...string) []string {
 	flags := ""
 	if s.outbox {
-		flags += "o"
+		flags += flagOutbox
 	}
 	if s.client.Mode() == rueidis.ClientModeCluster {
-		flags += "c"
+		flags += flagCluster
 	}
 	a := make([]string, 0, 4+len(extra))
 	a = append(a, k.prefix, eventID, ms(now), flags)

@@ -1,7 +1,7 @@
 -- ARGV[5] limit. Admits from the head of the queue while the processing set
 -- is below the event's capacity. Returns {seq, JSON, JSON, …} or {}.
-local ev = redis.call('HMGET', K_EVENT, 'state', 'max_concurrent', 'checkout_window_ms')
-if ev[1] ~= 'active' then return {} end
+local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
+if ev[1] ~= STATE_ACTIVE then return {} end
 local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
 if n <= 0 then return {} end
 local head = redis.call('ZRANGE', K_QUEUE, 0, n - 1, 'WITHSCORES')
@@ -18,7 +18,7 @@ for i = 1, #head, 2 do
   redis.call('ZREM', K_EXPIRY, id)
   local s = loaded[i]
   if s then
-    s.status = 'ready'
+    s.status = STATUS_READY
     s.admitted_at_ms = NOW
     s.checkout_deadline_ms = deadline
     out[#out + 1] = save_live(s)
@@ -27,9 +27,9 @@ for i = 1, #head, 2 do
   else
     -- A queue entry without its session (only possible if someone deleted
     -- it by hand): drop it, and say so, so replicas' views stay exact.
-    s = {id = id, user_id = '', ticket = tonumber(head[i + 1]), status = 'expired'}
+    s = {id = id, user_id = '', ticket = tonumber(head[i + 1]), status = STATUS_EXPIRED}
   end
   changed[#changed + 1] = s
 end
-out[1] = announce('user_admitted', changed, deadline)
+out[1] = announce(CHANGE_ADMITTED, changed, deadline)
 return out

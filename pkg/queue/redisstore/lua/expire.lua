@@ -22,7 +22,7 @@ while n < limit and (i <= #q or j <= #a) do
     j = j + 2
   end
   local s = load_listed(p.id)
-  if s and s.status == (queued and 'queued' or 'ready') then
+  if s and s.status == (queued and STATUS_QUEUED or STATUS_READY) then
     p.s, p.owned = s, owns_user(s)
     n = n + 1
   elseif p.ticket then
@@ -41,13 +41,13 @@ for _, p in ipairs(picks) do
     redis.call('ZREM', K_DEADLINES, p.id)
   end
   if p.s then
-    out[#out + 1] = finish(p.s, 'expired', p.owned)
+    out[#out + 1] = finish(p.s, STATUS_EXPIRED, p.owned)
     changed[#changed + 1] = p.s
   elseif p.ticket then
     -- A queue entry without its session: drop it and say so (see admit.lua).
-    changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = 'expired'}
+    changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = STATUS_EXPIRED}
   end
 end
 if #changed == 0 then return {} end
-out[1] = announce('session_expired', changed)
+out[1] = announce(CHANGE_EXPIRED, changed)
 return out

@@ -1,5 +1,7 @@
--- Shared by every script (prepended to each). All keys of one event share the
--- hash tag {<event>}, so a script runs on one cluster node, atomically.
+-- Shared by every script that changes or reads an event (prepended to each,
+-- after the names it shares with Go: CHANNEL_PREFIX, STATUS_*, CHANGE_*,
+-- REPLY_* and the rest, declared from scripts.go). All keys of one event share
+-- the hash tag {<event>}, so a script runs on one cluster node, atomically.
 --
 -- KEYS, the same for every script: the event's fixed keys, then the session
 -- and user keys where a script needs them.
@@ -7,19 +9,20 @@ local K_EVENT, K_QUEUE, K_PROCESSING, K_DEADLINES = KEYS[1], KEYS[2], KEYS[3], K
 local K_EXPIRY, K_TICKETS, K_SEQ, K_OUTBOX = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 -- ARGV[1..4], the same for every script; script arguments start at ARGV[5].
 -- Times are Unix milliseconds from the caller: the server's clock is never read,
--- so a retried call does the same thing. ARGV[4] holds flags: 'o' the outbox
--- is on, 'c' the store is a Redis Cluster.
+-- so a retried call does the same thing. ARGV[4] holds flags: FLAG_OUTBOX the
+-- outbox is on, FLAG_CLUSTER the store is a Redis Cluster.
 local PREFIX, EVENT, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local OUTBOX = string.find(ARGV[4], 'o', 1, true) ~= nil
+local OUTBOX = string.find(ARGV[4], FLAG_OUTBOX, 1, true) ~= nil
 -- Session and user keys are not in KEYS (their ids come from the event's
 -- sets). While a cluster moves the event's slot, such a key may already be
 -- on the other node: reading it fails on the old node, and finds nothing on
 -- the new one. So every script reads all of them before its first write,
 -- and in a cluster stops with TRYAGAIN, changing nothing, when a session
 -- the event's sets name is not there; the caller retries after the move.
-local CLUSTER = string.find(ARGV[4], 'c', 1, true) ~= nil
+local CLUSTER = string.find(ARGV[4], FLAG_CLUSTER, 1, true) ~= nil
 
-local function session_key(id) return PREFIX .. 'session:' .. id end
+local function session_key(id) return PREFIX .. KEY_SESSION .. id end
+local function user_key(id) return PREFIX .. KEY_USER .. id end
 
 -- load returns a session and its JSON, or nil.
 local function load(id)
@@ -50,7 +53,7 @@ end
 
 -- owns_user reads whether s's user key still points at s: read before any
 -- write (see CLUSTER), used by finish.
-local function owns_user(s) return redis.call('GET', PREFIX .. 'user:' .. s.user_id) == s.id end
+local function owns_user(s) return redis.call('GET', user_key(s.user_id)) == s.id end
 
 -- finish ends a live session with status. It stays readable for its TTL
 -- (ExpiresAt - JoinedAt) after it ends, and its user may join again (owned:
@@ -60,7 +63,7 @@ local function finish(s, status, owned)
   s.ended_at_ms = NOW
   local raw = cjson.encode(s)
   redis.call('SET', session_key(s.id), raw, 'PX', math.max(1, s.expires_at_ms - s.joined_at_ms))
-  if owned then redis.call('DEL', PREFIX .. 'user:' .. s.user_id) end
+  if owned then redis.call('DEL', user_key(s.user_id)) end
   return raw
 end
 
@@ -99,9 +102,15 @@ local function announce(kind, changed, deadline_ms)
     timestamp = rfc3339(NOW), seq = seq, queue_length = qlen, sessions = list}
   if deadline_ms then msg.checkout_deadline = rfc3339(deadline_ms) end
   local body = cjson.encode(msg)
-  redis.call('PUBLISH', 'queue:updates:' .. EVENT, body)
-  if OUTBOX then redis.call('XADD', K_OUTBOX, '*', 'change', body) end
+  redis.call('PUBLISH', CHANNEL_PREFIX .. EVENT, body)
+  if OUTBOX then redis.call('XADD', K_OUTBOX, '*', OUTBOX_FIELD, body) end
   return seq, qlen
 end
 
 local function current_seq() return tonumber(redis.call('GET', K_SEQ) or '0') end
+
+-- put_settings replaces the event's settings.
+local function put_settings(state, max_concurrent, checkout_window_ms, checkout_url)
+  redis.call('HSET', K_EVENT, FIELD_ID, EVENT, FIELD_STATE, state, FIELD_MAX_CONCURRENT, max_concurrent,
+    FIELD_CHECKOUT_WINDOW, checkout_window_ms, FIELD_CHECKOUT_URL, checkout_url)
+end
