@@ -17,7 +17,7 @@ import (
 // dialRedis returns a store client of its own, as each replica has.
 func dialRedis(t *testing.T, srv *redistest.Server) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.Dial(context.Background(), []string{srv.Addr()}, redisstore.WithOutbox())
+	s, err := redisstore.Dial(context.Background(), []string{srv.Addr()}, redisstore.Config{Outbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func BenchmarkJoinFlushDelay(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st := redisstore.New(c)
+		st := redisstore.New(c, redisstore.Config{})
 		b.Run("serial/delay="+d.String(), func(b *testing.B) {
 			ev, now := benchEvent("joinfd"), time.Now()
 			m := startCPU(srv)
@@ -193,9 +193,9 @@ func BenchmarkEvent(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		ttl  time.Duration
-	}{{"cached", time.Minute}, {"uncached", 0}} {
+	}{{"cached", time.Minute}, {"uncached", -1}} {
 		b.Run(c.name, func(b *testing.B) {
-			st := dial(b, []string{srv.Addr()}, redisstore.WithEventCacheTTL(c.ttl))
+			st := dialWith(b, []string{srv.Addr()}, redisstore.Config{EventCacheTTL: c.ttl})
 			ev := benchEvent("event")
 			if _, err := st.PutEvent(b.Context(), queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 10, CheckoutWindow: time.Minute}); err != nil {
 				b.Fatal(err)

@@ -44,7 +44,7 @@ func FuzzScanSessionDoc(f *testing.F) {
 // or every read would quietly pay for encoding/json again.
 func TestStoredSessionsTakeTheFastPath(t *testing.T) {
 	srv := redistest.Start(t)
-	st, err := Dial(t.Context(), []string{srv.Addr()})
+	st, err := Dial(t.Context(), []string{srv.Addr()}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ func TestContract(t *testing.T) {
 		queuetest.Run(t, func(t *testing.T) queue.Store { return dial(t, addrs) })
 	})
 	t.Run("Outbox", func(t *testing.T) {
-		queuetest.RunOutbox(t, func(t *testing.T) queue.Store { return dial(t, addrs, redisstore.WithOutbox()) })
+		queuetest.RunOutbox(t, func(t *testing.T) queue.Store { return dialWith(t, addrs, redisstore.Config{Outbox: true}) })
 	})
 	t.Run("StoreWithoutCache", func(t *testing.T) {
-		queuetest.Run(t, func(t *testing.T) queue.Store { return dial(t, addrs, redisstore.WithEventCacheTTL(0)) })
+		queuetest.Run(t, func(t *testing.T) queue.Store { return dialWith(t, addrs, redisstore.Config{EventCacheTTL: -1}) })
 	})
 }
 
@@ -38,6 +38,6 @@ func TestContractCluster(t *testing.T) {
 		queuetest.Run(t, func(t *testing.T) queue.Store { return dial(t, addrs) })
 	})
 	t.Run("Outbox", func(t *testing.T) {
-		queuetest.RunOutbox(t, func(t *testing.T) queue.Store { return dial(t, addrs, redisstore.WithOutbox()) })
+		queuetest.RunOutbox(t, func(t *testing.T) queue.Store { return dialWith(t, addrs, redisstore.Config{Outbox: true}) })
 	})
 }

@@ -45,12 +45,12 @@ func ClientOption(addrs []string) rueidis.ClientOption {
 
 // Dial connects to Redis with ClientOption(addrs) and returns a Store that
 // owns the client (Close closes it). It fails if Redis cannot be reached.
-func Dial(ctx context.Context, addrs []string, opts ...Option) (*Store, error) {
+func Dial(ctx context.Context, addrs []string, cfg Config) (*Store, error) {
 	c, err := rueidis.NewClient(ClientOption(addrs))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", queue.ErrUnavailable, err)
 	}
-	s := New(c, opts...)
+	s := New(c, cfg)
 	s.owned = true
 	if err := s.Ping(ctx); err != nil {
 		c.Close()

@@ -9,10 +9,18 @@ import (
 
 // dial returns a store with its own client (a "replica") on addrs, closed
 // when the test ends.
-func dial(t testing.TB, addrs []string, opts ...redisstore.Option) *redisstore.Store {
+func dial(t testing.TB, addrs []string) *redisstore.Store {
 	t.Helper()
-	opts = append([]redisstore.Option{redisstore.WithLogger(testLogger(t))}, opts...)
-	st, err := redisstore.Dial(t.Context(), addrs, opts...)
+	return dialWith(t, addrs, redisstore.Config{})
+}
+
+// dialWith is dial with settings.
+func dialWith(t testing.TB, addrs []string, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	st, err := redisstore.Dial(t.Context(), addrs, cfg)
 	if err != nil {
 		t.Fatalf("Dial(%v): %v", addrs, err)
 	}

@@ -89,7 +89,7 @@ func TestSlotMigrationChangesAllOrNothing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cl := redistest.StartCluster(t, 3)
-			st := dial(t, cl.Addrs(), redisstore.WithOutbox(), redisstore.WithTimeout(2*time.Second))
+			st := dialWith(t, cl.Addrs(), redisstore.Config{Outbox: true, Timeout: 2 * time.Second})
 			ctx := t.Context()
 			ev := fmt.Sprintf("mig%d", time.Now().UnixNano())
 			now := time.Now().UTC().Truncate(time.Millisecond)

@@ -89,25 +89,22 @@ const (
 	DefaultEventCacheTTL = time.Minute
 )
 
-// Option configures a Store.
-type Option func(*Store)
-
-// WithOutbox records every change in the event's outbox stream, in the same
-// script as the change (queue.Outbox).
-func WithOutbox() Option { return func(s *Store) { s.outbox = true } }
-
-// WithLogger sets the logger (for dropped pub/sub messages and resubscribes).
-func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
-
-// WithTimeout sets the deadline of each call but Snapshot (DefaultTimeout).
-func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d } }
-
-// WithSnapshotTimeout sets Snapshot's deadline (DefaultSnapshotTimeout).
-func WithSnapshotTimeout(d time.Duration) Option { return func(s *Store) { s.snapshotTimeout = d } }
-
-// WithEventCacheTTL sets how long event settings may be served from the
-// client-side cache (DefaultEventCacheTTL); 0 reads them from Redis every time.
-func WithEventCacheTTL(d time.Duration) Option { return func(s *Store) { s.cacheTTL = d } }
+// Config configures a Store. The zero value is the defaults.
+type Config struct {
+	// Outbox records every change in the event's outbox stream, in the same
+	// script as the change (queue.Outbox).
+	Outbox bool
+	// Logger receives dropped pub/sub messages and resubscribes; nil discards them.
+	Logger *slog.Logger
+	// Timeout is the deadline of each call but Snapshot (DefaultTimeout).
+	Timeout time.Duration
+	// SnapshotTimeout is Snapshot's deadline (DefaultSnapshotTimeout).
+	SnapshotTimeout time.Duration
+	// EventCacheTTL is how long event settings may be served from the
+	// client-side cache (DefaultEventCacheTTL); negative reads them from Redis
+	// every time.
+	EventCacheTTL time.Duration
+}
 
 // Store is the Redis queue.Store. It is safe for concurrent use; many Stores
 // (processes) may share one Redis.
@@ -129,16 +126,26 @@ type Store struct {
 }
 
 // New returns a Store over client. The caller keeps ownership of client.
-func New(client rueidis.Client, opts ...Option) *Store {
+func New(client rueidis.Client, cfg Config) *Store {
 	s := &Store{
 		client:          client,
-		log:             slog.New(slog.DiscardHandler),
-		timeout:         DefaultTimeout,
-		snapshotTimeout: DefaultSnapshotTimeout,
-		cacheTTL:        DefaultEventCacheTTL,
+		log:             cfg.Logger,
+		outbox:          cfg.Outbox,
+		timeout:         cfg.Timeout,
+		snapshotTimeout: cfg.SnapshotTimeout,
+		cacheTTL:        cfg.EventCacheTTL,
 	}
-	for _, o := range opts {
-		o(s)
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.snapshotTimeout <= 0 {
+		s.snapshotTimeout = DefaultSnapshotTimeout
+	}
+	if s.cacheTTL == 0 {
+		s.cacheTTL = DefaultEventCacheTTL
 	}
 	return s
 }
