@@ -1,4 +1,4 @@
-package server
+package api
 
 import (
 	"context"
@@ -116,8 +116,8 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 // watchShallow opens the watch on a goroutine of its own. Opening reads the
 // session from the store, and a deep read (the Redis client's) would grow the
 // handler's stack for good: the runtime only shrinks a stack whose use falls
-// under a quarter of it, and a parked stream handler uses more than that of
-// 16 KiB. Each open stream then kept 16 KiB of stack instead of 8 KiB.
+// under a quarter of it, and a parked stream handler uses more than a quarter
+// of 16 KiB, so every open stream would keep the doubled stack.
 func watchShallow(ctx context.Context, svc *queue.Service, id string) (*queue.Stream, error) {
 	type result struct {
 		st  *queue.Stream

@@ -1,0 +1,78 @@
+// Package api serves the waiting room over Connect: the handlers of
+// WaitroomService and EventAdminService, the one map from domain errors to
+// Connect codes, and the admin API's authentication. It takes the service and
+// its settings as arguments and reads no environment; the server package
+// mounts it.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"connectrpc.com/connect"
+
+	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Config tunes the handlers. The zero value serves WaitroomService and
+// refuses every EventAdminService call.
+type Config struct {
+	// AdminToken is the bearer token EventAdminService requires; empty
+	// disables that service.
+	AdminToken string
+	// Logger receives the request failures worth a line; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Limits every handler applies.
+const (
+	// maxRequestBytes bounds a request message; a larger one is refused with
+	// ResourceExhausted before it is decoded.
+	maxRequestBytes = 64 << 10
+	// compressMinBytes is the smallest message worth compressing. Position
+	// updates are about a hundred bytes: gzip would make them larger, and a
+	// compressor reset per message costs more CPU than the rest of a stream's
+	// send.
+	compressMinBytes = 1 << 10
+)
+
+// NewWaitroomServiceHandler returns the path and handler of
+// waitroom.v1.WaitroomService, the visitors' API, over svc.
+func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
+	cfg = cfg.withDefaults()
+	h := &waitroomHandler{svc: svc, log: cfg.Logger}
+	return waitroomv1connect.NewWaitroomServiceHandler(h, handlerOptions(cfg.Logger)...)
+}
+
+// NewEventAdminServiceHandler returns the path and handler of
+// waitroom.v1.EventAdminService, the operators' API, over svc. Every call,
+// whatever its method, passes the bearer-token check first.
+func NewEventAdminServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
+	cfg = cfg.withDefaults()
+	h := &adminHandler{svc: svc, log: cfg.Logger}
+	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(adminAuth{token: cfg.AdminToken}))
+	return waitroomv1connect.NewEventAdminServiceHandler(h, opts...)
+}
+
+// handlerOptions apply to every handler.
+func handlerOptions(log *slog.Logger) []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithReadMaxBytes(maxRequestBytes),
+		connect.WithCompressMinBytes(compressMinBytes),
+		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
+			log.Error("Handler panicked", "procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
+			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		}),
+	}
+}
