@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,22 +40,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	cfg.Logger = cfg.Log.NewLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, cfg, log)
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	return srv.Serve(ctx)
-}
-
-func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // keygen prints a new signing key for WAITROOM_SIGNING_KEY(_FILE).

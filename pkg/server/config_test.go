@@ -1,22 +1,38 @@
 package server
 
 import (
+	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
+	"github.com/waitroom/waitroom/pkg/token"
 )
 
+// TestConfigDefaults: an empty environment overrides nothing, so every
+// setting is its constructor's default, and those are the defaults the
+// README lists.
 func TestConfigDefaults(t *testing.T) {
 	c, err := ConfigFromEnv(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := c.Queue
-	if c.ListenAddr != ":50056" || q.ProcessInterval != time.Second || c.Fanout.Resync != 5*time.Second ||
-		q.SessionTTL != 2*time.Hour || q.DefaultMaxConcurrent != 100 || q.CheckoutURL != "/checkout" ||
-		q.CheckoutWindow != 10*time.Minute || q.UnknownEvents != queue.RegisterUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled {
+	if !reflect.DeepEqual(c, Config{}) {
+		t.Fatalf("an empty environment set %+v", c)
+	}
+	c = c.withDefaults()
+	if c.ListenAddr != ":50056" || c.MaxStreamsPerConn != 1000 || c.ShutdownTimeout != 10*time.Second ||
+		queue.DefaultProcessInterval != time.Second || fanout.DefaultResync != 5*time.Second ||
+		fanout.DefaultCoalesce != 100*time.Millisecond || queue.DefaultSessionTTL != 2*time.Hour ||
+		queue.DefaultMaxConcurrent != 100 || queue.DefaultCheckoutURL != "/checkout" ||
+		queue.DefaultCheckoutWindow != 10*time.Minute || queue.DefaultAdmitBatch != 1000 ||
+		c.Queue.UnknownEvents != queue.RegisterUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled() ||
+		kafka.DefaultClientID != "waitroom" || kafka.DefaultGroup != "waitroom" ||
+		token.DefaultIssuer != "waitroom" || token.DefaultAudience != "checkout" || c.Log.Level != slog.LevelInfo || c.Log.JSON {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -29,6 +45,11 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 		"QUEUE_DEFAULT_MAX_CONCURRENT":   "7",
 		"REDIS_ADDR":                     "a:1, b:2 ,c:3",
 		"KAFKA_BROKERS":                  "k:9092",
+		"KAFKA_CLIENT_ID":                "replica-7",
+		"QUEUE_REGISTER_UNKNOWN_EVENTS":  "false",
+		"WAITROOM_TOKEN_ISSUER":          "tickets",
+		"LOG_LEVEL":                      "debug",
+		"LOG_FORMAT":                     "json",
 	}
 	c, err := ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -36,7 +57,9 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 	}
 	if c.Queue.ProcessInterval != 250*time.Millisecond || c.Fanout.Resync != 2*time.Second ||
 		c.Queue.SessionTTL != 10*time.Minute || c.Queue.DefaultMaxConcurrent != 7 ||
-		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || !c.KafkaEnabled || c.Kafka.Brokers[0] != "k:9092" {
+		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || !c.KafkaEnabled() || c.Kafka.Brokers[0] != "k:9092" ||
+		c.Kafka.ClientID != "replica-7" || c.Queue.UnknownEvents != queue.RefuseUnknownEvents ||
+		c.Tokens.Issuer != "tickets" || c.Tokens.Audience != "" || c.Log.Level != slog.LevelDebug || !c.Log.JSON {
 		t.Fatalf("parsed: %+v", c)
 	}
 }

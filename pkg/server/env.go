@@ -1,0 +1,190 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/kafka"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
+)
+
+// setting is one environment variable and how to read it into a Config. A
+// variable that is unset (or blank) leaves its field alone, so the field
+// keeps its zero value and the component it configures its own default.
+type setting struct {
+	name  string
+	parse func(string) error
+}
+
+// ConfigFromEnv reads the configuration; getenv is os.Getenv in production.
+// An error names the variable that is wrong.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	var key signingKeySource
+	groups := [][]setting{
+		listenSettings(&c),
+		queueSettings(&c.Queue),
+		fanoutSettings(&c.Fanout),
+		storeSettings(&c),
+		kafkaSettings(&c.Kafka),
+		tokenSettings(&c, &key),
+		httpSettings(&c),
+		logSettings(&c.Log),
+	}
+	for _, group := range groups {
+		for _, s := range group {
+			v := strings.TrimSpace(getenv(s.name))
+			if v == "" {
+				continue
+			}
+			if err := s.parse(v); err != nil {
+				return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
+			}
+		}
+	}
+	pem, err := key.read()
+	if err != nil {
+		return Config{}, err
+	}
+	c.SigningKeyPEM = pem
+	return c, nil
+}
+
+func listenSettings(c *Config) []setting {
+	return []setting{
+		{"LISTEN_ADDR", hostPort(&c.ListenAddr)},
+		{"DEBUG_ADDR", hostPort(&c.DebugAddr)},
+	}
+}
+
+func queueSettings(q *queue.Config) []setting {
+	return []setting{
+		// Floors keep a typo (1ns) from spinning a core on every event.
+		{"QUEUE_PROCESS_INTERVAL", durationAtLeast(&q.ProcessInterval, 10*time.Millisecond)},
+		{"QUEUE_SESSION_TTL", positiveDuration(&q.SessionTTL)},
+		{"QUEUE_CHECKOUT_WINDOW", positiveDuration(&q.CheckoutWindow)},
+		{"QUEUE_DEFAULT_MAX_CONCURRENT", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			q.DefaultMaxConcurrent = n
+			return nil
+		}},
+		{"QUEUE_ADMIT_BATCH", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			q.AdmitBatch = n
+			return nil
+		}},
+		{"QUEUE_REGISTER_UNKNOWN_EVENTS", func(s string) error {
+			register, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			q.UnknownEvents = queue.RegisterUnknownEvents
+			if !register {
+				q.UnknownEvents = queue.RefuseUnknownEvents
+			}
+			return nil
+		}},
+		{"CHECKOUT_URL", func(s string) error {
+			q.CheckoutURL = s
+			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)
+		}},
+	}
+}
+
+func fanoutSettings(f *fanout.Config) []setting {
+	return []setting{
+		// The guide's name for what is now the views' resync: how often each
+		// event's view checks itself against the store.
+		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, 100*time.Millisecond)},
+		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, time.Millisecond)},
+	}
+}
+
+func storeSettings(c *Config) []setting {
+	return []setting{
+		{"REDIS_ADDR", hostPorts(&c.RedisAddrs)},
+	}
+}
+
+func kafkaSettings(k *kafka.Config) []setting {
+	return []setting{
+		{"KAFKA_BROKERS", hostPorts(&k.Brokers)},
+		{"KAFKA_TOPIC_PREFIX", text(&k.TopicPrefix)},
+		{"KAFKA_CLIENT_ID", text(&k.ClientID)},
+		{"KAFKA_CONSUMER_GROUP", text(&k.Group)},
+	}
+}
+
+func tokenSettings(c *Config, key *signingKeySource) []setting {
+	return []setting{
+		{"WAITROOM_SIGNING_KEY_FILE", text(&key.file)},
+		{"WAITROOM_SIGNING_KEY", text(&key.pem)},
+		{"WAITROOM_TOKEN_ISSUER", text(&c.Tokens.Issuer)},
+		{"WAITROOM_TOKEN_AUDIENCE", text(&c.Tokens.Audience)},
+		{"WAITROOM_ADMIN_TOKEN", func(s string) error {
+			if len(s) < 16 {
+				return fmt.Errorf("must be at least 16 characters")
+			}
+			c.AdminToken = s
+			return nil
+		}},
+	}
+}
+
+func httpSettings(c *Config) []setting {
+	return []setting{
+		{"CORS_ALLOWED_ORIGINS", list(&c.CORSOrigins)},
+		{"HTTP2_MAX_CONCURRENT_STREAMS", func(s string) error {
+			n, err := strconv.ParseUint(s, 10, 32)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			c.MaxStreamsPerConn = uint32(n)
+			return nil
+		}},
+		{"SHUTDOWN_TIMEOUT", positiveDuration(&c.ShutdownTimeout)},
+	}
+}
+
+func logSettings(l *LogConfig) []setting {
+	return []setting{
+		{"LOG_LEVEL", func(s string) error { return l.Level.UnmarshalText([]byte(s)) }},
+		{"LOG_FORMAT", func(s string) error {
+			switch s {
+			case "text", "json":
+				l.JSON = s == "json"
+				return nil
+			}
+			return fmt.Errorf("want text or json")
+		}},
+	}
+}
+
+// signingKeySource is where the checkout tokens' key comes from: the PEM
+// itself or a file holding it, not both.
+type signingKeySource struct{ file, pem string }
+
+func (k signingKeySource) read() ([]byte, error) {
+	switch {
+	case k.file != "" && k.pem != "":
+		return nil, fmt.Errorf("WAITROOM_SIGNING_KEY and WAITROOM_SIGNING_KEY_FILE are both set: set one")
+	case k.pem != "":
+		return []byte(k.pem), nil
+	case k.file != "":
+		b, err := readFile(k.file)
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_SIGNING_KEY_FILE: %v", err)
+		}
+		return b, nil
+	}
+	return nil, nil
+}
