@@ -3,12 +3,21 @@ package server
 import (
 	_ "embed"
 	"net/http"
+
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// defaultCheckoutURL is CHECKOUT_URL's default. While it is in use, the server
-// serves a demo checkout page there, so the whole flow works from one
-// `go run`; a real deployment points CHECKOUT_URL at its checkout service.
-const defaultCheckoutURL = "/checkout"
+// demoCheckoutPath is where the demo checkout page is served: the default
+// checkout URL.
+const demoCheckoutPath = queue.DefaultCheckoutURL
+
+// servesDemoCheckout says whether admitted visitors go to this server's own
+// demo checkout page: while the checkout URL is the default, so the whole
+// flow works from one `go run`. A real deployment points the checkout URL
+// (CHECKOUT_URL) at its checkout service.
+func servesDemoCheckout(cfg Config) bool {
+	return cfg.Queue.CheckoutURL == "" || cfg.Queue.CheckoutURL == queue.DefaultCheckoutURL
+}
 
 //go:embed checkout.html
 var checkoutPage []byte

@@ -1,6 +1,8 @@
-// Package server wires the waiting room together: the store, the domain
-// service and its processor, checkout tokens, queue events, and one HTTP
-// server that speaks gRPC, gRPC-Web and the Connect protocol on one port.
+// Package server wires the waiting room together: the store, the fan-out,
+// the domain service and its processor, checkout tokens, the Kafka relay and
+// consumer, health, and one HTTP server that speaks gRPC, gRPC-Web and the
+// Connect protocol on one port. Config says what to build; ConfigFromEnv
+// reads it from the environment.
 package server
 
 import (
@@ -10,14 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
-	"golang.org/x/net/http2"
 
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -30,13 +28,13 @@ type Server struct {
 	log  *slog.Logger
 	ln   net.Listener
 	http *http.Server
-	// debugLn and debug serve the profiler when DEBUG_ADDR is set.
+	// debugLn and debug serve the profiler and the stats when DebugAddr is set.
 	debugLn net.Listener
 	debug   *http.Server
 	svc     *queue.Service
 	store   queue.Store
 	health  *grpchealth.StaticChecker
-	relay   *kafka.Relay // nil unless KAFKA_BROKERS is set
+	relay   *kafka.Relay // nil without Kafka
 	// stopping is set once shutdown begins, so health stays NOT_SERVING.
 	healthMu sync.Mutex
 	stopping bool
@@ -45,20 +43,20 @@ type Server struct {
 	closers    []func()
 }
 
-// New builds a replica and binds its port; Serve runs it.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log}
+// New builds a replica and binds its ports; Serve runs it. An error names
+// the setting (by its environment variable) that it comes from.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			s.close()
 		}
 	}()
-	store, err := s.openStore(ctx)
-	if err != nil {
+	if s.store, err = s.openStore(ctx); err != nil {
 		return nil, err
 	}
-	s.store = store
-	tokens, jwks, err := newTokens(cfg, log)
+	tokens, jwks, err := newTokens(cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -66,48 +64,69 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}
-	qcfg := cfg.Queue
-	if s.relay != nil {
-		// A change wakes the relay, so its event goes out at once.
-		qcfg.Changed = s.relay.WakeEvent
-	}
-	qcfg.Logger = log
-	fcfg := cfg.Fanout
-	fcfg.Logger = log
-	s.svc = queue.NewService(store, tokens, fanout.New(store, fcfg), qcfg)
+	s.svc = queue.NewService(s.store, tokens, fanout.New(s.store, s.fanoutConfig()), s.queueConfig())
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
 	if err := s.startConsumer(); err != nil {
 		return nil, err
 	}
-
 	s.health = grpchealth.NewStaticChecker(serviceNames...)
 	s.background = append(s.background, s.watchHealth)
-	s.http = newHTTPServer(cfg, s.routes(jwks), log)
-	s.ln, err = net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return nil, fmt.Errorf("LISTEN_ADDR=%q: %w", cfg.ListenAddr, err)
-	}
-	if cfg.DebugAddr != "" {
-		s.debugLn, err = net.Listen("tcp", cfg.DebugAddr)
-		if err != nil {
-			return nil, fmt.Errorf("DEBUG_ADDR=%q: %w", cfg.DebugAddr, err)
-		}
-		s.debug = &http.Server{Handler: s.debugRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = newHTTPServer(cfg, s.routes(jwks), s.log)
+	if err := s.listen(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// DebugAddr is the profiler's bound address, or nil without DEBUG_ADDR.
+// queueConfig is cfg.Queue with the server's logger and, with Kafka, a
+// change wakes the relay so its event goes out at once.
+func (s *Server) queueConfig() queue.Config {
+	q := s.cfg.Queue
+	if q.Logger == nil {
+		q.Logger = s.log
+	}
+	if s.relay != nil {
+		q.Changed = s.relay.WakeEvent
+	}
+	return q
+}
+
+// fanoutConfig is cfg.Fanout with the server's logger.
+func (s *Server) fanoutConfig() fanout.Config {
+	f := s.cfg.Fanout
+	if f.Logger == nil {
+		f.Logger = s.log
+	}
+	return f
+}
+
+// listen binds the public port and, when set, the debug port.
+func (s *Server) listen() error {
+	var err error
+	if s.ln, err = net.Listen("tcp", s.cfg.ListenAddr); err != nil {
+		return fmt.Errorf("LISTEN_ADDR=%q: %w", s.cfg.ListenAddr, err)
+	}
+	if s.cfg.DebugAddr == "" {
+		return nil
+	}
+	if s.debugLn, err = net.Listen("tcp", s.cfg.DebugAddr); err != nil {
+		return fmt.Errorf("DEBUG_ADDR=%q: %w", s.cfg.DebugAddr, err)
+	}
+	s.debug = &http.Server{Handler: s.debugRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// Addr is the bound address (useful with ListenAddr "127.0.0.1:0").
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// DebugAddr is the debug listener's bound address, or nil without DebugAddr.
 func (s *Server) DebugAddr() net.Addr {
 	if s.debugLn == nil {
 		return nil
 	}
 	return s.debugLn.Addr()
 }
-
-// Addr is the bound address (useful with LISTEN_ADDR=127.0.0.1:0).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Service is the domain service, for tests.
 func (s *Server) Service() *queue.Service { return s.svc }
@@ -167,109 +186,3 @@ func (s *Server) close() {
 		s.debugLn.Close()
 	}
 }
-
-// watchHealth reports NOT_SERVING while the store cannot be reached.
-func (s *Server) watchHealth(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	serving := true
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := s.store.Ping(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err != nil && serving:
-			s.log.Warn("Store unreachable; reporting NOT_SERVING", "error", err)
-			serving = false
-		case err == nil && !serving:
-			s.log.Info("Store reachable again; reporting SERVING")
-			serving = true
-		}
-		st := grpchealth.StatusServing
-		if !serving {
-			st = grpchealth.StatusNotServing
-		}
-		s.setHealth(st, false)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// setHealth reports st for every service; once stop is set, nothing changes
-// it back from NOT_SERVING.
-func (s *Server) setHealth(st grpchealth.Status, stop bool) {
-	s.healthMu.Lock()
-	defer s.healthMu.Unlock()
-	if s.stopping {
-		return
-	}
-	s.stopping = stop
-	for _, name := range append([]string{""}, serviceNames...) {
-		s.health.SetStatus(name, st)
-	}
-}
-
-// newHTTPServer serves HTTP/1.1 and cleartext HTTP/2 on one port, without a
-// WriteTimeout (it would cut long streams): HTTP/2 pings find dead peers and a
-// write that makes no progress closes its connection.
-//
-// HTTP/2 is served by golang.org/x/net/http2 (configured through the same
-// http.Server settings) only to choose its write scheduler: the standard
-// library's round-robin scheduler walks every open stream of a connection for
-// each frame it writes, which with a thousand mostly idle position streams
-// per connection cost more CPU than the rest of a message's path. The random
-// scheduler only looks at streams with frames waiting.
-func newHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
-		Handler:           h,
-		Protocols:         &p,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: int(cfg.MaxStreamsPerConn),
-			// Requests are small; keeping per-stream receive buffers small
-			// keeps 100k mostly idle streams cheap.
-			MaxReceiveBufferPerStream: 64 << 10,
-			SendPingTimeout:           30 * time.Second,
-			PingTimeout:               15 * time.Second,
-			WriteByteTimeout:          30 * time.Second,
-		},
-	}
-	h2 := &http2.Server{NewWriteScheduler: func() http2.WriteScheduler { return http2.NewRandomWriteScheduler() }}
-	if err := http2.ConfigureServer(srv, h2); err != nil {
-		// Only a TLS configuration can make it fail, and this server has none.
-		log.Warn("HTTP/2 write scheduler not configured; using the default", "error", err)
-	}
-	return srv
-}
-
-// handlerOptions apply to every Connect handler.
-func handlerOptions(log *slog.Logger) []connect.HandlerOption {
-	return []connect.HandlerOption{
-		connect.WithReadMaxBytes(64 << 10),
-		// Position updates are about a hundred bytes: gzip would make them
-		// larger and, per message, cost more CPU than everything else a
-		// stream does (a compressor reset is tens of microseconds).
-		connect.WithCompressMinBytes(compressMinBytes),
-		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
-			log.Error("Handler panicked", "procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
-			return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error"))
-		}),
-	}
-}
-
-// compressMinBytes is the smallest message worth compressing.
-const compressMinBytes = 1 << 10
-
-var readFile = os.ReadFile

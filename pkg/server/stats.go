@@ -10,26 +10,9 @@ import (
 	"runtime/metrics"
 	"strconv"
 
+	"github.com/waitroom/waitroom/internal/stats"
 	"github.com/waitroom/waitroom/pkg/kafka"
 )
-
-// Stats are the server's own figures, for load tools and dashboards.
-type Stats struct {
-	OpenStreams int64  `json:"open_streams"`
-	Goroutines  int    `json:"goroutines"`
-	HeapBytes   uint64 `json:"heap_bytes"`
-	// StackBytes is the memory of goroutine stacks: most of a stream's cost.
-	StackBytes uint64 `json:"stack_bytes"`
-	// TotalBytes is all memory the Go runtime holds from the OS.
-	TotalBytes uint64 `json:"total_bytes"`
-	// RSSBytes is the resident set size from /proc (0 where there is none).
-	RSSBytes uint64 `json:"rss_bytes"`
-	// CPUSeconds is user+system CPU time used by the process so far.
-	CPUSeconds float64 `json:"cpu_seconds"`
-	Store      string  `json:"store"`
-	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
-	Kafka *kafka.RelayStats `json:"kafka,omitempty"`
-}
 
 var statsMetrics = []string{
 	"/memory/classes/heap/objects:bytes",
@@ -38,7 +21,7 @@ var statsMetrics = []string{
 }
 
 // stats reads the figures; cheap enough to poll every second.
-func (s *Server) stats() Stats {
+func (s *Server) stats() stats.Server {
 	samples := make([]metrics.Sample, len(statsMetrics))
 	for i, name := range statsMetrics {
 		samples[i].Name = name
@@ -50,7 +33,7 @@ func (s *Server) stats() Stats {
 		}
 		return 0
 	}
-	st := Stats{
+	st := stats.Server{
 		OpenStreams: s.svc.OpenStreams(),
 		Goroutines:  runtime.NumGoroutine(),
 		HeapBytes:   u64(0),
@@ -61,10 +44,22 @@ func (s *Server) stats() Stats {
 		Store:       s.storeName(),
 	}
 	if s.relay != nil {
-		rs := s.relay.Stats()
-		st.Kafka = &rs
+		st.Kafka = kafkaStats(s.relay.Stats())
 	}
 	return st
+}
+
+// kafkaStats is the relay's progress in /debug/stats's terms.
+func kafkaStats(r kafka.RelayStats) *stats.Kafka {
+	return &stats.Kafka{
+		Backlog:     r.Backlog,
+		BacklogAt:   r.BacklogAt,
+		Held:        r.Held,
+		Relayed:     r.Relayed,
+		Failures:    r.Failures,
+		LastError:   r.LastError,
+		LastErrorAt: r.LastErrorAt,
+	}
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {

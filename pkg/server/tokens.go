@@ -25,7 +25,7 @@ func newTokens(cfg Config, log *slog.Logger) (checkoutTokens, http.Handler, erro
 	} else if key, err = token.ParsePrivateKeyPEM(cfg.SigningKeyPEM); err != nil {
 		return checkoutTokens{}, nil, err
 	}
-	iss, err := token.NewIssuer(key, token.IssuerConfig{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience})
+	iss, err := token.NewIssuer(key, cfg.Tokens)
 	if err != nil {
 		return checkoutTokens{}, nil, err
 	}

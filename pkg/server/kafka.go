@@ -8,16 +8,23 @@ import (
 	"github.com/waitroom/waitroom/pkg/kafka"
 )
 
-// startRelay relays queue events to Kafka when KAFKA_BROKERS is set. It never
-// sits on a request's path: the store records each change in its outbox
-// atomically with the change, and the relay drains the outbox in the
-// background.
+// kafkaConfig is cfg.Kafka with the server's logger.
+func (s *Server) kafkaConfig() kafka.Config {
+	k := s.cfg.Kafka
+	if k.Logger == nil {
+		k.Logger = s.log.With("component", "kafka")
+	}
+	return k
+}
+
+// startRelay relays queue events to Kafka when Kafka is on. It never sits on
+// a request's path: the store records each change in its outbox atomically
+// with the change, and the relay drains the outbox in the background.
 func (s *Server) startRelay() error {
-	if !s.cfg.KafkaEnabled {
+	if !s.cfg.KafkaEnabled() {
 		return nil
 	}
-	kcfg := s.cfg.Kafka
-	kcfg.Logger = s.log.With("component", "kafka")
+	kcfg := s.kafkaConfig()
 	outbox, ok := s.store.(kafka.RelayStore)
 	if !ok {
 		return errors.New("KAFKA_BROKERS is set but the store keeps no outbox")
@@ -36,12 +43,10 @@ func (s *Server) startRelay() error {
 // startConsumer frees checkout slots on checkout.completed records, exactly
 // as CompleteCheckout does.
 func (s *Server) startConsumer() error {
-	if !s.cfg.KafkaEnabled {
+	if !s.cfg.KafkaEnabled() {
 		return nil
 	}
-	kcfg := s.cfg.Kafka
-	kcfg.Logger = s.log.With("component", "kafka")
-	consumerClient, err := kafka.NewConsumerClient(kcfg)
+	consumerClient, err := kafka.NewConsumerClient(s.kafkaConfig())
 	if err != nil {
 		return fmt.Errorf("KAFKA_BROKERS: %w", err)
 	}
