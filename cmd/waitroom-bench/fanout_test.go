@@ -7,43 +7,28 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 )
 
 const testAdminToken = "bench-test-admin-token"
 
-// startServer runs the real server in-process on a loopback port.
-// target is a server the tool runs against: its address and DEBUG_ADDR.
+// target is a server the tool runs against: its address and debug address.
 type target struct{ addr, debug string }
 
+// startServer runs the real server in-process on a loopback port.
 func startServer(t *testing.T) target {
 	t.Helper()
-	env := map[string]string{
-		"LISTEN_ADDR":            "127.0.0.1:0",
-		"DEBUG_ADDR":             "127.0.0.1:0",
-		"QUEUE_PROCESS_INTERVAL": "20ms",
-		"QUEUE_STREAM_COALESCE":  "10ms",
-		"WAITROOM_ADMIN_TOKEN":   testAdminToken,
-		"LOG_LEVEL":              "error",
-	}
-	cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	srv := servertest.Start(t, server.Config{
+		DebugAddr:  "127.0.0.1:0",
+		Queue:      queue.Config{ProcessInterval: 20 * time.Millisecond},
+		Fanout:     fanout.Config{Coalesce: 10 * time.Millisecond},
+		AdminToken: testAdminToken,
+		Logger:     slog.New(slog.DiscardHandler),
 	})
 	return target{srv.Addr().String(), srv.DebugAddr().String()}
 }

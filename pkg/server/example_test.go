@@ -3,13 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/server"
 )
 
@@ -17,11 +18,16 @@ import (
 // the position stream until the visitor is admitted.
 func Example() {
 	// A waitroom on a free port, one checkout slot, admitting every 50ms.
-	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "QUEUE_DEFAULT_MAX_CONCURRENT": "1", "QUEUE_PROCESS_INTERVAL": "50ms"}
-	cfg, _ := server.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg := server.Config{
+		ListenAddr: "127.0.0.1:0",
+		Queue:      queue.Config{DefaultMaxConcurrent: 1, ProcessInterval: 50 * time.Millisecond},
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	srv, _ := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		panic(err)
+	}
 	go srv.Serve(ctx)
 	baseURL := "http://" + srv.Addr().String()
 

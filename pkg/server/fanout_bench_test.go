@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,38 +15,20 @@ import (
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 )
 
-// benchServer runs the real server on a loopback port for a benchmark.
-func benchServer(b *testing.B, env map[string]string) *server.Server {
+// benchServer runs the real server on a loopback port for a benchmark: the
+// processor idle, streams coalescing for 1ms, no logs.
+func benchServer(b *testing.B) *servertest.Server {
 	b.Helper()
-	base := map[string]string{
-		"LISTEN_ADDR":            "127.0.0.1:0",
-		"QUEUE_PROCESS_INTERVAL": "1h",
-		"QUEUE_STREAM_COALESCE":  "1ms",
-		"LOG_LEVEL":              "error",
-	}
-	for k, v := range env {
-		base[k] = v
-	}
-	cfg, err := server.ConfigFromEnv(func(k string) string { return base[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		<-done
+	return servertest.Start(b, server.Config{
+		Queue:  queue.Config{ProcessInterval: time.Hour},
+		Fanout: fanout.Config{Coalesce: time.Millisecond},
+		Logger: slog.New(slog.DiscardHandler),
 	})
-	return srv
 }
 
 // BenchmarkStreamFanout is one queue change reaching every open stream over
@@ -67,7 +48,7 @@ func BenchmarkStreamFanout(b *testing.B) {
 var benchHook func()
 
 func benchFanout(b *testing.B, n int) {
-	srv := benchServer(b, nil)
+	srv := benchServer(b)
 	svc := srv.Service()
 	ctx := context.Background()
 	const event = "bench-fanout"
@@ -85,10 +66,7 @@ func benchFanout(b *testing.B, n int) {
 	const perConn = 1000
 	var clients []waitroomv1connect.WaitroomServiceClient
 	for range (n + perConn - 1) / perConn {
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		hc := &http.Client{Transport: &http.Transport{Protocols: &p}}
-		c := waitroomv1connect.NewWaitroomServiceClient(hc, "http://"+srv.Addr().String())
+		c := srv.Client()
 		// One call first, so the transport knows the connection before the
 		// streams arrive and multiplexes them on it instead of dialing more.
 		if _, err := c.GetQueueStatus(ctx, connect.NewRequest(&waitroomv1.GetQueueStatusRequest{SessionId: ids[0]})); err != nil {

@@ -9,6 +9,9 @@ import (
 	"connectrpc.com/connect"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
@@ -16,11 +19,11 @@ import (
 // admission with a token, checkout, streams on ended sessions — through the
 // generated client over every protocol the server promises.
 func TestFlowEveryProtocol(t *testing.T) {
-	testFlow(t, startServer(t, nil))
+	testFlow(t, startServer(t, server.Config{}))
 }
 
 // testFlow is the visitor flow over every protocol against one server.
-func testFlow(t *testing.T, ts *testServer) {
+func testFlow(t *testing.T, ts *servertest.Server) {
 	for _, p := range protocols() {
 		t.Run(p.name, func(t *testing.T) {
 			c := p.client(ts)
@@ -126,7 +129,7 @@ func testFlow(t *testing.T, ts *testServer) {
 // TestErrorsEveryRPC checks each RPC's answers to bad input and unknown
 // sessions, over every protocol, and that bad input changes nothing.
 func TestErrorsEveryRPC(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, server.Config{})
 	for _, p := range protocols() {
 		t.Run(p.name, func(t *testing.T) {
 			c := p.client(ts)
@@ -197,7 +200,7 @@ func TestErrorsEveryRPC(t *testing.T) {
 // TestExpiredSession checks expiry end to end: the stream says EXPIRED and
 // ends, and unary calls answer NotFound "session expired".
 func TestExpiredSession(t *testing.T) {
-	ts := startServer(t, map[string]string{"QUEUE_SESSION_TTL": "1s", "QUEUE_DEFAULT_MAX_CONCURRENT": "1"})
+	ts := startServer(t, server.Config{Queue: queue.Config{SessionTTL: time.Second, DefaultMaxConcurrent: 1}})
 	c := protocols()[0].client(ts)
 	s := join(t, c, "late", "expiry")
 	r := openStream(t, c, s.SessionId)

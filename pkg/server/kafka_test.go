@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,9 +11,10 @@ import (
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/pkg/kafka"
+	"github.com/waitroom/waitroom/pkg/server"
 )
 
-// TestKafkaWiring runs the real server with KAFKA_BROKERS pointing at an
+// TestKafkaWiring runs the real server with Kafka brokers pointing at an
 // in-process broker: the queue's changes come out as records, and a
 // checkout.completed record frees the slot for the next person.
 func TestKafkaWiring(t *testing.T) {
@@ -24,8 +24,7 @@ func TestKafkaWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
-	ts := startServer(t, map[string]string{"KAFKA_BROKERS": brokers})
+	ts := startServer(t, server.Config{Kafka: kafka.Config{Brokers: cluster.ListenAddrs()}})
 	c := protocols()[0].client(ts)
 
 	a := join(t, c, "k1", "kafka-show")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -21,6 +20,7 @@ import (
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 )
 
 func pausedEvent(id string) queue.Event { return queue.Event{ID: id, State: queue.EventPaused} }
@@ -41,7 +41,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // TestStreamsLeakNothing opens many streams, lets the clients vanish, and
 // checks that every watcher and goroutine they held is released.
 func TestStreamsLeakNothing(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, server.Config{})
 	c := protocols()[2].client(ts)
 	ids := make([]string, 50)
 	for i := range ids {
@@ -65,8 +65,8 @@ func TestStreamsLeakNothing(t *testing.T) {
 
 // TestReflectionAndHealth checks what grpcurl and load balancers rely on.
 func TestReflectionAndHealth(t *testing.T) {
-	ts := startServer(t, nil)
-	rc := grpcreflect.NewClient(h2cClient(), ts.URL)
+	ts := startServer(t, server.Config{})
+	rc := grpcreflect.NewClient(servertest.H2CClient(), ts.URL)
 	st := rc.NewStream(context.Background())
 	defer st.Close()
 	names, err := st.ListServices()
@@ -86,7 +86,7 @@ func TestReflectionAndHealth(t *testing.T) {
 		t.Errorf("reflection cannot describe the service: %v", err)
 	}
 
-	hc := grpchealth.NewClient(h2cClient(), ts.URL, connect.WithGRPC())
+	hc := grpchealth.NewClient(servertest.H2CClient(), ts.URL, connect.WithGRPC())
 	res, err := hc.Check(context.Background(), &grpchealth.CheckRequest{Service: waitroomv1connect.WaitroomServiceName})
 	if err != nil || res.Status != grpchealth.StatusServing {
 		t.Fatalf("health: %v, %v", res, err)
@@ -100,7 +100,7 @@ func TestReflectionAndHealth(t *testing.T) {
 
 // TestJWKSAndUnaryJSON checks the endpoints curl users hit.
 func TestJWKSAndUnaryJSON(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, server.Config{})
 	resp, err := http.Get(ts.URL + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestJWKSAndUnaryJSON(t *testing.T) {
 // TestAdmin checks the event admin API: auth, settings, pause and close.
 func TestAdmin(t *testing.T) {
 	const adminToken = "test-admin-token-0123456789"
-	ts := startServer(t, map[string]string{"WAITROOM_ADMIN_TOKEN": adminToken})
+	ts := startServer(t, server.Config{AdminToken: adminToken})
 	ctx := context.Background()
 	noAuth := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithProtoJSON())
 	_, err := noAuth.ListEvents(ctx, connect.NewRequest(&waitroomv1.ListEventsRequest{}))
@@ -246,7 +246,7 @@ func header(name, value string) connect.UnaryInterceptorFunc {
 // TestShutdownEndsStreams checks that a stopping server ends open streams
 // with Unavailable, so clients reconnect to another replica.
 func TestShutdownEndsStreams(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, server.Config{})
 	c := protocols()[2].client(ts)
 	r := openStream(t, c, join(t, c, "u", "shutdown").SessionId)
 	r.next()
@@ -266,7 +266,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 
 // TestCORS checks that configured origins may call the API from browsers.
 func TestCORS(t *testing.T) {
-	ts := startServer(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://tickets.example"})
+	ts := startServer(t, server.Config{CORSOrigins: []string{"https://tickets.example"}})
 	req, _ := http.NewRequest(http.MethodOptions, ts.URL+"/waitroom.v1.WaitroomService/JoinQueue", nil)
 	req.Header.Set("Origin", "https://tickets.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
@@ -293,7 +293,7 @@ func TestCORS(t *testing.T) {
 // TestUnknownEventsRefused checks QUEUE_REGISTER_UNKNOWN_EVENTS=false: only
 // events an operator created take joins.
 func TestUnknownEventsRefused(t *testing.T) {
-	ts := startServer(t, map[string]string{"QUEUE_REGISTER_UNKNOWN_EVENTS": "false"})
+	ts := startServer(t, server.Config{Queue: queue.Config{UnknownEvents: queue.RefuseUnknownEvents}})
 	c := protocols()[0].client(ts)
 	_, err := c.JoinQueue(context.Background(), connect.NewRequest(&waitroomv1.JoinQueueRequest{UserId: "u", EventId: "made-up"}))
 	wantCode(t, err, connect.CodeNotFound, "event not found")
@@ -311,7 +311,7 @@ func TestUnknownEventsRefused(t *testing.T) {
 // TestProfilerOnlyOnDebugAddr: DEBUG_ADDR serves the profiler and the stats;
 // the public port serves neither.
 func TestProfilerOnlyOnDebugAddr(t *testing.T) {
-	ts := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
+	ts := startServer(t, server.Config{DebugAddr: "127.0.0.1:0"})
 	get := func(url string) (int, string) {
 		t.Helper()
 		res, err := http.Get(url)
@@ -336,7 +336,7 @@ func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 		t.Errorf("public port serves the stats: %d", code)
 	}
 
-	plain := startServer(t, nil)
+	plain := startServer(t, server.Config{})
 	if plain.DebugAddr() != nil {
 		t.Errorf("DebugAddr() = %v without DEBUG_ADDR", plain.DebugAddr())
 	}
@@ -345,17 +345,13 @@ func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 // TestPortInUse: a port that cannot be bound is an error naming its
 // variable, and the public port New had already bound is released again.
 func TestPortInUse(t *testing.T) {
-	taken := startServer(t, map[string]string{"DEBUG_ADDR": "127.0.0.1:0"})
+	taken := startServer(t, server.Config{DebugAddr: "127.0.0.1:0"})
 	free := freeAddr(t)
-	for name, env := range map[string]map[string]string{
-		"LISTEN_ADDR": {"LISTEN_ADDR": taken.Addr().String()},
-		"DEBUG_ADDR":  {"LISTEN_ADDR": free, "DEBUG_ADDR": taken.DebugAddr().String()},
+	for name, cfg := range map[string]server.Config{
+		"LISTEN_ADDR": {ListenAddr: taken.Addr().String()},
+		"DEBUG_ADDR":  {ListenAddr: free, DebugAddr: taken.DebugAddr().String()},
 	} {
-		cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		srv, err := server.New(t.Context(), cfg)
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s taken: New = %v, %v; want an error naming %s", name, srv, err, name)
 		}

@@ -20,6 +20,8 @@ import (
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
+	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 	"github.com/waitroom/waitroom/pkg/token"
 )
 
@@ -37,22 +39,33 @@ func signingKey(t testing.TB) string {
 	return string(pem)
 }
 
-func redisEnv(t testing.TB, addrs string, extra map[string]string) map[string]string {
-	env := map[string]string{"REDIS_ADDR": addrs, "WAITROOM_SIGNING_KEY": signingKey(t)}
-	for k, v := range extra {
-		env[k] = v
+// redisConfig is a server on the Redis at addrs with a signing key of its
+// own, which replicas started from the same Config share.
+func redisConfig(t testing.TB, addrs ...string) server.Config {
+	return server.Config{RedisAddrs: addrs, SigningKeyPEM: []byte(signingKey(t))}
+}
+
+// redisEnv is redisConfig for the comma-separated addrs, with extra settings
+// named by their environment variables.
+func redisEnv(t testing.TB, addrs string, extra map[string]string) server.Config {
+	t.Helper()
+	cfg, err := server.ConfigFromEnv(func(k string) string { return extra[k] })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return env
+	rc := redisConfig(t, strings.Split(addrs, ",")...)
+	cfg.RedisAddrs, cfg.SigningKeyPEM = rc.RedisAddrs, rc.SigningKeyPEM
+	return cfg
 }
 
 func TestFlowEveryProtocolRedis(t *testing.T) {
 	r := redistest.Start(t)
-	testFlow(t, startServer(t, redisEnv(t, r.Addr(), nil)))
+	testFlow(t, startServer(t, redisConfig(t, r.Addr())))
 }
 
 func TestFlowEveryProtocolRedisCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	testFlow(t, startServer(t, redisEnv(t, strings.Join(c.Addrs(), ","), nil)))
+	testFlow(t, startServer(t, redisConfig(t, c.Addrs()...)))
 }
 
 // TestTwoReplicasShareOneQueue runs two servers on one Redis: a stream held on
@@ -61,9 +74,10 @@ func TestFlowEveryProtocolRedisCluster(t *testing.T) {
 // through either replica never exceed capacity nor admit anyone twice.
 func TestTwoReplicasShareOneQueue(t *testing.T) {
 	r := redistest.Start(t)
-	env := redisEnv(t, r.Addr(), map[string]string{"QUEUE_DEFAULT_MAX_CONCURRENT": "3"})
-	a := startServer(t, env)
-	b := startServer(t, env)
+	cfg := redisConfig(t, r.Addr())
+	cfg.Queue.DefaultMaxConcurrent = 3
+	a := startServer(t, cfg)
+	b := startServer(t, cfg)
 	ca, cb := protocols()[2].client(a), protocols()[0].client(b)
 
 	// Part 1: cross-replica streaming, processors driven by hand.
@@ -93,7 +107,7 @@ func TestTwoReplicasShareOneQueue(t *testing.T) {
 
 	// Part 2: both processors at once, watched through the change feed.
 	const capacity = 3
-	store, err := redisstore.Dial(context.Background(), []string{r.Addr()})
+	store, err := redisstore.Dial(context.Background(), []string{r.Addr()}, redisstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +120,10 @@ func TestTwoReplicasShareOneQueue(t *testing.T) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, ts := range []*testServer{a, b} {
+	for _, ts := range []*servertest.Server{a, b} {
 		wg.Go(func() {
 			// Back to back, with a breath between ticks: a tight loop on
-			// each of two servers starved the joiners on a 2-core machine.
+			// each of two servers would starve the joiners on a small machine.
 			for ctx.Err() == nil {
 				ts.Service().ProcessOnce(ctx)
 				time.Sleep(time.Millisecond)
@@ -226,11 +240,11 @@ func (a *admissionAudit) Change(c queue.Change) {
 // pub/sub connection makes streams converge again.
 func TestRedisOutage(t *testing.T) {
 	r := redistest.Start(t, redistest.WithAOF())
-	ts := startServer(t, redisEnv(t, r.Addr(), map[string]string{
-		"QUEUE_POSITION_UPDATE_INTERVAL": "1s",
-		"QUEUE_PROCESS_INTERVAL":         "200ms",
-		"QUEUE_DEFAULT_MAX_CONCURRENT":   "1",
-	}))
+	cfg := redisConfig(t, r.Addr())
+	cfg.Fanout.Resync = time.Second
+	cfg.Queue.ProcessInterval = 200 * time.Millisecond
+	cfg.Queue.DefaultMaxConcurrent = 1
+	ts := startServer(t, cfg)
 	c := protocols()[2].client(ts)
 	ctx := context.Background()
 	holder := join(t, c, "holder", "outage") // takes the one slot
@@ -257,7 +271,7 @@ func TestRedisOutage(t *testing.T) {
 	if elapsed > 5*time.Second {
 		t.Fatalf("JoinQueue hung %v while Redis was down", elapsed) // a hang, not a timing
 	}
-	hc := grpchealth.NewClient(h2cClient(), ts.URL, connect.WithGRPC())
+	hc := grpchealth.NewClient(servertest.H2CClient(), ts.URL, connect.WithGRPC())
 	waitFor(t, "NOT_SERVING", func() bool {
 		res, err := hc.Check(ctx, &grpchealth.CheckRequest{})
 		return err == nil && res.Status == grpchealth.StatusNotServing
@@ -304,8 +318,9 @@ func TestRedisOutage(t *testing.T) {
 // streams resume.
 func TestReplicaRestartLosesNothing(t *testing.T) {
 	r := redistest.Start(t)
-	env := redisEnv(t, r.Addr(), map[string]string{"QUEUE_DEFAULT_MAX_CONCURRENT": "1"})
-	a := startServer(t, env)
+	cfg := redisConfig(t, r.Addr())
+	cfg.Queue.DefaultMaxConcurrent = 1
+	a := startServer(t, cfg)
 	c := protocols()[1].client(a)
 	var ids []string
 	for i := range 4 {
@@ -315,7 +330,7 @@ func TestReplicaRestartLosesNothing(t *testing.T) {
 	readyBefore := status(t, c, ids[0])
 	a.Stop()
 
-	b := startServer(t, env)
+	b := startServer(t, cfg)
 	c = protocols()[1].client(b)
 	if st := status(t, c, ids[0]); st.Status != waitroomv1.SessionStatus_SESSION_STATUS_READY || st.CheckoutToken != readyBefore.CheckoutToken {
 		t.Fatalf("admitted session after restart: %v", st)

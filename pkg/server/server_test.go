@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,64 +14,32 @@ import (
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/pkg/server"
+	"github.com/waitroom/waitroom/pkg/server/servertest"
 )
 
-// testServer is a real server on a loopback port, driven through its API.
-type testServer struct {
-	*server.Server
-	URL string
-	// Stop shuts the server down gracefully and waits for it.
-	Stop func()
-}
-
-// startServer runs a server with the given environment on 127.0.0.1:0. The
-// processor ticks once an hour unless env says otherwise: tests admit by
-// calling ProcessOnce, so every step is deterministic.
-func startServer(t testing.TB, env map[string]string) *testServer {
+// startServer runs a server from cfg on 127.0.0.1:0, logging to the test.
+// Where cfg leaves them zero, the settings that would tie a test to the clock
+// take test values: the processor ticks once an hour (tests admit by calling
+// ProcessOnce, so every step is deterministic), events admit one visitor at a
+// time, streams coalesce for 5ms, and a stop waits at most 5s.
+func startServer(t testing.TB, cfg server.Config) *servertest.Server {
 	t.Helper()
-	base := map[string]string{
-		"LISTEN_ADDR":                  "127.0.0.1:0",
-		"QUEUE_PROCESS_INTERVAL":       "1h",
-		"QUEUE_DEFAULT_MAX_CONCURRENT": "1",
-		"QUEUE_STREAM_COALESCE":        "5ms",
-		"SHUTDOWN_TIMEOUT":             "5s",
+	if cfg.Queue.ProcessInterval == 0 {
+		cfg.Queue.ProcessInterval = time.Hour
 	}
-	for k, v := range env {
-		base[k] = v
+	if cfg.Queue.DefaultMaxConcurrent == 0 {
+		cfg.Queue.DefaultMaxConcurrent = 1
 	}
-	cfg, err := server.ConfigFromEnv(func(k string) string { return base[k] })
-	if err != nil {
-		t.Fatal(err)
+	if cfg.Fanout.Coalesce == 0 {
+		cfg.Fanout.Coalesce = 5 * time.Millisecond
 	}
-	level := slog.LevelWarn
-	if os.Getenv("WAITROOM_TEST_LOG") != "" {
-		level = slog.LevelDebug
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, log)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+	if cfg.Logger == nil {
+		cfg.Logger = servertest.Logger(t)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	ts := &testServer{Server: srv, URL: "http://" + srv.Addr().String()}
-	ts.Stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	t.Cleanup(ts.Stop)
-	return ts
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	return servertest.Start(t, cfg)
 }
 
 // protocol is one way a client reaches the same handlers.
@@ -87,24 +51,18 @@ type protocol struct {
 
 func h1Client() *http.Client { return &http.Client{Transport: &http.Transport{}} }
 
-func h2cClient() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: &p}}
-}
-
 // protocols are every wire protocol the server promises, over the HTTP
 // version each kind of client really uses.
 func protocols() []protocol {
 	return []protocol{
 		{"connect-json-http1", h1Client(), []connect.ClientOption{connect.WithProtoJSON()}},
-		{"connect-proto-h2c", h2cClient(), nil},
-		{"grpc-h2c", h2cClient(), []connect.ClientOption{connect.WithGRPC()}},
+		{"connect-proto-h2c", servertest.H2CClient(), nil},
+		{"grpc-h2c", servertest.H2CClient(), []connect.ClientOption{connect.WithGRPC()}},
 		{"grpc-web-http1", h1Client(), []connect.ClientOption{connect.WithGRPCWeb()}},
 	}
 }
 
-func (p protocol) client(ts *testServer) waitroomv1connect.WaitroomServiceClient {
+func (p protocol) client(ts *servertest.Server) waitroomv1connect.WaitroomServiceClient {
 	return waitroomv1connect.NewWaitroomServiceClient(p.http, ts.URL, p.opts...)
 }
 
@@ -252,7 +210,7 @@ func status(t testing.TB, c waitroomv1connect.WaitroomServiceClient, id string) 
 	return res.Msg
 }
 
-func process(t testing.TB, ts *testServer) {
+func process(t testing.TB, ts *servertest.Server) {
 	t.Helper()
 	if err := ts.Service().ProcessOnce(context.Background()); err != nil {
 		t.Fatalf("ProcessOnce: %v", err)
@@ -285,5 +243,3 @@ func drain(r *streamReader) {
 		}
 	}
 }
-
-var _ = io.EOF
