@@ -11,13 +11,15 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultSessionTTL         = 2 * time.Hour
-	DefaultCheckoutWindow     = 10 * time.Minute
-	DefaultMaxConcurrent      = 100
-	DefaultCheckoutURL        = "/checkout"
-	DefaultProcessInterval    = time.Second
-	DefaultAdmitBatch         = 1000
-	defaultMinProcessInterval = 10 * time.Millisecond
+	DefaultSessionTTL      = 2 * time.Hour
+	DefaultCheckoutWindow  = 10 * time.Minute
+	DefaultMaxConcurrent   = 100
+	DefaultCheckoutURL     = "/checkout"
+	DefaultProcessInterval = time.Second
+	DefaultAdmitBatch      = 1000
+	// MinProcessInterval is the shortest ProcessInterval: a typo (1ns) must
+	// not spin a core on every event. Shorter values are raised to it.
+	MinProcessInterval = 10 * time.Millisecond
 )
 
 // UnknownEvents says what a join to an event id that was never created does.
@@ -76,7 +78,7 @@ func (c Config) withDefaults() Config {
 	if c.ProcessInterval <= 0 {
 		c.ProcessInterval = DefaultProcessInterval
 	}
-	c.ProcessInterval = max(c.ProcessInterval, defaultMinProcessInterval)
+	c.ProcessInterval = max(c.ProcessInterval, MinProcessInterval)
 	if c.AdmitBatch <= 0 {
 		c.AdmitBatch = DefaultAdmitBatch
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -63,7 +62,7 @@ func listenSettings(c *Config) []setting {
 func queueSettings(q *queue.Config) []setting {
 	return []setting{
 		// Floors keep a typo (1ns) from spinning a core on every event.
-		{"QUEUE_PROCESS_INTERVAL", durationAtLeast(&q.ProcessInterval, 10*time.Millisecond)},
+		{"QUEUE_PROCESS_INTERVAL", durationAtLeast(&q.ProcessInterval, queue.MinProcessInterval)},
 		{"QUEUE_SESSION_TTL", positiveDuration(&q.SessionTTL)},
 		{"QUEUE_CHECKOUT_WINDOW", positiveDuration(&q.CheckoutWindow)},
 		{"QUEUE_DEFAULT_MAX_CONCURRENT", func(s string) error {
@@ -104,8 +103,8 @@ func fanoutSettings(f *fanout.Config) []setting {
 	return []setting{
 		// The guide's name for what is now the views' resync: how often each
 		// event's view checks itself against the store.
-		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, 100*time.Millisecond)},
-		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, time.Millisecond)},
+		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, fanout.MinResync)},
+		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, fanout.MinCoalesce)},
 	}
 }
 

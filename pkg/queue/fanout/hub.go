@@ -23,6 +23,10 @@ const (
 	DefaultCoalesce = 100 * time.Millisecond
 	DefaultResync   = 5 * time.Second
 	DefaultLinger   = 30 * time.Second
+	// MinCoalesce and MinResync are the shortest settings: a typo must not
+	// spin a core per event. Shorter values are raised to them.
+	MinCoalesce = time.Millisecond
+	MinResync   = 100 * time.Millisecond
 )
 
 // Config tunes the fan-out. The zero value is the defaults.
@@ -50,6 +54,7 @@ func (c Config) withDefaults() Config {
 	if c.Resync <= 0 {
 		c.Resync = DefaultResync
 	}
+	c.Coalesce, c.Resync = max(c.Coalesce, MinCoalesce), max(c.Resync, MinResync)
 	if c.Linger <= 0 {
 		c.Linger = DefaultLinger
 	}
