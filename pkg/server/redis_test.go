@@ -45,19 +45,6 @@ func redisConfig(t testing.TB, addrs ...string) server.Config {
 	return server.Config{RedisAddrs: addrs, SigningKeyPEM: []byte(signingKey(t))}
 }
 
-// redisEnv is redisConfig for the comma-separated addrs, with extra settings
-// named by their environment variables.
-func redisEnv(t testing.TB, addrs string, extra map[string]string) server.Config {
-	t.Helper()
-	cfg, err := server.ConfigFromEnv(func(k string) string { return extra[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redisConfig(t, strings.Split(addrs, ",")...)
-	cfg.RedisAddrs, cfg.SigningKeyPEM = rc.RedisAddrs, rc.SigningKeyPEM
-	return cfg
-}
-
 func TestFlowEveryProtocolRedis(t *testing.T) {
 	r := redistest.Start(t)
 	testFlow(t, startServer(t, redisConfig(t, r.Addr())))
@@ -355,7 +342,9 @@ func TestRedisCommandsPerChangeConstant(t *testing.T) {
 		t.Skip("opens 1,000 streams")
 	}
 	r := redistest.Start(t)
-	ts := startServer(t, redisEnv(t, r.Addr(), map[string]string{"QUEUE_POSITION_UPDATE_INTERVAL": "1h"}))
+	cfg := redisConfig(t, r.Addr())
+	cfg.Fanout.Resync = time.Hour
+	ts := startServer(t, cfg)
 	const changes = 50
 	caused := map[int]map[string]int64{}
 	for _, streams := range []int{10, 1000} {
