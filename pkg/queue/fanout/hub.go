@@ -150,7 +150,8 @@ func (h *Hub) acquireRunning(eventID string) *eventView {
 }
 
 // release unregisters a closed watcher and gives back its reference.
-func (h *Hub) release(w *Watcher, v *eventView) {
+func (h *Hub) release(w *Watcher) {
+	v := w.view
 	v.unregister(w)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -206,7 +207,7 @@ func (h *Hub) Watch(ctx context.Context, sessionID string) (queue.Watch, error) 
 		return nil, err
 	}
 	if s.Status.EndsStream() {
-		return finishedWatcher(h.store, s, pl, h.cfg.Now()), nil
+		return finishedWatcher(h, s, pl), nil
 	}
 	v, err := h.acquire(eventID)
 	if err != nil {
@@ -221,8 +222,7 @@ func (h *Hub) Watch(ctx context.Context, sessionID string) (queue.Watch, error) 
 // or delivered to the registered watcher (or both, which the sequence numbers
 // sort out). A session that has ended is shown once, and its stream ends.
 func (h *Hub) watchOn(ctx context.Context, v *eventView, sessionID string) (queue.Watch, error) {
-	w := &Watcher{sessionID: sessionID, box: newMailbox(), store: h.store}
-	w.release = func(w *Watcher) { h.release(w, v) }
+	w := &Watcher{sessionID: sessionID, box: newMailbox(), hub: h, view: v}
 	v.register(w)
 	s, pl, err := h.store.Session(ctx, sessionID)
 	if err != nil {

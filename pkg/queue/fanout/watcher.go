@@ -3,8 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
-	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -14,7 +13,8 @@ import (
 type Watcher struct {
 	sessionID string
 	box       mailbox
-	store     queue.Store // completes a Ready state whose event settings the view lacked
+	hub       *Hub
+	view      *eventView // nil for a finished session's watcher, which has none
 
 	// Owned by the event's view and guarded by its mu.
 	session queue.Session // the session as last known, with the newest status
@@ -24,15 +24,15 @@ type Watcher struct {
 	last    shown         // what was last put in the mailbox
 	final   bool          // a status that ends the stream was put in the mailbox
 
-	closeOnce sync.Once
-	release   func(*Watcher) // gives the watcher back to its hub; nil for none
+	closed atomic.Bool
 }
 
 var _ queue.Watch = (*Watcher)(nil)
 
 // finishedWatcher shows an ended session's state once, with no view behind it.
-func finishedWatcher(store queue.Store, s queue.Session, pl queue.Place, now time.Time) *Watcher {
-	w := &Watcher{sessionID: s.ID, box: newMailbox(), store: store}
+func finishedWatcher(h *Hub, s queue.Session, pl queue.Place) *Watcher {
+	w := &Watcher{sessionID: s.ID, box: newMailbox(), hub: h}
+	now := h.cfg.Now()
 	w.box.put(update{View: queue.View{Session: s, QueueLength: pl.QueueLength, UpdatedAt: now}})
 	return w
 }
@@ -54,7 +54,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 		// view that knows them answers without a store read: 20,000 streams
 		// admitted at once would otherwise each read the event, at the moment
 		// the store is busiest.
-		e, _, err := w.store.Event(ctx, u.Session.EventID)
+		e, _, err := w.hub.store.Event(ctx, u.Session.EventID)
 		if err != nil && !errors.Is(err, queue.ErrEventNotFound) {
 			return queue.View{}, err
 		}
@@ -66,9 +66,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 // Close stops the watcher and gives back its share of the event's view. It is
 // safe to call more than once.
 func (w *Watcher) Close() {
-	w.closeOnce.Do(func() {
-		if w.release != nil {
-			w.release(w)
-		}
-	})
+	if w.view != nil && w.closed.CompareAndSwap(false, true) {
+		w.hub.release(w)
+	}
 }
