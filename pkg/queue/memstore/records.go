@@ -12,11 +12,9 @@ import (
 // Sessions are kept without a single pointer: fixed-size records in chunks,
 // found through maps whose keys and values are plain numbers and arrays.
 // The garbage collector never looks inside pointer-free memory, so a queue of
-// a million costs it nothing to mark. With a pointer-rich struct per session
-// and string keys in three maps, every GC cycle walked them all again
-// (BenchmarkGCMillionQueued: 470-600 ms of GC CPU per cycle with a million
-// queued, against under 1.1 ms now), paid each time the server allocated as
-// much again as the queue's heap.
+// a million costs it nothing to mark, where pointers per session would be
+// walked again in every cycle (BenchmarkGCMillionQueued measures it; the
+// figures are in BENCHMARKS.md).
 
 // sessionKey is the random part of a session id, "<event>~<26 characters>"
 // as queue.NewSessionID makes it; each event has its own map of them.
