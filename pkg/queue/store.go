@@ -33,7 +33,10 @@ type Store interface {
 
 	// Complete ends an admitted session's checkout (status Completed) and frees
 	// its slot. Any other status gives a *StatusError wrapping ErrNotAdmitted.
-	// Announces ChangeCompleted.
+	// So does an admitted session whose CheckoutDeadline is at or before now,
+	// with Status StatusExpired, whether or not Expire has run since: the
+	// window closes at the deadline, and the session is left as it is (still
+	// Ready, holding its slot) for Expire to end. Announces ChangeCompleted.
 	Complete(ctx context.Context, id string, now time.Time) (Session, error)
 
 	// Admit admits queued sessions of an active event from the head of its queue

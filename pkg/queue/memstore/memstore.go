@@ -230,6 +230,11 @@ func (s *Store) finish(id string, now time.Time, from, to queue.Status, wrong er
 	if r.status != from {
 		return e.sessionAs(r, id, r.userID()), &queue.StatusError{Err: wrong, Status: r.status}
 	}
+	if r.status == queue.StatusReady && r.deadline <= unixNano(now) {
+		// The checkout window closed at the deadline, not when Expire next
+		// runs: refuse as expired and leave the session for Expire to end.
+		return e.sessionAs(r, id, r.userID()), &queue.StatusError{Err: wrong, Status: queue.StatusExpired}
+	}
 	e.end(h, to, now)
 	ss := e.sessionAs(r, id, r.userID())
 	s.announce(e, queue.Change{Kind: kind, At: now, Sessions: changed(ss)})

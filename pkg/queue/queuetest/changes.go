@@ -113,6 +113,10 @@ func testNoOps(t *testing.T, newStore func(*testing.T) queue.Store) {
 			_, err := st.Complete(t.Context(), ss[1].ID, now)
 			return ignore(err, queue.ErrNotAdmitted)
 		}},
+		{"Complete past the checkout deadline", func() error {
+			_, err := st.Complete(t.Context(), ss[0].ID, now.Add(window))
+			return ignore(err, queue.ErrNotAdmitted)
+		}},
 		{"Complete of an unknown session", func() error {
 			_, err := st.Complete(t.Context(), queue.NewSessionID(ev), now)
 			return ignore(err, queue.ErrSessionNotFound)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -279,6 +280,62 @@ func testComplete(t *testing.T, newStore func(*testing.T) queue.Store) {
 	if s, _ := session(t, st, ss[0].ID); s.Status != queue.StatusCompleted {
 		t.Fatalf("completed session reads %v", s.Status)
 	}
+	checkPlaces(t, st, ev, ids(ss))
+}
+
+// testCompleteLate: the checkout window closes at the deadline whether or
+// not Expire has run. Completing at the deadline is refused as expired and
+// changes nothing: the session stays Ready, holding its slot, until Expire
+// ends it. The last millisecond before the deadline still completes.
+func testCompleteLate(t *testing.T, newStore func(*testing.T) queue.Store) {
+	st := newStore(t)
+	ev, now := newEventID(), epoch()
+	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 2, CheckoutWindow: window})
+	ss := joinN(t, st, ev, 3, now)
+	if adm := admit(t, st, ev, now, 2); len(adm) != 2 {
+		t.Fatalf("admitted %v, want 2", ids(adm))
+	}
+	deadline := now.Add(window)
+	ready, _ := session(t, st, ss[0].ID)
+	rec := Subscribe(t, st, ev)
+	before := stats(t, st, ev)
+
+	for _, at := range []time.Time{deadline, deadline.Add(time.Second)} {
+		_, err := st.Complete(t.Context(), ss[0].ID, at)
+		wantStatusError(t, fmt.Sprintf("Complete %v after the deadline", at.Sub(deadline)), err, queue.ErrNotAdmitted, queue.StatusExpired)
+		if got, _ := session(t, st, ss[0].ID); !sameSession(got, ready) {
+			t.Fatalf("a refused late Complete changed the session: %+v -> %+v", ready, got)
+		}
+		if s := stats(t, st, ev); s != before {
+			t.Fatalf("a refused late Complete changed the stats: %+v -> %+v", before, s)
+		}
+	}
+
+	done := deadline.Add(-time.Millisecond)
+	c, err := st.Complete(t.Context(), ss[1].ID, done)
+	if err != nil {
+		t.Fatalf("Complete just before the deadline: %v", err)
+	}
+	if c.Status != queue.StatusCompleted || !c.EndedAt.Equal(done) {
+		t.Fatalf("Complete just before the deadline returned %+v", c)
+	}
+	// The first change after the refusals is this completion: they
+	// announced nothing.
+	cs := rec.upTo(t, before.Seq+1)
+	if len(cs) != 1 {
+		t.Fatalf("refused late Completes announced changes: %s", formatChanges(cs))
+	}
+	checkChange(t, ev, cs[0], wantChange{kind: queue.ChangeCompleted, sessions: changedAs(queue.StatusCompleted, ss[1]), length: 1, at: done})
+
+	// Expire still finds the late session where it was, and ends it.
+	if exp := expire(t, st, ev, deadline, 10); len(exp) != 1 || exp[0].ID != ss[0].ID {
+		t.Fatalf("Expire at the deadline = %v, want %s", ids(exp), ss[0].ID)
+	}
+	if s := stats(t, st, ev); s.Processing != 0 || s.Seq != before.Seq+2 {
+		t.Fatalf("stats after the expiry: %+v", s)
+	}
+	_, err = st.Complete(t.Context(), ss[0].ID, deadline)
+	wantStatusError(t, "Complete after Expire", err, queue.ErrNotAdmitted, queue.StatusExpired)
 	checkPlaces(t, st, ev, ids(ss))
 }
 

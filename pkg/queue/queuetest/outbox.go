@@ -177,3 +177,25 @@ func testOutboxTakeover(t *testing.T, newStore func(*testing.T) queue.Store) {
 		t.Fatalf("OutboxLen = %d after the new consumer acked", n)
 	}
 }
+
+// testOutboxLateComplete: a Complete refused because the checkout deadline
+// has passed records nothing; Expire's change is the next entry.
+func testOutboxLateComplete(t *testing.T, newStore func(*testing.T) queue.Store) {
+	st := newStore(t)
+	ob := outboxOf(t, st)
+	ev, now := newEventID(), epoch()
+	ss := joinN(t, st, ev, 1, now)
+	admit(t, st, ev, now, 1)
+	deadline := now.Add(window)
+	_, err := st.Complete(t.Context(), ss[0].ID, deadline)
+	wantStatusError(t, "Complete at the deadline", err, queue.ErrNotAdmitted, queue.StatusExpired)
+	if n := outboxLen(t, ob, ev); n != 2 {
+		t.Fatalf("OutboxLen = %d after a join, an admission and a refused Complete", n)
+	}
+	expire(t, st, ev, deadline, 1)
+	es := claim(t, ob, ev, "relay-1", 10, time.Hour)
+	wantSeqs(t, "join, admission, expiry", es, 1, 2, 3)
+	if k := es[2].Change.Kind; k != queue.ChangeExpired {
+		t.Fatalf("entry 3 is %v, want %v", k, queue.ChangeExpired)
+	}
+}

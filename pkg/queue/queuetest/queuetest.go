@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"SessionNotFound", testSessionNotFound},
 		{"Leave", testLeave},
 		{"Complete", testComplete},
+		{"CompleteLate", testCompleteLate},
 		{"Admit", testAdmit},
 		{"AdmitHeldByState", testAdmitHeldByState},
 		{"ExpireQueued", testExpireQueued},
@@ -88,6 +89,7 @@ func RunOutbox(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"RecordsEveryChange", testOutboxRecords},
 		{"ClaimAndAck", testOutboxClaimAck},
 		{"Takeover", testOutboxTakeover},
+		{"LateCompleteRecordsNothing", testOutboxLateComplete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

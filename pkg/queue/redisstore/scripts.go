@@ -55,6 +55,7 @@ var shared = []struct{ lua, value string }{
 	{"REPLY_CONFLICT", replyConflict},
 	{"REPLY_OK", replyOK},
 	{"REPLY_STATUS", replyStatus},
+	{"REPLY_LATE", replyLate},
 	{"REPLY_NOT_FOUND", replyNotFound},
 }
 

@@ -83,6 +83,7 @@ const (
 	replyConflict = "conflict" // join: the id is another user's session
 	replyOK       = "ok"       // leave, complete: done (now or by this very call)
 	replyStatus   = "status"   // leave, complete: refused in this status
+	replyLate     = "late"     // complete: refused, the checkout deadline has passed
 	replyNotFound = "notfound" // leave, complete: no such session
 )
 
@@ -165,8 +166,12 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 	if err != nil {
 		return queue.Session{}, err
 	}
-	if code == replyStatus {
+	switch code {
+	case replyStatus:
 		return sess, &queue.StatusError{Err: refused, Status: sess.Status}
+	case replyLate:
+		// Still ready until Expire ends it, but its window has closed.
+		return sess, &queue.StatusError{Err: refused, Status: queue.StatusExpired}
 	}
 	return sess, nil
 }
