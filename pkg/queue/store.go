@@ -119,15 +119,15 @@ type ChangeHandler interface {
 // is also recorded durably, in the same atomic step as the state change, until
 // a relay acknowledges it. The Kafka relay drains it.
 type Outbox interface {
-	// ClaimOutbox hands the event's outbox to one consumer at a time, so that
-	// its changes can be relayed in order. While another consumer holds a
+	// ClaimOutbox hands the event's outbox to one claimant (a relay) at a time, so that
+	// its changes can be relayed in order. While another claimant holds a
 	// claim it made or renewed less than minIdle ago, it returns nothing.
-	// Otherwise it renews the consumer's own claims (so they never go idle
+	// Otherwise it renews the claimant's own claims (so they never go idle
 	// while it keeps calling), and returns up to n entries for it, in Seq
-	// order: entries other consumers claimed more than minIdle ago (a dead
+	// order: entries other claimants claimed more than minIdle ago (a dead
 	// relay's), then entries never claimed. n may be 0, to renew only. An
 	// entry that cannot be decoded comes back with Err set; acking it drops it.
-	ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]OutboxEntry, error)
+	ClaimOutbox(ctx context.Context, eventID, claimant string, n int, minIdle time.Duration) ([]OutboxEntry, error)
 	// AckOutbox removes relayed entries.
 	AckOutbox(ctx context.Context, eventID string, ids []string) error
 	// OutboxLen is how many entries of the event are waiting to be relayed.

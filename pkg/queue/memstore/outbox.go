@@ -17,7 +17,7 @@ type outbox struct {
 type outboxEntry struct {
 	queue.OutboxEntry
 	acked     bool
-	consumer  string
+	claimant  string
 	claimedAt time.Time
 }
 
@@ -43,7 +43,7 @@ func (o *outbox) compact() {
 
 // ClaimOutbox implements queue.Outbox, with claims timed by the store's
 // clock.
-func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, eventID, claimant string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[eventID]
@@ -52,8 +52,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int
 	}
 	now := s.clock()
 	for _, en := range e.out.entries {
-		if !en.acked && en.consumer != "" && en.consumer != consumer && now.Sub(en.claimedAt) < minIdle {
-			return nil, nil // another consumer has the outbox
+		if !en.acked && en.claimant != "" && en.claimant != claimant && now.Sub(en.claimedAt) < minIdle {
+			return nil, nil // another claimant has the outbox
 		}
 	}
 	var out []queue.OutboxEntry
@@ -61,11 +61,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int
 	for _, en := range e.out.entries {
 		switch {
 		case en.acked:
-		case en.consumer == consumer: // renewed, and returned again
+		case en.claimant == claimant: // renewed, and returned again
 			en.claimedAt = now
 			out = append(out, en.OutboxEntry)
-		case added < n: // never claimed, or an idle claim of another consumer
-			en.consumer, en.claimedAt = consumer, now
+		case added < n: // never claimed, or an idle claim of another claimant
+			en.claimant, en.claimedAt = claimant, now
 			out = append(out, en.OutboxEntry)
 			added++
 		}

@@ -20,14 +20,14 @@ const outboxField = "change"
 
 // ClaimOutbox implements queue.Outbox with one script (lua/claim.lua) over
 // the event's outbox stream and its consumer group: XPENDING tells whether
-// another relay holds the outbox, XCLAIM renews this consumer's entries,
+// another relay holds the outbox, XCLAIM renews this claimant's entries (the claimant is the group's Redis consumer),
 // XAUTOCLAIM takes over a dead relay's, XREADGROUP hands out new ones. The
 // group is created on first use. Without WithOutbox nothing is ever
 // recorded, so it returns nothing.
-func (s *Store) ClaimOutbox(ctx context.Context, eventID, consumer string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, eventID, claimant string, n int, minIdle time.Duration) ([]queue.OutboxEntry, error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	args := []string{OutboxGroup, consumer, strconv.Itoa(max(n, 0)), strconv.FormatInt(minIdle.Milliseconds(), 10)}
+	args := []string{OutboxGroup, claimant, strconv.Itoa(max(n, 0)), strconv.FormatInt(minIdle.Milliseconds(), 10)}
 	r, err := claimScript.Exec(cctx, s.client, []string{prefix(eventID) + outboxKey}, args).ToArray()
 	if err != nil {
 		return nil, failed(ctx, err)
