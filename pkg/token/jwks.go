@@ -7,25 +7,30 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
+	"slices"
 	"time"
 )
 
 // JWKSPath is where the waiting room serves its public keys.
 const JWKSPath = "/.well-known/jwks.json"
 
-// jwk is one JSON Web Key (RFC 7517): an Ed25519 key as OKP (RFC 8037) or a
-// P-256 key as EC (RFC 7518).
+// jwk is one JSON Web Key (RFC 7517): an Ed25519 key as OKP (RFC 8037), a
+// P-256 key as EC or an RSA key as RSA (RFC 7518).
 type jwk struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
 	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	Kid string `json:"kid,omitempty"`
 	Alg string `json:"alg,omitempty"`
 	Use string `json:"use,omitempty"`
@@ -45,14 +50,20 @@ type publicKey struct {
 
 var b64 = base64.RawURLEncoding
 
-// encodeJWK returns the JWK of a supported public key, its kid set to the RFC
-// 7638 thumbprint so every replica holding the key names it the same way.
-// Its errors have no package prefix.
+// encodeJWK returns the JWK of a key that may sign checkout tokens, its kid
+// set to the RFC 7638 thumbprint so every replica holding the key names it the
+// same way. Its errors have no package prefix.
 func encodeJWK(pub crypto.PublicKey) (jwk, error) {
 	alg, err := algorithmOf(pub)
 	if err != nil {
 		return jwk{}, err
 	}
+	return publicJWK(pub, alg)
+}
+
+// publicJWK returns the JWK of a public key whose algorithm alg has been
+// checked, with its thumbprint as kid.
+func publicJWK(pub crypto.PublicKey, alg string) (jwk, error) {
 	var j jwk
 	switch k := pub.(type) {
 	case ed25519.PublicKey:
@@ -63,6 +74,11 @@ func encodeJWK(pub crypto.PublicKey) (jwk, error) {
 			return jwk{}, fmt.Errorf("encode ECDSA key: %w", err)
 		}
 		j = jwk{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(point[1:33]), Y: b64.EncodeToString(point[33:])}
+	case *rsa.PublicKey:
+		e := big.NewInt(int64(k.E)).Bytes() // big-endian without leading zeros, as RFC 7518 asks
+		j = jwk{Kty: "RSA", N: b64.EncodeToString(k.N.Bytes()), E: b64.EncodeToString(e)}
+	default:
+		return jwk{}, fmt.Errorf("unsupported key type %T", pub)
 	}
 	j.Kid = thumbprint(j)
 	j.Alg = alg
@@ -74,9 +90,14 @@ func encodeJWK(pub crypto.PublicKey) (jwk, error) {
 // members in lexicographic order without whitespace. The values are base64url
 // and fixed curve names, so nothing needs escaping.
 func thumbprint(j jwk) string {
-	canonical := `{"crv":"` + j.Crv + `","kty":"` + j.Kty + `","x":"` + j.X + `"}`
-	if j.Kty == "EC" {
+	var canonical string
+	switch j.Kty {
+	case "EC":
 		canonical = `{"crv":"` + j.Crv + `","kty":"EC","x":"` + j.X + `","y":"` + j.Y + `"}`
+	case "RSA":
+		canonical = `{"e":"` + j.E + `","kty":"RSA","n":"` + j.N + `"}`
+	default:
+		canonical = `{"crv":"` + j.Crv + `","kty":"` + j.Kty + `","x":"` + j.X + `"}`
 	}
 	sum := sha256.Sum256([]byte(canonical))
 	return b64.EncodeToString(sum[:])
@@ -110,6 +131,12 @@ func decodeJWK(j jwk) (publicKey, error) {
 			return publicKey{}, fmt.Errorf("key %q: %w", j.Kid, err)
 		}
 		pk = publicKey{alg: AlgES256, key: key}
+	case j.Kty == "RSA":
+		key, err := decodeRSA(j)
+		if err != nil {
+			return publicKey{}, err
+		}
+		pk = publicKey{alg: AlgRS256, key: key}
 	default:
 		return publicKey{}, fmt.Errorf("key %q: unsupported kty %q crv %q", j.Kid, j.Kty, j.Crv)
 	}
@@ -120,10 +147,25 @@ func decodeJWK(j jwk) (publicKey, error) {
 	return pk, nil
 }
 
-// parseJWKS reads the usable keys of a JWKS by kid. Keys it cannot use (another
-// key type, another use) are skipped, so a set shared with other issuers still
-// works; a set with no usable key is an error.
-func parseJWKS(data []byte) (map[string]publicKey, error) {
+// decodeRSA reads an RSA key of at least minRSABits from a JWK.
+func decodeRSA(j jwk) (*rsa.PublicKey, error) {
+	n, errN := b64.Strict().DecodeString(j.N)
+	e, errE := b64.Strict().DecodeString(j.E)
+	if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
+		return nil, fmt.Errorf("key %q: bad RSA n or e", j.Kid)
+	}
+	key := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	if _, err := verifyAlgorithmOf(key); err != nil {
+		return nil, fmt.Errorf("key %q: %w", j.Kid, err)
+	}
+	return key, nil
+}
+
+// parseJWKS reads the keys of a JWKS usable with one of algs, by kid. Keys it
+// cannot use (another key type or algorithm, another use) are skipped, so a
+// set shared with other issuers still works; a set with no usable key is an
+// error.
+func parseJWKS(data []byte, algs []string) (map[string]publicKey, error) {
 	var set jwkSet
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("decode JWKS: %w", err)
@@ -132,6 +174,9 @@ func parseJWKS(data []byte) (map[string]publicKey, error) {
 	var firstErr error
 	for _, j := range set.Keys {
 		pk, err := decodeJWK(j)
+		if err == nil && !slices.Contains(algs, pk.alg) {
+			err = fmt.Errorf("key %q: alg %s is not accepted here", pk.kid, pk.alg)
+		}
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue

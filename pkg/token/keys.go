@@ -19,6 +19,13 @@ const (
 	AlgES256 = "ES256" // ECDSA on P-256
 )
 
+// AlgRS256 is RSA PKCS #1 v1.5 with SHA-256, which join tokens may use too:
+// a ticketing site's existing key is often RSA.
+const AlgRS256 = "RS256"
+
+// minRSABits is the smallest RSA modulus accepted.
+const minRSABits = 2048
+
 // GenerateKey returns a new Ed25519 signing key.
 func GenerateKey() (crypto.Signer, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -78,6 +85,36 @@ func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 	return key, nil
 }
 
+// ParsePublicKeysPEM reads every PKIX ("PUBLIC KEY") block in data, at least
+// one: Ed25519, ECDSA P-256 or RSA of at least 2048 bits. Text around the
+// blocks is ignored; a block of any other type is an error, so a private key
+// put in a file of public keys by mistake is not passed over in silence.
+func ParsePublicKeysPEM(data []byte) ([]crypto.PublicKey, error) {
+	var keys []crypto.PublicKey
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("token: PEM block %d is %q, want \"PUBLIC KEY\"", n, block.Type)
+		}
+		key, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("token: PEM block %d: parse PUBLIC KEY: %w", n, err)
+		}
+		if _, err := verifyAlgorithmOf(key); err != nil {
+			return nil, fmt.Errorf("token: PEM block %d: %w", n, err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("token: no PEM block found")
+	}
+	return keys, nil
+}
+
 // EncodePrivateKeyPEM writes a signing key as a PKCS#8 "PRIVATE KEY" PEM block,
 // the form ParsePrivateKeyPEM reads.
 func EncodePrivateKeyPEM(key crypto.Signer) ([]byte, error) {
@@ -131,4 +168,25 @@ func algorithmOf(pub crypto.PublicKey) (string, error) {
 		return "", errors.New("no key")
 	}
 	return "", fmt.Errorf("unsupported key type %T, use Ed25519 or ECDSA P-256", pub)
+}
+
+// verifyAlgorithmOf returns the JWS algorithm for a key that may verify join
+// tokens: one algorithmOf accepts, or RSA of at least minRSABits. Its errors
+// have no package prefix.
+func verifyAlgorithmOf(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case ed25519.PublicKey, *ecdsa.PublicKey, nil:
+		return algorithmOf(pub)
+	case *rsa.PublicKey:
+		switch {
+		case k == nil || k.N == nil:
+			return "", errors.New("empty RSA key")
+		case k.N.BitLen() < minRSABits:
+			return "", fmt.Errorf("RSA key of %d bits is too short, want at least %d", k.N.BitLen(), minRSABits)
+		case k.E < 3 || k.E%2 == 0:
+			return "", fmt.Errorf("RSA public exponent %d is not an odd number above 2", k.E)
+		}
+		return AlgRS256, nil
+	}
+	return "", fmt.Errorf("unsupported key type %T, use Ed25519, ECDSA P-256 or RSA", pub)
 }
