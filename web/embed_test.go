@@ -38,7 +38,7 @@ func body(t *testing.T, res *http.Response) string {
 var assetLinks = regexp.MustCompile(`(?:href|src)="(assets/[^"]+)"`)
 
 func TestIndexForAnyValidEvent(t *testing.T) {
-	for _, target := range []string{"/e/demo", "/e/tour-2026.london_1", "/e/assets", "/e/demo?user_id=u-1"} {
+	for _, target := range []string{"/e/demo", "/e/tour-2026.london_1", "/e/assets", "/e/demo?join_token=h.p.s"} {
 		res := get(t, http.MethodGet, target, nil)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: status %d", target, res.StatusCode)
@@ -83,11 +83,12 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestTrailingSlashRedirects(t *testing.T) {
-	res := get(t, http.MethodGet, "/e/demo/?user_id=u-1", nil)
+	// The query carries the shop's join token through to the page.
+	res := get(t, http.MethodGet, "/e/demo/?join_token=h.p.s&ref=mail", nil)
 	if res.StatusCode != http.StatusMovedPermanently {
 		t.Fatalf("status %d, want 301", res.StatusCode)
 	}
-	if got := res.Header.Get("Location"); got != "/e/demo?user_id=u-1" {
+	if got := res.Header.Get("Location"); got != "/e/demo?join_token=h.p.s&ref=mail" {
 		t.Errorf("Location %q", got)
 	}
 }

@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { WaitroomService } from "./gen/waitroom/v1/waitroom_pb";
 import { announcement, checkoutHref, num, people, progressPercent, waitText } from "./format";
-import { parseLocation, safeStorage, visitorId } from "./ids";
+import { parseLocation, safeStorage, takeJoinToken, visitorId } from "./ids";
 import { WaitingRoom, type Phase, type State } from "./room";
 
 /** Seconds between "It's your turn" and the move to checkout. */
@@ -73,6 +73,22 @@ const notices: Partial<Record<Phase, { title: string; text: string; again?: stri
   invalid: {
     title: "This link isn't valid",
     text: "The link you followed is missing something the waiting room needs. Go back to the event page and try again.",
+  },
+  "token-missing": {
+    title: "Please come in through the shop",
+    text: "This waiting room is entered from the shop's site. Go back to the shop and follow its link to the waiting room again.",
+  },
+  "token-expired": {
+    title: "This link has expired",
+    text: "Links to the waiting room only work for a short while. Go back to the shop for a new one.",
+  },
+  "token-invalid": {
+    title: "This link isn't valid",
+    text: "The waiting room can't use the link you followed. Go back to the shop and follow its link to the waiting room again.",
+  },
+  "token-mismatch": {
+    title: "This link isn't for you",
+    text: "The link you followed was made for someone else or for another event. Go back to the shop and follow its link to the waiting room again.",
   },
 };
 
@@ -254,16 +270,18 @@ function startCheckout(s: Readonly<State>): void {
 function boot(): void {
   const url = new URL(location.href);
   const where = parseLocation(url);
+  const tab = safeStorage(() => sessionStorage);
+  // First of all, take the join token out of the address bar.
+  const join = takeJoinToken(url, where?.eventId, tab);
+  if (join.cleanUrl !== undefined) history.replaceState(history.state, "", join.cleanUrl);
   if (where === undefined) {
     render({ phase: "unknown-event", connection: "idle", failures: 0 });
     return;
   }
   ui.event.textContent = where.eventId;
   ui.event.hidden = false;
-  const who = visitorId(url, safeStorage(() => localStorage));
-  if (!who.ok) {
-    render({ phase: "invalid", connection: "idle", failures: 0 });
-    ui.noticeText.textContent = who.reason;
+  if (join.malformed) {
+    render({ phase: "token-invalid", connection: "idle", failures: 0 });
     return;
   }
 
@@ -271,8 +289,9 @@ function boot(): void {
   const room = new WaitingRoom({
     client: createClient(WaitroomService, transport),
     eventId: where.eventId,
-    userId: who.userId,
-    storage: safeStorage(() => sessionStorage),
+    userId: join.token === undefined ? visitorId(safeStorage(() => localStorage)) : "",
+    joinToken: join.token,
+    storage: tab,
     onChange: render,
   });
 
@@ -325,7 +344,10 @@ function boot(): void {
     }
   });
 
-  room.start();
+  // A visitor who just followed the shop's link asked to be in line as the
+  // user that link names: join with it (a join is idempotent, so someone
+  // already in line keeps their place) rather than resume the tab's session.
+  room.start({ fresh: join.fromLink });
 }
 
 boot();

@@ -21,7 +21,12 @@ export type Phase =
   | "expired"
   | "closed"
   | "unknown-event"
-  | "invalid";
+  | "invalid"
+  // JoinQueue wants proof of who the visitor is (the server's token mode):
+  | "token-missing" // the visitor did not come through the shop's link
+  | "token-expired" // the link's join token has expired
+  | "token-invalid" // the link's join token is not one the server accepts
+  | "token-mismatch"; // the join token is for another user or another event
 
 /** Connection is the state of the link to the server. */
 export type Connection =
@@ -53,7 +58,15 @@ export interface State {
 export interface Options {
   client: Client<typeof WaitroomService>;
   eventId: string;
+  /** The user id JoinQueue names when there is no join token. */
   userId: string;
+  /**
+   * The join token the shop signed for this visitor. With one, JoinQueue
+   * sends it as the bearer token and names no user id: the server takes the
+   * user from the token. The other calls need none: a session id is proof
+   * enough.
+   */
+  joinToken?: string;
   onChange: (state: Readonly<State>) => void;
   /**
    * Keeps the session and the progress bar's starting point across reloads
@@ -131,7 +144,9 @@ export class WaitingRoom {
   }
 
   private sessionKey(): string {
-    return `waitroom.session.${this.opts.eventId}.${this.opts.userId}`;
+    // Per tab (sessionStorage) and event: a tab is one visitor, whether a
+    // visitor id or a join token says who they are.
+    return `waitroom.session.${this.opts.eventId}`;
   }
 
   /** stop ends every call in flight; used when the page goes away. */
@@ -173,10 +188,7 @@ export class WaitingRoom {
       try {
         let sessionId = this.state.sessionId;
         if (sessionId === undefined) {
-          const res = await this.opts.client.joinQueue(
-            { userId: this.opts.userId, eventId: this.opts.eventId },
-            { signal },
-          );
+          const res = await this.join(signal);
           sessionId = res.sessionId;
           if (this.apply(res, signal)) return;
         } else if (resuming) {
@@ -211,6 +223,17 @@ export class WaitingRoom {
       resuming = true;
       await this.pause(signal, spread);
     }
+  }
+
+  private join(signal: AbortSignal): Promise<JoinQueueResponse> {
+    const token = this.opts.joinToken;
+    if (token === undefined) {
+      return this.opts.client.joinQueue({ userId: this.opts.userId, eventId: this.opts.eventId }, { signal });
+    }
+    return this.opts.client.joinQueue(
+      { userId: "", eventId: this.opts.eventId },
+      { signal, headers: { Authorization: `Bearer ${token}` } },
+    );
   }
 
   /**
@@ -369,6 +392,15 @@ function classify(err: unknown): Outcome {
       return "retry";
     case Code.InvalidArgument:
       return /event/i.test(e.rawMessage) ? "unknown-event" : "invalid";
+    case Code.Unauthenticated:
+      // Only JoinQueue asks who the visitor is; the server's messages are
+      // "join token required", "invalid join token: expired" and
+      // "invalid join token: <reason>".
+      if (/^join token required/.test(e.rawMessage)) return "token-missing";
+      if (/^invalid join token: expired/.test(e.rawMessage)) return "token-expired";
+      return "token-invalid";
+    case Code.PermissionDenied:
+      return "token-mismatch";
     default:
       // Unavailable, network failures (Unknown, Internal), deadlines, overload:
       // the place is kept on the server, so keep trying.

@@ -2,12 +2,14 @@
 // Event capacity 1: A is admitted; B and C wait at 1 and 2 and watch their
 // places move live; A completes checkout; B is sent to checkout with a token
 // that verifies against the JWKS; C moves to 1, and a reload keeps it there.
+// In token mode, the page joins with the join token of the shop's link and
+// explains a missing, expired or foreign one.
 
 import assert from "node:assert/strict";
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import {
   buildServer,
   call,
@@ -15,6 +17,7 @@ import {
   phone,
   repoDir,
   resultsDir,
+  shopKeys,
   startProxy,
   startServer,
   visible,
@@ -43,11 +46,15 @@ after(async () => {
   await build?.cleanup();
 });
 
-/** open loads a page in a fresh phone-sized context: a new visitor. */
-async function open(url) {
+/**
+ * open loads a page in a fresh phone-sized context: a new visitor. watch, if
+ * given, sees the page before it loads.
+ */
+async function open(url, watch) {
   const ctx = await phone(browser);
   contexts.push(ctx);
   const page = await ctx.newPage();
+  watch?.(page);
   page.on("pageerror", (err) => {
     console.error(`page error at ${page.url()}: ${err.message}`);
   });
@@ -108,11 +115,16 @@ describe("waiting room in the browser", { timeout: 600_000 }, () => {
     await server?.stop();
   });
 
-  it("admits visitor A and shows that it is their turn", async () => {
+  it("admits visitor A, as their own random visitor id, and shows that it is their turn", async () => {
+    // A link cannot choose who the visitor is: user_id is ignored.
     pageA = await visitor("?user_id=visitor-a");
     await visible(pageA, "#ready");
     await waitText(pageA, "#ready-title", "It's your turn");
-    assert.match(await pageA.locator("#go").getAttribute("href"), /\/checkout\?token=[\w-]+\.[\w-]+\.[\w-]+$/);
+    const href = await pageA.locator("#go").getAttribute("href");
+    assert.match(href, /\/checkout\?token=[\w-]+\.[\w-]+\.[\w-]+$/);
+    const userA = await storedVisitor(pageA);
+    assert.match(userA, /^v-[0-9a-f]{32}$/);
+    assert.equal(decodeJwt(new URL(href).searchParams.get("token")).sub, userA);
     await shot(pageA, "01-a-its-your-turn.png");
   });
 
@@ -315,5 +327,113 @@ describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
     // paused event: the page joins again by itself and, alone, is admitted.
     server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms" }, port);
     await visible(page, "#ready", 60_000);
+  });
+});
+
+describe("waiting room in token mode", { timeout: 600_000 }, () => {
+  const issuer = "https://shop.example";
+  let shop;
+  let server;
+  // Every WaitroomService call the pages make: who joins as whom.
+  const calls = [];
+  const watchCalls = (page) =>
+    page.on("request", (req) => {
+      const rpc = /\/waitroom\.v1\.WaitroomService\/(\w+)/.exec(req.url())?.[1];
+      if (rpc) calls.push({ rpc, authorization: req.headers().authorization, body: req.postData() });
+    });
+
+  before(async () => {
+    shop = await shopKeys(issuer);
+    server = await startServer(build.bin, {
+      QUEUE_PROCESS_INTERVAL: "200ms",
+      QUEUE_DEFAULT_MAX_CONCURRENT: "1",
+      WAITROOM_ADMIN_TOKEN: adminToken,
+      WAITROOM_JOIN_AUTH: "token",
+      WAITROOM_JOIN_ISSUER: issuer,
+      WAITROOM_JOIN_KEYS_FILE: shop.file,
+    });
+    // Paused: visitors join and wait, nobody is admitted until it opens.
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_PAUSED" } }, admin);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await shop?.cleanup();
+  });
+
+  it("joins with the link's join token, takes it out of the address bar, and keeps it for the tab", async () => {
+    const token = await shop.sign("shop-user-1");
+    const page = await open(`${server.base}/e/members?ref=mail&join_token=${token}#top`, watchCalls);
+    await waitText(page, "#position", "1");
+    await waitText(page, "#connection-text", "Live: updates as the line moves");
+    assert.equal(page.url(), `${server.base}/e/members?ref=mail#top`);
+    const joins = calls.filter((c) => c.rpc === "JoinQueue");
+    assert.equal(joins.length, 1);
+    assert.equal(joins[0].authorization, `Bearer ${token}`);
+    const sent = JSON.parse(joins[0].body);
+    assert.ok(!sent.user_id && !sent.userId, `JoinQueue named a user: ${joins[0].body}`);
+    assert.ok(
+      calls.filter((c) => c.rpc !== "JoinQueue").every((c) => c.authorization === undefined),
+      "a call other than JoinQueue carried the join token",
+    );
+    assert.equal(await page.evaluate(() => localStorage.getItem("waitroom.visitor")), null, "made up a visitor id");
+    await shot(page, "13-token-joined.png");
+
+    // A reload keeps the place, though the address no longer has the token.
+    await page.reload();
+    await waitText(page, "#position", "1");
+    assert.ok(!page.url().includes("join_token"), page.url());
+
+    // Join again, after leaving, joins with the token the tab kept.
+    await page.locator("#leave").click();
+    await waitText(page, "#notice-title", "You left the line");
+    await page.locator("#again").click();
+    await waitText(page, "#position", "1");
+    assert.deepEqual(
+      calls.filter((c) => c.rpc === "JoinQueue").map((c) => c.authorization),
+      [`Bearer ${token}`, `Bearer ${token}`],
+    );
+
+    // The server took the user from the token: the checkout token names them.
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_OPEN" } }, admin);
+    await visible(page, "#ready");
+    const href = await page.locator("#go").getAttribute("href");
+    assert.equal(decodeJwt(new URL(href).searchParams.get("token")).sub, "shop-user-1");
+  });
+
+  it("sends a visitor who came without a join token back to the shop", async () => {
+    const page = await open(`${server.base}/e/members`);
+    await waitText(page, "#notice-title", "Please come in through the shop");
+    assert.match(await page.locator("#notice-text").textContent(), /entered from the shop's site\. Go back to the shop/);
+    assert.ok(await page.locator("#again").isHidden());
+    await shot(page, "14-token-missing.png");
+  });
+
+  it("says an expired link has expired", async () => {
+    const token = await shop.sign("shop-user-2", { iat: Math.floor(Date.now() / 1000) - 900, life: 300 });
+    const page = await open(`${server.base}/e/members?join_token=${token}`);
+    await waitText(page, "#notice-title", "This link has expired");
+    assert.match(await page.locator("#notice-text").textContent(), /Go back to the shop for a new one/);
+    assert.equal(page.url(), `${server.base}/e/members`);
+    await shot(page, "15-token-expired.png");
+  });
+
+  it("says a link made for another event is not for this visitor", async () => {
+    const token = await shop.sign("shop-user-3", { claims: { event_id: "another-sale" } });
+    const page = await open(`${server.base}/e/members?join_token=${token}`);
+    await waitText(page, "#notice-title", "This link isn't for you");
+  });
+
+  it("says a link whose token is not the shop's is not valid", async () => {
+    const other = await shopKeys(issuer);
+    const token = await other.sign("shop-user-4");
+    await other.cleanup();
+    const page = await open(`${server.base}/e/members?join_token=${token}`);
+    await waitText(page, "#notice-title", "This link isn't valid");
+    assert.match(await page.locator("#notice-text").textContent(), /Go back to the shop/);
+  });
+
+  it("runs within its Content-Security-Policy", () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -1,13 +1,15 @@
 // Test harness: the real waitroom binary on a free port, and headless Chromium.
 
 import { execFile, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { SignJWT } from "jose";
 import { chromium } from "playwright-core";
 
 export const webDir = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -201,5 +203,36 @@ export async function startProxy(targetPort) {
       srv.close();
       await once(srv, "close");
     },
+  };
+}
+
+/**
+ * shopKeys is a ticketing site's join-token key: the public half in a PEM
+ * file for WAITROOM_JOIN_KEYS_FILE, and sign for the join tokens the site
+ * puts in its links to the waiting room.
+ */
+export async function shopKeys(issuer) {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const dir = await mkdtemp(join(tmpdir(), "waitroom-e2e-keys-"));
+  const file = join(dir, "join-keys.pem");
+  await writeFile(file, publicKey.export({ type: "spki", format: "pem" }));
+  return {
+    file,
+    /**
+     * sign makes a join token for user sub, issued at iat (seconds since
+     * the epoch, default now) and valid for life seconds (default five
+     * minutes); claims are added to it.
+     */
+    sign(sub, { iat = Math.floor(Date.now() / 1000), life = 300, claims = {} } = {}) {
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: "EdDSA", typ: "JWT" })
+        .setIssuer(issuer)
+        .setAudience("waitroom")
+        .setSubject(sub)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + life)
+        .sign(privateKey);
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseLocation, visitorId } from "../../src/ids";
+import { parseLocation, takeJoinToken, visitorId } from "../../src/ids";
 
 class MemoryStorage implements Storage {
   private items = new Map<string, string>();
@@ -38,27 +38,23 @@ test("parseLocation finds the event and the API base", () => {
   }
 });
 
-test("visitorId keeps one random id per browser", () => {
+test("visitorId keeps one random 128-bit id per browser", () => {
   const storage = new MemoryStorage();
-  const first = visitorId(new URL("https://q.example.test/e/demo"), storage);
-  assert.ok(first.ok);
-  assert.match(first.userId, /^v-[0-9a-f]{32}$/);
-  const again = visitorId(new URL("https://q.example.test/e/other"), storage);
-  assert.deepEqual(again, first);
-  const elsewhere = visitorId(new URL("https://q.example.test/e/demo"), new MemoryStorage());
-  assert.ok(elsewhere.ok);
-  assert.notEqual(elsewhere.userId, first.userId);
+  const first = visitorId(storage);
+  assert.match(first, /^v-[0-9a-f]{32}$/);
+  assert.equal(storage.getItem("waitroom.visitor"), first);
+  assert.equal(visitorId(storage), first);
+  assert.notEqual(visitorId(new MemoryStorage()), first);
 });
 
-test("visitorId takes the embedding site's user_id, and checks it", () => {
-  const storage = new MemoryStorage();
-  assert.deepEqual(visitorId(new URL("https://q.example.test/e/demo?user_id=shop:42@eu"), storage), {
-    ok: true,
-    userId: "shop:42@eu",
-  });
-  assert.equal(storage.length, 0, "a given id is not stored over the browser's own");
-  const bad = visitorId(new URL("https://q.example.test/e/demo?user_id=has%20space"), storage);
-  assert.equal(bad.ok, false);
+test("visitorId replaces a stored id that is not 128 random bits", () => {
+  for (const old of ["shop:42@eu", "alice@example.com", "v-1234", "v-" + "0".repeat(31) + "G", ""]) {
+    const storage = new MemoryStorage();
+    storage.setItem("waitroom.visitor", old);
+    const id = visitorId(storage);
+    assert.match(id, /^v-[0-9a-f]{32}$/, old);
+    assert.equal(storage.getItem("waitroom.visitor"), id);
+  }
 });
 
 test("visitorId works where storage throws", () => {
@@ -69,7 +65,79 @@ test("visitorId works where storage throws", () => {
   broken.setItem = () => {
     throw new Error("denied");
   };
-  const id = visitorId(new URL("https://q.example.test/e/demo"), broken);
-  assert.ok(id.ok);
-  assert.ok(visitorId(new URL("https://q.example.test/e/demo"), undefined).ok);
+  assert.match(visitorId(broken), /^v-[0-9a-f]{32}$/);
+  assert.match(visitorId(undefined), /^v-[0-9a-f]{32}$/);
+});
+
+const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl";
+
+test("takeJoinToken takes the link's token, keeps it for the tab, and gives the address without it", () => {
+  const tab = new MemoryStorage();
+  const got = takeJoinToken(
+    new URL(`https://q.example.test/e/demo?utm_source=mail&join_token=${jwt}&note=a%20b&flag#top`),
+    "demo",
+    tab,
+  );
+  assert.deepEqual(got, {
+    token: jwt,
+    fromLink: true,
+    malformed: false,
+    cleanUrl: "https://q.example.test/e/demo?utm_source=mail&note=a%20b&flag#top",
+  });
+  assert.equal(tab.getItem("waitroom.join_token.demo"), jwt);
+  assert.equal(
+    takeJoinToken(new URL(`https://q.example.test/e/demo?join_token=${jwt}`), "demo", tab).cleanUrl,
+    "https://q.example.test/e/demo",
+  );
+});
+
+test("takeJoinToken without one in the link uses the tab's token for that event", () => {
+  const tab = new MemoryStorage();
+  takeJoinToken(new URL(`https://q.example.test/e/demo?join_token=${jwt}`), "demo", tab);
+  assert.deepEqual(takeJoinToken(new URL("https://q.example.test/e/demo"), "demo", tab), {
+    token: jwt,
+    fromLink: false,
+    malformed: false,
+  });
+  assert.deepEqual(takeJoinToken(new URL("https://q.example.test/e/other"), "other", tab), {
+    token: undefined,
+    fromLink: false,
+    malformed: false,
+  });
+  // A newer link replaces the kept token.
+  const newer = jwt.replace("c2ln", "bmV3");
+  assert.equal(takeJoinToken(new URL(`https://q.example.test/e/demo?join_token=${newer}`), "demo", tab).token, newer);
+  assert.equal(takeJoinToken(new URL("https://q.example.test/e/demo"), "demo", tab).token, newer);
+});
+
+test("takeJoinToken refuses what cannot be a bearer token, and forgets the tab's old one", () => {
+  for (const bad of ["", "has%20space", "a%0Ab", "%E2%82%AC", "x".repeat(8193)]) {
+    const tab = new MemoryStorage();
+    tab.setItem("waitroom.join_token.demo", jwt);
+    const got = takeJoinToken(new URL(`https://q.example.test/e/demo?join_token=${bad}`), "demo", tab);
+    assert.equal(got.malformed, true, bad);
+    assert.equal(got.token, undefined, bad);
+    assert.equal(got.cleanUrl, "https://q.example.test/e/demo", bad);
+    assert.equal(takeJoinToken(new URL("https://q.example.test/e/demo"), "demo", tab).token, undefined, bad);
+  }
+});
+
+test("takeJoinToken still cleans the address of a page that is not an event", () => {
+  const url = new URL(`https://q.example.test/e/bad%20id?join_token=${jwt}`);
+  const got = takeJoinToken(url, undefined, new MemoryStorage());
+  assert.equal(got.cleanUrl, "https://q.example.test/e/bad%20id");
+});
+
+test("takeJoinToken works where storage throws", () => {
+  const broken = new MemoryStorage();
+  broken.getItem = () => {
+    throw new Error("denied");
+  };
+  broken.setItem = () => {
+    throw new Error("denied");
+  };
+  const url = new URL(`https://q.example.test/e/demo?join_token=${jwt}`);
+  assert.equal(takeJoinToken(url, "demo", broken).token, jwt);
+  assert.equal(takeJoinToken(url, "demo", undefined).token, jwt);
+  assert.equal(takeJoinToken(new URL("https://q.example.test/e/demo"), "demo", broken).token, undefined);
 });

@@ -29,7 +29,8 @@ function waitForever(ctx: HandlerContext): Promise<void> {
 
 /**
  * A scripted server: each RPC takes its next behaviour from a list (the last
- * one repeats), and every call is recorded.
+ * one repeats), and every call is recorded, with its Authorization header
+ * apart.
  */
 function fakeServer(script: {
   join?: Array<() => Update>;
@@ -37,6 +38,11 @@ function fakeServer(script: {
   streams?: Array<(ctx: HandlerContext) => AsyncIterable<Update>>;
 }) {
   const calls: string[] = [];
+  const auth: string[] = [];
+  const record = (call: string, ctx: HandlerContext) => {
+    calls.push(call);
+    auth.push(`${call.split(" ")[0]} ${ctx.requestHeader.get("Authorization") ?? "none"}`);
+  };
   const next = <T>(list: T[] | undefined, i: number, rpc: string): T => {
     if (!list?.length) throw new Error(`unexpected ${rpc}`);
     return list[Math.min(i, list.length - 1)];
@@ -46,8 +52,8 @@ function fakeServer(script: {
   let streams = 0;
   const transport = createRouterTransport(({ service }) => {
     service(WaitroomService, {
-      joinQueue(req) {
-        calls.push(`join ${req.userId} ${req.eventId}`);
+      joinQueue(req, ctx) {
+        record(`join ${req.userId} ${req.eventId}`, ctx);
         // A JoinQueueResponse carries the same fields as the first PositionUpdate.
         const u = next(script.join, joins++, "JoinQueue")();
         return {
@@ -60,21 +66,21 @@ function fakeServer(script: {
           created: true,
         };
       },
-      getQueueStatus(req) {
-        calls.push(`status ${req.sessionId}`);
+      getQueueStatus(req, ctx) {
+        record(`status ${req.sessionId}`, ctx);
         return next(script.status, statuses++, "GetQueueStatus")();
       },
       streamQueuePosition(req, ctx) {
-        calls.push(`stream ${req.sessionId}`);
+        record(`stream ${req.sessionId}`, ctx);
         return next(script.streams, streams++, "StreamQueuePosition")(ctx);
       },
-      leaveQueue(req) {
-        calls.push(`leave ${req.sessionId}`);
+      leaveQueue(req, ctx) {
+        record(`leave ${req.sessionId}`, ctx);
         return {};
       },
     });
   });
-  return { client: createClient(WaitroomService, transport), calls };
+  return { client: createClient(WaitroomService, transport), calls, auth };
 }
 
 /** start runs a room and resolves when a state passes `done`. */
@@ -310,7 +316,7 @@ test("a tab with a session reads its status first; a completed checkout stays co
   const { client, calls } = fakeServer({
     status: [() => ({ sessionId: "s1", status: SessionStatus.COMPLETED, position: 0, queueLength: 3 })],
   });
-  const storage = memoryStorage({ "waitroom.session.launch.u1": "s1" });
+  const storage = memoryStorage({ "waitroom.session.launch": "s1" });
   const { states, finished } = run(client, (s) => s.phase === "completed", { storage });
   await finished;
   assert.equal(states.at(-1)!.connection, "idle");
@@ -331,15 +337,15 @@ test("a tab with a session still in line resumes it; Join again starts a new one
       },
     ],
   });
-  const storage = memoryStorage({ "waitroom.session.launch.u1": "s1" });
+  const storage = memoryStorage({ "waitroom.session.launch": "s1" });
   const first = run(client, (s) => s.phase === "ready", { storage });
   await first.finished;
   assert.deepEqual(calls, ["status s1", "stream s1"]);
-  assert.equal(storage.getItem("waitroom.session.launch.u1"), "s1");
+  assert.equal(storage.getItem("waitroom.session.launch"), "s1");
   const again = run(client, (s) => s.phase === "ready" && s.sessionId === "s2", { storage }, { fresh: true });
   await again.finished;
   assert.deepEqual(calls.slice(2), ["join u1 launch", "stream s2"]);
-  assert.equal(storage.getItem("waitroom.session.launch.u1"), "s2");
+  assert.equal(storage.getItem("waitroom.session.launch"), "s2");
 });
 
 test("backoff keeps growing while streams fail, even though status calls answer", async () => {
@@ -402,4 +408,88 @@ test("a live stream the server ends with an error is reopened at a random moment
   await finished;
   const wait = states.find((s) => s.connection === "reconnecting")!.retryAt! - t0;
   assert.ok(wait >= 150 && wait <= 400, `reopened after ${wait} ms, want about 200 (half of 400)`);
+});
+
+test("with a join token, JoinQueue sends it as the bearer token and names no user; nothing else sends it", async () => {
+  let opened: () => void;
+  const streamOpen = new Promise<void>((resolve) => (opened = resolve));
+  const { client, calls, auth } = fakeServer({
+    join: [() => queued(2, 2), () => ({ ...queued(3, 3), sessionId: "s2" })],
+    status: [() => queued(2, 2)],
+    streams: [
+      async function* () {
+        yield queued(2, 2);
+        throw new ConnectError("stream reset", Code.Unavailable);
+      },
+      async function* (ctx) {
+        opened();
+        yield queued(2, 2);
+        await waitForever(ctx);
+      },
+    ],
+  });
+  const storage = memoryStorage();
+  const { room, states } = run(client, () => false, { userId: "", joinToken: "h.p.s", storage });
+  await streamOpen;
+  await room.leave();
+  // Join again (after leaving) proves who the visitor is again.
+  const again = run(
+    client,
+    (s) => s.sessionId === "s2" && s.phase === "queued",
+    { userId: "", joinToken: "h.p.s", storage },
+    { fresh: true },
+  );
+  await again.finished;
+  again.room.stop();
+  assert.equal(states.at(-1)!.phase, "left");
+  assert.deepEqual(calls.slice(0, 5), ["join  launch", "stream s1", "status s1", "stream s1", "leave s1"]);
+  assert.equal(calls[5], "join  launch");
+  assert.deepEqual(auth.slice(0, 6), [
+    "join Bearer h.p.s",
+    "stream none",
+    "status none",
+    "stream none",
+    "leave none",
+    "join Bearer h.p.s",
+  ]);
+});
+
+test("without a join token, JoinQueue names the visitor id and sends no Authorization", async () => {
+  const { client, calls, auth } = fakeServer({
+    join: [() => queued(1, 1)],
+    streams: [
+      async function* () {
+        yield ready;
+      },
+    ],
+  });
+  const { finished } = run(client, (s) => s.phase === "ready", { userId: "v-0123456789abcdef0123456789abcdef" });
+  await finished;
+  assert.deepEqual(calls, ["join v-0123456789abcdef0123456789abcdef launch", "stream s1"]);
+  assert.deepEqual(auth, ["join none", "stream none"]);
+});
+
+test("a refused join token stops with what the visitor can do about it", async () => {
+  for (const [err, phase] of [
+    [new ConnectError("join token required", Code.Unauthenticated), "token-missing"],
+    [new ConnectError("invalid join token: expired", Code.Unauthenticated), "token-expired"],
+    [new ConnectError("invalid join token: bad signature", Code.Unauthenticated), "token-invalid"],
+    [new ConnectError("invalid join token: wrong issuer", Code.Unauthenticated), "token-invalid"],
+    [new ConnectError("invalid join token: exp is required", Code.Unauthenticated), "token-invalid"],
+    [new ConnectError("invalid join token: malformed", Code.Unauthenticated), "token-invalid"],
+    [new ConnectError("user_id does not match the join token", Code.PermissionDenied), "token-mismatch"],
+    [new ConnectError("join token is for another event", Code.PermissionDenied), "token-mismatch"],
+  ] as const) {
+    const { client, calls } = fakeServer({
+      join: [
+        () => {
+          throw err;
+        },
+      ],
+    });
+    const { states, finished } = run(client, (s) => s.phase === phase);
+    await finished;
+    assert.equal(states.at(-1)!.connection, "idle", err.message);
+    assert.deepEqual(calls, ["join u1 launch"], err.message);
+  }
 });
