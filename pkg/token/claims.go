@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -30,4 +31,36 @@ func (c *Claims) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// UnmarshalJSON decodes the claims, refusing times written as strings.
+func (c *Claims) UnmarshalJSON(data []byte) error {
+	if err := requireNumericDates(data); err != nil {
+		return err
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(data, (*plain)(c))
+}
+
+// requireNumericDates refuses exp, nbf or iat written as a JSON string. RFC
+// 7519 makes them numbers, but jwt's NumericDate also reads "1700000000", so
+// without this a token could state its times in a form its issuer never writes.
+func requireNumericDates(data []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(data, &times); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if len(t.raw) > 0 && t.raw[0] == '"' {
+			return fmt.Errorf("%s is a string, not a number", t.name)
+		}
+	}
+	return nil
 }

@@ -101,7 +101,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// jwksServer serves the JWKS of whichever issuer is current, counting fetches.
+// jwksServer serves the JWKS published last, counting fetches.
 type jwksServer struct {
 	URL     string
 	current atomic.Pointer[http.Handler]
@@ -111,8 +111,15 @@ type jwksServer struct {
 
 func newJWKSServer(tb testing.TB, iss *token.Issuer) *jwksServer {
 	tb.Helper()
-	s := &jwksServer{}
+	s := serveJWKS(tb)
 	s.Publish(iss)
+	return s
+}
+
+// serveJWKS starts a jwksServer; publish on it before anything fetches.
+func serveJWKS(tb testing.TB) *jwksServer {
+	tb.Helper()
+	s := &jwksServer{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != token.JWKSPath {
 			http.NotFound(w, r)
@@ -133,6 +140,30 @@ func newJWKSServer(tb testing.TB, iss *token.Issuer) *jwksServer {
 // Publish makes the server serve iss's JWKS from now on.
 func (s *jwksServer) Publish(iss *token.Issuer) {
 	h := iss.JWKSHandler()
+	s.current.Store(&h)
+}
+
+// PublishKeys makes the server serve a JWKS of the given keys by kid, as a
+// ticketing site would, cacheable for five minutes.
+func (s *jwksServer) PublishKeys(tb testing.TB, keys map[string]crypto.PublicKey) {
+	tb.Helper()
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	for kid, pub := range keys {
+		j := publicJWK(tb, pub, kid)
+		j["use"] = "sig"
+		set.Keys = append(set.Keys, j)
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Write(doc)
+	})
 	s.current.Store(&h)
 }
 

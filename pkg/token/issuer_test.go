@@ -99,6 +99,9 @@ func TestSessionIDRejectsForgeries(t *testing.T) {
 		key := kind.gen(t)
 		iss := mustIssuer(t, key, token.IssuerConfig{})
 		for _, f := range forgeries(t, key) {
+			if f.timing {
+				continue // SessionID names the session of an expired token
+			}
 			t.Run(kind.alg+"/"+f.name, func(t *testing.T) {
 				sid, err := iss.SessionID(f.tok)
 				var invalid *token.InvalidTokenError

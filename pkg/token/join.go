@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -277,6 +278,15 @@ type joinClaims struct {
 	Lane    string `json:"lane,omitempty"`
 
 	maxAge time.Duration
+}
+
+// UnmarshalJSON decodes the claims, refusing times written as strings.
+func (c *joinClaims) UnmarshalJSON(data []byte) error {
+	if err := requireNumericDates(data); err != nil {
+		return err
+	}
+	type plain joinClaims // without this method
+	return json.Unmarshal(data, (*plain)(c))
 }
 
 // Validate is called by the jwt parser after its own claim checks.

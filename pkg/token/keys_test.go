@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -124,3 +125,67 @@ func TestParseKeyPEMErrors(t *testing.T) {
 
 func parsePrivate(b []byte) (any, error) { return token.ParsePrivateKeyPEM(b) }
 func parsePublic(b []byte) (any, error)  { return token.ParsePublicKeyPEM(b) }
+
+func TestParsePublicKeysPEM(t *testing.T) {
+	want := []crypto.PublicKey{mustEd25519(t).Public(), mustP256(t).Public(), mustRSA(t, 0).Public()}
+	var file []byte
+	for i, pub := range want {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file = append(file, fmt.Sprintf("# key %d, with a comment around it\n", i)...)
+		file = append(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})...)
+	}
+	got, err := token.ParsePublicKeysPEM(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].(equaler).Equal(want[i]) {
+			t.Errorf("key %d differs", i)
+		}
+	}
+}
+
+func TestParsePublicKeysPEMErrors(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkix := func(k any) []byte {
+		der, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}
+	good := pkix(mustEd25519(t).Public())
+	private, err := token.EncodePrivateKeyPEM(mustEd25519(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "no PEM block"},
+		{"not PEM", []byte("ssh-ed25519 AAAA"), "no PEM block"},
+		{"a private key after a public one", append(good, private...), `PEM block 2 is "PRIVATE KEY"`},
+		{"short RSA", append(good, pkix(weak.Public())...), "PEM block 2: RSA key of 1024 bits is too short"},
+		{"P-384", pkix(p384.Public()), "PEM block 1: ECDSA key on curve P-384"},
+		{"corrupt", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}), "PEM block 1: parse PUBLIC KEY"},
+	} {
+		if keys, err := token.ParsePublicKeysPEM(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: ParsePublicKeysPEM = %d keys, %v; want an error containing %q", c.name, len(keys), err, c.want)
+		}
+	}
+}
