@@ -24,6 +24,8 @@ type Config struct {
 	// AdminToken is the bearer token EventAdminService requires; empty
 	// disables that service.
 	AdminToken string
+	// JoinAuth says who may join as whom; the zero value is open mode.
+	JoinAuth JoinAuth
 	// Logger receives the request failures worth a line; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,7 +54,8 @@ const (
 func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
 	cfg = cfg.withDefaults()
 	h := &waitroomHandler{svc: svc, log: cfg.Logger}
-	return waitroomv1connect.NewWaitroomServiceHandler(h, handlerOptions(cfg.Logger)...)
+	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth)))
+	return waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
 }
 
 // NewEventAdminServiceHandler returns the path and handler of

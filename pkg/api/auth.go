@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 
 	"connectrpc.com/connect"
 )
@@ -49,11 +48,11 @@ func (a adminAuth) check(h http.Header) error {
 	if a.token == "" {
 		return connect.NewError(connect.CodePermissionDenied, errors.New("admin API disabled: set WAITROOM_ADMIN_TOKEN"))
 	}
-	// The scheme is case-insensitive (RFC 9110). Digests are compared so
-	// that not even the token's length leaks through timing.
-	scheme, got, ok := strings.Cut(h.Get("Authorization"), " ")
+	// Digests are compared so that not even the token's length leaks
+	// through timing.
+	got, ok := bearerToken(h)
 	gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(a.token))
-	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
+	if !ok || subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
 		return connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong admin bearer token"))
 	}
 	return nil

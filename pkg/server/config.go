@@ -47,6 +47,9 @@ type Config struct {
 	// Tokens is the checkout tokens' issuer and audience.
 	Tokens token.IssuerConfig
 
+	// JoinAuth says who may join as whom; the zero value is open mode.
+	JoinAuth JoinAuthConfig
+
 	// AdminToken enables EventAdminService for bearers of it.
 	AdminToken string
 	// CORSOrigins may call the API from browsers on other origins.

@@ -81,6 +81,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"QUEUE_CHECKOUT_WINDOW":          "18446744074", // seconds: past int64 nanoseconds
 		"QUEUE_STREAM_COALESCE":          "1ns",
 		"QUEUE_POSITION_UPDATE_INTERVAL": "9223372037",
+		"WAITROOM_JOIN_AUTH":             "maybe",
+		"WAITROOM_JOIN_KEYS_FILE":        "/does/not/exist.pem",
+		"WAITROOM_JOIN_JWKS_URL":         "ftp://shop.example/jwks.json",
+		"WAITROOM_JOIN_MAX_AGE":          "-1m",
+		"WAITROOM_SERVICE_TOKENS_FILE":   "/does/not/exist",
+		"WAITROOM_VERIFY_KEYS_FILE":      "/does/not/exist.pem",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {
@@ -90,6 +96,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: error %v does not name the variable", name, value, err)
+		}
+		if secrets[name] && strings.Contains(err.Error(), value) {
+			t.Errorf("%s: the error quotes the rejected secret", name)
 		}
 	}
 }
@@ -135,5 +144,30 @@ func TestConfigDurationBounds(t *testing.T) {
 		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), c.name)):
 			t.Errorf("%s=%s: error %v, want one naming it and saying %q", c.name, c.value, err, c.wantErr)
 		}
+	}
+}
+
+// TestConfigServiceTokensFile: one secret a line, comments and blank lines
+// skipped, and a short secret refused without quoting it.
+func TestConfigServiceTokensFile(t *testing.T) {
+	files := map[string]string{
+		"good":  "# backends\nbackend-one-0123456789abcdef\n\n  backend-two-0123456789abcdef  \n",
+		"short": "backend-one-0123456789abcdef\nshort-secret\n",
+	}
+	defer func(old func(string) ([]byte, error)) { readFile = old }(readFile)
+	readFile = func(name string) ([]byte, error) { return []byte(files[name]), nil }
+	env := func(file string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"WAITROOM_JOIN_AUTH": "token", "WAITROOM_SERVICE_TOKENS_FILE": file}[k]
+		}
+	}
+	c, err := ConfigFromEnv(env("good"))
+	if err != nil || !c.JoinAuth.Token ||
+		strings.Join(c.JoinAuth.ServiceTokens, "|") != "backend-one-0123456789abcdef|backend-two-0123456789abcdef" {
+		t.Fatalf("parsed %+v, %v", c.JoinAuth, err)
+	}
+	_, err = ConfigFromEnv(env("short"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "short-secret") {
+		t.Fatalf("a short service token: %v", err)
 	}
 }

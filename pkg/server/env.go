@@ -18,6 +18,10 @@ type setting struct {
 	parse func(string) error
 }
 
+// secrets are the variables whose values an error must not quote, not even
+// a rejected one.
+var secrets = map[string]bool{"WAITROOM_SIGNING_KEY": true, "WAITROOM_ADMIN_TOKEN": true}
+
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in production.
 // An error names the variable that is wrong.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -30,6 +34,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		storeSettings(&c),
 		kafkaSettings(&c.Kafka),
 		tokenSettings(&c, &key),
+		joinAuthSettings(&c.JoinAuth),
 		httpSettings(&c),
 		logSettings(&c.Log),
 	}
@@ -40,6 +45,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 				continue
 			}
 			if err := s.parse(v); err != nil {
+				if secrets[s.name] {
+					return Config{}, fmt.Errorf("%s: %v", s.name, err)
+				}
 				return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
 			}
 		}
@@ -129,6 +137,7 @@ func tokenSettings(c *Config, key *signingKeySource) []setting {
 		{"WAITROOM_SIGNING_KEY", text(&key.pem)},
 		{"WAITROOM_TOKEN_ISSUER", text(&c.Tokens.Issuer)},
 		{"WAITROOM_TOKEN_AUDIENCE", text(&c.Tokens.Audience)},
+		{"WAITROOM_VERIFY_KEYS_FILE", publicKeysFile(&c.Tokens.ExtraPublicKeys)},
 		{"WAITROOM_ADMIN_TOKEN", func(s string) error {
 			if len(s) < 16 {
 				return fmt.Errorf("must be at least 16 characters")
@@ -136,6 +145,26 @@ func tokenSettings(c *Config, key *signingKeySource) []setting {
 			c.AdminToken = s
 			return nil
 		}},
+	}
+}
+
+func joinAuthSettings(j *JoinAuthConfig) []setting {
+	v := &j.JoinTokens
+	return []setting{
+		{"WAITROOM_JOIN_AUTH", func(s string) error {
+			switch s {
+			case "open", "token":
+				j.Token = s == "token"
+				return nil
+			}
+			return fmt.Errorf("want open or token")
+		}},
+		{"WAITROOM_SERVICE_TOKENS_FILE", serviceTokensFile(&j.ServiceTokens)},
+		{"WAITROOM_JOIN_KEYS_FILE", publicKeysFile(&v.Keys)},
+		{"WAITROOM_JOIN_JWKS_URL", httpURL(&v.JWKSURL)},
+		{"WAITROOM_JOIN_ISSUER", text(&v.Issuer)},
+		{"WAITROOM_JOIN_AUDIENCE", text(&v.Audience)},
+		{"WAITROOM_JOIN_MAX_AGE", positiveDuration(&v.MaxAge)},
 	}
 }
 

@@ -1,17 +1,21 @@
 package server
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waitroom/waitroom/pkg/token"
 )
 
-// readFile reads WAITROOM_SIGNING_KEY_FILE; a variable so tests can swap it.
+// readFile reads the files settings name; a variable so tests can swap it.
 var readFile = os.ReadFile
 
 var errWantCount = errors.New("want a whole number of at least 1")
@@ -90,6 +94,64 @@ func list(dst *[]string) func(string) error {
 				*dst = append(*dst, item)
 			}
 		}
+		return nil
+	}
+}
+
+// publicKeysFile reads a file of PEM public keys.
+func publicKeysFile(dst *[]crypto.PublicKey) func(string) error {
+	return func(name string) error {
+		b, err := readFile(name)
+		if err != nil {
+			return err
+		}
+		keys, err := token.ParsePublicKeysPEM(b)
+		if err != nil {
+			return err
+		}
+		*dst = keys
+		return nil
+	}
+}
+
+// minServiceTokenLen keeps guessable secrets out of the service tokens.
+const minServiceTokenLen = 16
+
+// serviceTokensFile reads bearer secrets, one a line; blank lines and lines
+// starting with # are skipped. An error never quotes a secret.
+func serviceTokensFile(dst *[]string) func(string) error {
+	return func(name string) error {
+		b, err := readFile(name)
+		if err != nil {
+			return err
+		}
+		var toks []string
+		for n, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if len(line) < minServiceTokenLen {
+				return fmt.Errorf("line %d: a service token must be at least %d characters", n+1, minServiceTokenLen)
+			}
+			toks = append(toks, line)
+		}
+		if len(toks) == 0 {
+			return errors.New("no service tokens in the file")
+		}
+		*dst = toks
+		return nil
+	}
+}
+
+// httpURL reads an absolute http(s) URL.
+func httpURL(dst *string) func(string) error {
+	return func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an http(s) URL")
+		}
+		*dst = s
 		return nil
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/grpchealth"
 
+	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/fanout"
@@ -41,6 +42,7 @@ type Server struct {
 	// background runs next to the HTTP server until Serve's context ends.
 	background []func(context.Context)
 	closers    []func()
+	joinAuth   api.JoinAuth
 }
 
 // New builds a replica and binds its ports; Serve runs it. An error names
@@ -61,6 +63,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, tokens.Close)
+	if s.joinAuth, err = newJoinAuth(cfg.JoinAuth, s.log); err != nil {
+		return nil, err
+	}
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}
