@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -302,4 +303,95 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestForgedCheckoutTokensCompleteNothing: forgeries of an admitted
+// session's checkout token, made from the real token and the public JWKS,
+// are refused by CompleteCheckout, and the session stays admitted until its
+// real token completes it.
+func TestForgedCheckoutTokensCompleteNothing(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.Client()
+	alice := join(t, c, "alice", "gig")
+	process(t, ts)
+	real := status(t, c, alice.SessionId).GetCheckoutToken()
+	claims := jwt.MapClaims{}
+	parsed, _, err := jwt.NewParser().ParseUnverified(real, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := parsed.Header["kid"].(string)
+	pub := jwksEd25519Key(t, ts, kid)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+
+	sign := func(method jwt.SigningMethod, key any, header map[string]any, cl jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, cl)
+		tok.Header["kid"] = kid
+		for k, v := range header {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	parts := strings.Split(real, ".")
+	tampered := jwt.MapClaims{}
+	for k, v := range claims {
+		tampered[k] = v
+	}
+	tampered["exp"] = time.Now().Add(24 * time.Hour).Unix()
+	tamperedPayload := strings.Split(sign(jwt.SigningMethodEdDSA, otherKey, nil, tampered), ".")[1]
+	forgeries := map[string]string{
+		"alg none":                     sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, claims),
+		"HS256 keyed with the raw key": sign(jwt.SigningMethodHS256, []byte(pub), nil, claims),
+		"another key under our kid":    sign(jwt.SigningMethodEdDSA, otherKey, nil, claims),
+		"tampered payload":             parts[0] + "." + tamperedPayload + "." + parts[2],
+		"embedded jwk":                 sign(jwt.SigningMethodEdDSA, otherKey, map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519"}}, claims),
+		"many dots":                    strings.Repeat(".", 100_000),
+		"no signature":                 parts[0] + "." + parts[1] + ".",
+	}
+	for name, forged := range forgeries {
+		_, err := c.CompleteCheckout(context.Background(), connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{CheckoutToken: forged}))
+		if code := connect.CodeOf(err); code != connect.CodeInvalidArgument && code != connect.CodeResourceExhausted {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	if st := status(t, c, alice.SessionId); st.GetStatus() != waitroomv1.SessionStatus_SESSION_STATUS_READY {
+		t.Fatalf("after the forgeries alice is %v, want still READY", st.GetStatus())
+	}
+	if _, err := c.CompleteCheckout(context.Background(), connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{CheckoutToken: real})); err != nil {
+		t.Fatalf("the real token: %v", err)
+	}
+}
+
+// jwksEd25519Key is the Ed25519 public key the replica publishes under kid.
+func jwksEd25519Key(t testing.TB, ts *servertest.Server, kid string) ed25519.PublicKey {
+	t.Helper()
+	res, err := http.Get(ts.URL + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			X   string `json:"x"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range set.Keys {
+		if k.Kid == kid {
+			b, err := base64.RawURLEncoding.DecodeString(k.X)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ed25519.PublicKey(b)
+		}
+	}
+	t.Fatalf("kid %q not in the JWKS", kid)
+	return nil
 }
