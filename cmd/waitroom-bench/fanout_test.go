@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/server"
@@ -28,7 +29,9 @@ func startServer(t *testing.T) target {
 		Queue:      queue.Config{ProcessInterval: 20 * time.Millisecond},
 		Fanout:     fanout.Config{Coalesce: 10 * time.Millisecond},
 		AdminToken: testAdminToken,
-		Logger:     slog.New(slog.DiscardHandler),
+		// The load tool is one address making thousands of joins.
+		JoinLimit: api.JoinLimitConfig{PerSecond: -1},
+		Logger:    slog.New(slog.DiscardHandler),
 	})
 	return target{srv.Addr().String(), srv.DebugAddr().String()}
 }

@@ -21,6 +21,14 @@ type Server struct {
 	Store      string  `json:"store"`
 	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
 	Kafka *Kafka `json:"kafka,omitempty"`
+	// Limits counts the requests each limit refused since start.
+	Limits Limits `json:"limits"`
+}
+
+// Limits counts refusals by limit.
+type Limits struct {
+	// JoinsPerIP are joins refused by the per-address join limit.
+	JoinsPerIP int64 `json:"joins_per_ip"`
 }
 
 // Kafka is a snapshot of the Kafka relay's progress.

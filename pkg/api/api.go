@@ -26,6 +26,9 @@ type Config struct {
 	AdminToken string
 	// JoinAuth says who may join as whom; the zero value is open mode.
 	JoinAuth JoinAuth
+	// JoinLimit limits joins per client address; nil is a limiter with the
+	// defaults.
+	JoinLimit *JoinLimiter
 	// Logger receives the request failures worth a line; nil discards them.
 	Logger *slog.Logger
 }
@@ -33,6 +36,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.JoinLimit == nil {
+		c.JoinLimit = NewJoinLimiter(JoinLimitConfig{Logger: c.Logger})
 	}
 	return c
 }
@@ -54,7 +60,7 @@ const (
 func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
 	cfg = cfg.withDefaults()
 	h := &waitroomHandler{svc: svc, log: cfg.Logger}
-	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth)))
+	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit)))
 	return waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
 }
 

@@ -53,13 +53,17 @@ var (
 // joinAuth guards JoinQueue. It wraps the whole WaitroomService handler, so
 // the check lives in one place; the other RPCs act on a session id, which is
 // unguessable and only ever handed to the session's own user.
+//
+// It also applies the per-address join limit, to every join but a trusted
+// backend's, before any token is verified, so a flood costs little.
 type joinAuth struct {
 	JoinAuth
 	services [][sha256.Size]byte
+	limit    *JoinLimiter
 }
 
-func newJoinAuth(a JoinAuth) joinAuth {
-	j := joinAuth{JoinAuth: a}
+func newJoinAuth(a JoinAuth, limit *JoinLimiter) joinAuth {
+	j := joinAuth{JoinAuth: a, limit: limit}
 	for _, s := range a.ServiceTokens {
 		j.services = append(j.services, sha256.Sum256([]byte(s)))
 	}
@@ -70,12 +74,22 @@ var _ connect.Interceptor = joinAuth{}
 
 func (a joinAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if a.Required && req.Spec().Procedure == waitroomv1connect.WaitroomServiceJoinQueueProcedure {
+		if req.Spec().Procedure != waitroomv1connect.WaitroomServiceJoinQueueProcedure {
+			return next(ctx, req)
+		}
+		bearer, hasBearer := bearerToken(req.Header())
+		if hasBearer && a.isService(bearer) {
+			return next(ctx, req)
+		}
+		if err := a.limit.allow(req.Peer().Addr, req.Header()); err != nil {
+			return nil, err
+		}
+		if a.Required {
 			msg, ok := req.Any().(*waitroomv1.JoinQueueRequest)
 			if !ok {
 				return nil, connect.NewError(connect.CodeInternal, errors.New("unexpected request type"))
 			}
-			if err := a.authorize(ctx, req.Header(), msg); err != nil {
+			if err := a.authorize(ctx, bearer, hasBearer, msg); err != nil {
 				return nil, err
 			}
 		}
@@ -94,17 +108,10 @@ func (joinAuth) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 	return next
 }
 
-// authorize checks a join's credential and, for a join token, fills in or
-// checks the user id and the event.
-func (a joinAuth) authorize(ctx context.Context, h http.Header, msg *waitroomv1.JoinQueueRequest) error {
-	bearer, ok := bearerToken(h)
-	if !ok {
-		return connect.NewError(connect.CodeUnauthenticated, errJoinTokenRequired)
-	}
-	if a.isService(bearer) {
-		return nil
-	}
-	if a.Verifier == nil {
+// authorize checks a join token (a service token was let through before)
+// and fills in or checks the user id and the event.
+func (a joinAuth) authorize(ctx context.Context, bearer string, hasBearer bool, msg *waitroomv1.JoinQueueRequest) error {
+	if !hasBearer || a.Verifier == nil {
 		return connect.NewError(connect.CodeUnauthenticated, errJoinTokenRequired)
 	}
 	id, err := a.Verifier.VerifyJoin(ctx, bearer)

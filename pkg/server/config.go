@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/fanout"
@@ -49,6 +50,9 @@ type Config struct {
 
 	// JoinAuth says who may join as whom; the zero value is open mode.
 	JoinAuth JoinAuthConfig
+	// JoinLimit limits joins per client address; the zero value is the
+	// defaults (api.DefaultJoinRatePerIP, api.DefaultJoinBurstPerIP).
+	JoinLimit api.JoinLimitConfig
 
 	// AdminToken enables EventAdminService for bearers of it.
 	AdminToken string

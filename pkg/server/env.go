@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
+	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/fanout"
@@ -35,6 +38,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		kafkaSettings(&c.Kafka),
 		tokenSettings(&c, &key),
 		joinAuthSettings(&c.JoinAuth),
+		limitSettings(&c.JoinLimit),
 		httpSettings(&c),
 		logSettings(&c.Log),
 	}
@@ -165,6 +169,32 @@ func joinAuthSettings(j *JoinAuthConfig) []setting {
 		{"WAITROOM_JOIN_ISSUER", text(&v.Issuer)},
 		{"WAITROOM_JOIN_AUDIENCE", text(&v.Audience)},
 		{"WAITROOM_JOIN_MAX_AGE", positiveDuration(&v.MaxAge)},
+	}
+}
+
+func limitSettings(l *api.JoinLimitConfig) []setting {
+	return []setting{
+		{"WAITROOM_JOIN_RATE_PER_IP", func(s string) error {
+			if s == "off" {
+				l.PerSecond = -1
+				return nil
+			}
+			r, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(r > 0) || math.IsInf(r, 0) {
+				return errors.New("want joins per second above 0, or off")
+			}
+			l.PerSecond = r
+			return nil
+		}},
+		{"WAITROOM_JOIN_BURST_PER_IP", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			l.Burst = n
+			return nil
+		}},
+		{"WAITROOM_TRUSTED_PROXIES", prefixes(&l.TrustedProxies)},
 	}
 }
 

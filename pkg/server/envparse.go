@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -152,6 +153,30 @@ func httpURL(dst *string) func(string) error {
 			return errors.New("want an http(s) URL")
 		}
 		*dst = s
+		return nil
+	}
+}
+
+// prefixes reads comma-separated CIDRs; a bare address is its own /32 or /128.
+func prefixes(dst *[]netip.Prefix) func(string) error {
+	return func(s string) error {
+		var out []netip.Prefix
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					return fmt.Errorf("%q is not a CIDR or an address", f)
+				}
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			out = append(out, p.Masked())
+		}
+		*dst = out
 		return nil
 	}
 }

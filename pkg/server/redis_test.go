@@ -344,6 +344,7 @@ func TestRedisCommandsPerChangeConstant(t *testing.T) {
 	r := redistest.Start(t)
 	cfg := redisConfig(t, r.Addr())
 	cfg.Fanout.Resync = time.Hour
+	cfg.JoinLimit.PerSecond = -1 // one address makes every join
 	ts := startServer(t, cfg)
 	const changes = 50
 	caused := map[int]map[string]int64{}

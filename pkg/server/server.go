@@ -43,6 +43,7 @@ type Server struct {
 	background []func(context.Context)
 	closers    []func()
 	joinAuth   api.JoinAuth
+	joinLimit  *api.JoinLimiter
 }
 
 // New builds a replica and binds its ports; Serve runs it. An error names
@@ -66,6 +67,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.joinAuth, err = newJoinAuth(cfg.JoinAuth, s.log); err != nil {
 		return nil, err
 	}
+	lcfg := cfg.JoinLimit
+	if lcfg.Logger == nil {
+		lcfg.Logger = s.log
+	}
+	s.joinLimit = api.NewJoinLimiter(lcfg)
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}

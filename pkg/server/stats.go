@@ -42,6 +42,7 @@ func (s *Server) stats() stats.Server {
 		RSSBytes:    rss(),
 		CPUSeconds:  processCPU(),
 		Store:       s.storeName(),
+		Limits:      stats.Limits{JoinsPerIP: s.joinLimit.Refused()},
 	}
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
