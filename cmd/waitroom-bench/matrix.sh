@@ -40,7 +40,7 @@ run() {
   local name=$1; shift
   [ -n "$REDIS" ] && redis-cli -p "$RPORT" flushall >/dev/null
   env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
-    QUEUE_PROCESS_INTERVAL=100ms WAITROOM_JOIN_RATE_PER_IP=off ${REDIS:+REDIS_ADDR=$REDIS} \
+    QUEUE_PROCESS_INTERVAL=100ms WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off ${REDIS:+REDIS_ADDR=$REDIS} \
     "$OUT/waitroom" >"$OUT/$BACKEND-$name.server.log" 2>&1 &
   local spid=$!
   # Healthy, and ours: a server left on the port by something else would

@@ -29,6 +29,11 @@ type Server struct {
 type Limits struct {
 	// JoinsPerIP are joins refused by the per-address join limit.
 	JoinsPerIP int64 `json:"joins_per_ip"`
+	// StreamsPerSession, StreamsPerIP and StreamsMax are streams refused by
+	// the per-session, per-address and per-replica caps.
+	StreamsPerSession int64 `json:"streams_per_session"`
+	StreamsPerIP      int64 `json:"streams_per_ip"`
+	StreamsMax        int64 `json:"streams_max"`
 }
 
 // Kafka is a snapshot of the Kafka relay's progress.

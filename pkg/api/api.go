@@ -29,6 +29,9 @@ type Config struct {
 	// JoinLimit limits joins per client address; nil is a limiter with the
 	// defaults.
 	JoinLimit *JoinLimiter
+	// StreamLimit caps open position streams; nil is a limiter with the
+	// defaults, reading client addresses as JoinLimit does.
+	StreamLimit *StreamLimiter
 	// Logger receives the request failures worth a line; nil discards them.
 	Logger *slog.Logger
 }
@@ -39,6 +42,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JoinLimit == nil {
 		c.JoinLimit = NewJoinLimiter(JoinLimitConfig{Logger: c.Logger})
+	}
+	if c.StreamLimit == nil {
+		c.StreamLimit = NewStreamLimiter(StreamLimitConfig{}, c.JoinLimit)
 	}
 	return c
 }
@@ -60,7 +66,7 @@ const (
 func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
 	cfg = cfg.withDefaults()
 	h := &waitroomHandler{svc: svc, log: cfg.Logger}
-	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit)))
+	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit), cfg.StreamLimit))
 	return waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
 }
 

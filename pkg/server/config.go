@@ -53,6 +53,9 @@ type Config struct {
 	// JoinLimit limits joins per client address; the zero value is the
 	// defaults (api.DefaultJoinRatePerIP, api.DefaultJoinBurstPerIP).
 	JoinLimit api.JoinLimitConfig
+	// StreamLimit caps open position streams per session, per client address
+	// and per replica; the zero value is the defaults (api.DefaultStreams…).
+	StreamLimit api.StreamLimitConfig
 
 	// AdminToken enables EventAdminService for bearers of it.
 	AdminToken string

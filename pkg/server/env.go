@@ -39,6 +39,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		tokenSettings(&c, &key),
 		joinAuthSettings(&c.JoinAuth),
 		limitSettings(&c.JoinLimit),
+		streamLimitSettings(&c.StreamLimit),
 		httpSettings(&c),
 		logSettings(&c.Log),
 	}
@@ -195,6 +196,14 @@ func limitSettings(l *api.JoinLimitConfig) []setting {
 			return nil
 		}},
 		{"WAITROOM_TRUSTED_PROXIES", prefixes(&l.TrustedProxies)},
+	}
+}
+
+func streamLimitSettings(l *api.StreamLimitConfig) []setting {
+	return []setting{
+		{"WAITROOM_STREAMS_PER_SESSION", capOrOff(&l.PerSession)},
+		{"WAITROOM_STREAMS_PER_IP", capOrOff(&l.PerIP)},
+		{"WAITROOM_MAX_STREAMS", capOrOff(&l.Max)},
 	}
 }
 

@@ -180,3 +180,19 @@ func prefixes(dst *[]netip.Prefix) func(string) error {
 		return nil
 	}
 }
+
+// capOrOff reads a count of at least 1, or "off" (stored as -1).
+func capOrOff(dst *int) func(string) error {
+	return func(s string) error {
+		if s == "off" {
+			*dst = -1
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return errors.New("want a whole number of at least 1, or off")
+		}
+		*dst = n
+		return nil
+	}
+}

@@ -25,7 +25,7 @@ var serviceNames = []string{
 
 // routes mounts every handler on one mux.
 func (s *Server) routes(jwks http.Handler) http.Handler {
-	acfg := api.Config{AdminToken: s.cfg.AdminToken, JoinAuth: s.joinAuth, JoinLimit: s.joinLimit, Logger: s.log}
+	acfg := api.Config{AdminToken: s.cfg.AdminToken, JoinAuth: s.joinAuth, JoinLimit: s.joinLimit, StreamLimit: s.streamLimit, Logger: s.log}
 	mux := http.NewServeMux()
 	mux.Handle(api.NewWaitroomServiceHandler(s.svc, acfg))
 	mux.Handle(api.NewEventAdminServiceHandler(s.svc, acfg))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -77,4 +78,69 @@ func hasRetryInfo(ce *connect.Error) bool {
 		}
 	}
 	return false
+}
+
+// TestStreamLimits: streams over the per-session, per-address or per-replica
+// cap are refused with ResourceExhausted before any message, the streams
+// already open are unaffected, and a closed stream frees its place.
+func TestStreamLimits(t *testing.T) {
+	cfg := server.Config{
+		JoinLimit:   api.JoinLimitConfig{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		StreamLimit: api.StreamLimitConfig{PerSession: 2, PerIP: 3, Max: 4},
+	}
+	cfg.Queue.DefaultMaxConcurrent = 10
+	ts := startServer(t, cfg)
+	c := ts.Client()
+	ids := make([]string, 4)
+	for i := range ids {
+		ids[i] = join(t, c, "u"+string(rune('a'+i)), "gig").SessionId
+	}
+	type open struct {
+		cancel context.CancelFunc
+		err    error
+	}
+	openFrom := func(addr, session string) open {
+		ctx, cancel := context.WithCancel(context.Background())
+		req := connect.NewRequest(&waitroomv1.StreamQueuePositionRequest{SessionId: session})
+		req.Header().Set("X-Forwarded-For", addr)
+		st, err := c.StreamQueuePosition(ctx, req)
+		if err == nil && !st.Receive() {
+			err = st.Err()
+		}
+		return open{cancel, err}
+	}
+	wantOpen := func(what string, o open) {
+		t.Helper()
+		if o.err != nil {
+			t.Fatalf("%s: %v", what, o.err)
+		}
+	}
+	wantRefused := func(what string, o open, msg string) {
+		t.Helper()
+		defer o.cancel()
+		var ce *connect.Error
+		if !errors.As(o.err, &ce) || ce.Code() != connect.CodeResourceExhausted || !strings.HasPrefix(ce.Message(), msg) {
+			t.Fatalf("%s: %v, want ResourceExhausted %q", what, o.err, msg)
+		}
+	}
+	a1 := openFrom("203.0.113.1", ids[0])
+	wantOpen("first stream", a1)
+	wantOpen("second on the session", openFrom("203.0.113.1", ids[0]))
+	wantRefused("third on the session", openFrom("203.0.113.2", ids[0]), "too many streams open on this session")
+	wantOpen("third from the address", openFrom("203.0.113.1", ids[1]))
+	wantRefused("fourth from the address", openFrom("203.0.113.1", ids[2]), "too many streams open from this address")
+	wantOpen("another address", openFrom("203.0.113.2", ids[2]))
+	wantRefused("over the replica's ceiling", openFrom("203.0.113.3", ids[3]), "this server has as many streams open")
+	a1.cancel()
+	waitFor(t, "the closed stream's place freed", func() bool {
+		o := openFrom("203.0.113.3", ids[3])
+		if o.err == nil {
+			return true
+		}
+		o.cancel()
+		return false
+	})
+	if st := status(t, c, ids[0]); st.GetPosition() != 1 {
+		t.Fatalf("refusals changed the queue: %v", st)
+	}
 }

@@ -40,10 +40,11 @@ type Server struct {
 	healthMu sync.Mutex
 	stopping bool
 	// background runs next to the HTTP server until Serve's context ends.
-	background []func(context.Context)
-	closers    []func()
-	joinAuth   api.JoinAuth
-	joinLimit  *api.JoinLimiter
+	background  []func(context.Context)
+	closers     []func()
+	joinAuth    api.JoinAuth
+	joinLimit   *api.JoinLimiter
+	streamLimit *api.StreamLimiter
 }
 
 // New builds a replica and binds its ports; Serve runs it. An error names
@@ -72,6 +73,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		lcfg.Logger = s.log
 	}
 	s.joinLimit = api.NewJoinLimiter(lcfg)
+	s.streamLimit = api.NewStreamLimiter(cfg.StreamLimit, s.joinLimit)
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}

@@ -42,8 +42,10 @@ func (s *Server) stats() stats.Server {
 		RSSBytes:    rss(),
 		CPUSeconds:  processCPU(),
 		Store:       s.storeName(),
-		Limits:      stats.Limits{JoinsPerIP: s.joinLimit.Refused()},
 	}
+	sr := s.streamLimit.Refused()
+	st.Limits = stats.Limits{JoinsPerIP: s.joinLimit.Refused(),
+		StreamsPerSession: sr.PerSession, StreamsPerIP: sr.PerIP, StreamsMax: sr.Max}
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
 	}
