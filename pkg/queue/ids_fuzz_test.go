@@ -87,8 +87,9 @@ func invalid(t *testing.T, err error, field string) {
 }
 
 // FuzzRejectedRequestsChangeNothing makes requests with fuzzed ids against an
-// event holding a waiting and an admitted session: whatever a request is
-// refused for, the store is left exactly as it was. The session ids are
+// event holding a waiting and an admitted session, through the service and
+// straight to the store: whatever a request is refused for, the store is
+// left exactly as it was. The session ids are
 // either fuzzed whole or the live sessions' ids with a fuzzed ending, so the
 // fuzzer reaches ids of sessions that exist.
 func FuzzRejectedRequestsChangeNothing(f *testing.F) {
@@ -130,6 +131,9 @@ func FuzzRejectedRequestsChangeNothing(f *testing.F) {
 			{"CompleteCheckout", func() error { return svc.CompleteCheckout(ctx, sessionID) }},
 			{"CompleteCheckoutToken", func() error { return svc.CompleteCheckoutToken(ctx, "token:"+sessionID) }},
 			{"Event", func() error { _, _, err := svc.Event(ctx, eventID); return err }},
+			// The store itself, unguarded by the service's checks.
+			{"store Leave", func() error { _, err := store.Leave(ctx, sessionID, now); return err }},
+			{"store Complete", func() error { _, err := store.Complete(ctx, sessionID, now); return err }},
 		}
 		for _, r := range requests {
 			before := storeState(t, store, known)
