@@ -27,6 +27,7 @@ const (
 	DefaultClientID        = "waitroom"
 	DefaultGroup           = "waitroom"
 	DefaultDeliveryTimeout = 30 * time.Second
+	DefaultTopicPartitions = 1
 )
 
 // Config says how to reach Kafka and what to call things there. Zero fields
@@ -47,7 +48,18 @@ type Config struct {
 	// AllowAutoTopicCreation lets producing create missing topics, where the
 	// cluster allows it. Production clusters usually create topics up front.
 	AllowAutoTopicCreation bool
-	// Logger receives the client's own warnings and errors; nil discards them.
+	// CreateTopics has the server create the topics it produces and consumes
+	// at start when they are missing (CreateTopics); an existing topic is
+	// left as it is.
+	CreateTopics bool
+	// TopicPartitions is the partition count of a topic CreateTopics creates
+	// (default DefaultTopicPartitions); -1 takes the broker's num.partitions.
+	TopicPartitions int32
+	// TopicReplication is the replication factor of a topic CreateTopics
+	// creates; zero or -1 takes the broker's default.replication.factor.
+	TopicReplication int16
+	// Logger receives the client's own warnings and errors, rate-limited
+	// (LimitWarnings); nil discards them.
 	Logger *slog.Logger
 	// Opts are appended to the client options (TLS, SASL, tuning).
 	Opts []kgo.Opt
@@ -65,6 +77,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeliveryTimeout <= 0 {
 		c.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if c.TopicPartitions == 0 {
+		c.TopicPartitions = DefaultTopicPartitions
+	}
+	if c.TopicReplication == 0 {
+		c.TopicReplication = -1
+	}
+	if c.Logger != nil {
+		c.Logger = LimitWarnings(c.Logger)
 	}
 	return c
 }
@@ -124,6 +145,10 @@ func NewConsumerClient(cfg Config) (*kgo.Client, error) {
 		// harmless, missing one holds a slot until its deadline.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AutoCommitMarks(),
+		// UNKNOWN_TOPIC_ID at once, not after franz-go's own retries, so a
+		// re-created topic is picked up without delay (CheckoutConsumer.Run);
+		// the other retryable errors come along, and are only logged.
+		kgo.KeepRetryableFetchErrors(),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
 	}
 	return kgo.NewClient(append(opts, cfg.Opts...)...)

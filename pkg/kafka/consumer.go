@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -27,13 +29,21 @@ type Completer interface {
 // defaults.
 type CheckoutConsumerConfig struct {
 	// RetryMin and RetryMax bound the wait between attempts while the store
-	// is unavailable (defaults 200ms and 5s).
+	// or the broker is unavailable (defaults 200ms and 5s).
 	RetryMin, RetryMax time.Duration
 	// HandleTimeout bounds one attempt to complete a session (default 10s).
 	HandleTimeout time.Duration
-	// Logger receives the consumer's reports; nil discards them.
+	// CommitTimeout bounds the commit of handled offsets when Run ends
+	// (default DefaultCommitTimeout); what is not committed is replayed,
+	// harmlessly, by the next member.
+	CommitTimeout time.Duration
+	// Logger receives the consumer's reports, its warnings rate-limited
+	// (LimitWarnings); nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultCommitTimeout is CheckoutConsumerConfig.CommitTimeout's default.
+const DefaultCommitTimeout = 5 * time.Second
 
 func (c CheckoutConsumerConfig) withDefaults() CheckoutConsumerConfig {
 	if c.RetryMin <= 0 {
@@ -46,9 +56,10 @@ func (c CheckoutConsumerConfig) withDefaults() CheckoutConsumerConfig {
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = 10 * time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = DefaultCommitTimeout
 	}
+	c.Logger = LimitWarnings(c.Logger)
 	return c
 }
 
@@ -81,6 +92,8 @@ func (c *CheckoutConsumer) Run(ctx context.Context) error {
 	c.log.Info("Checkout consumer started")
 	defer c.log.Info("Checkout consumer stopped")
 	defer c.commit()
+	var wait time.Duration // after a poll that only failed
+	recreatedAt := map[string]time.Time{}
 	for {
 		fetches := c.client.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -89,11 +102,37 @@ func (c *CheckoutConsumer) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return errors.New("kafka: consumer client closed")
 		}
+		var failed []string
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				c.log.Warn("Kafka fetch failed", "topic", topic, "partition", partition, "error", err)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			c.log.Warn("Kafka fetch failed", "topic", topic, "partition", partition, "error", err)
+			if errors.Is(err, kerr.UnknownTopicID) && !slices.Contains(failed, topic) {
+				failed = append(failed, topic)
 			}
 		})
+		for _, topic := range failed {
+			// franz-go keeps consuming the first instance of a topic it met
+			// and refuses a new one (deleted and created again, or the
+			// cluster replaced) until the topic is purged and added back.
+			if now := time.Now(); now.Sub(recreatedAt[topic]) >= c.cfg.RetryMax {
+				recreatedAt[topic] = now
+				c.log.Warn("Kafka topic was re-created; consuming the new one", "topic", topic)
+				c.client.PurgeTopicsFromConsuming(topic)
+				c.client.AddConsumeTopics(topic)
+			}
+		}
+		// A poll with nothing but errors returns at once while the broker is
+		// down or refusing: wait before the next, as for the store.
+		if fetches.NumRecords() == 0 && len(fetches.Errors()) > 0 {
+			wait = min(max(wait*2, c.cfg.RetryMin), c.cfg.RetryMax)
+			if !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			continue
+		}
+		wait = 0
 		var stopped bool
 		fetches.EachRecord(func(rec *kgo.Record) {
 			if stopped {
@@ -114,7 +153,7 @@ func (c *CheckoutConsumer) Run(ctx context.Context) error {
 // commit flushes the marked offsets on the way out, so a restart does not
 // replay what was handled (replaying would be harmless, only wasteful).
 func (c *CheckoutConsumer) commit() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
 	defer cancel()
 	if err := c.client.CommitMarkedOffsets(ctx); err != nil {
 		c.log.Warn("Committing checkout.completed offsets failed", "error", err)
@@ -168,14 +207,22 @@ func (c *CheckoutConsumer) handle(ctx context.Context, rec *kgo.Record) bool {
 		default:
 			log.Warn("Completing checkout from Kafka failed; retrying", "attempt", attempt, "error", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 		wait = min(wait*2, c.cfg.RetryMax)
+	}
+}
+
+// sleep waits for d; false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -3,11 +3,13 @@ package kafka
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -30,7 +32,8 @@ type Relay struct {
 	// Only Run's goroutine touches the per-event state.
 	events   map[string]*eventRelay
 	order    []string
-	inflight int // records handed to the client and not yet answered
+	inflight int                  // records handed to the client and not yet answered
+	purgedAt map[string]time.Time // by topic: see forgetRecreated
 
 	// results carries produce answers from franz-go's promise goroutine,
 	// which must never block, to Run.
@@ -77,9 +80,10 @@ type eventRelay struct {
 }
 
 type produceResult struct {
-	ev  *eventRelay
-	he  *heldEntry
-	err error
+	ev    *eventRelay
+	he    *heldEntry
+	topic string
+	err   error
 }
 
 // NewRelay returns a relay from store's outbox to client. The client should
@@ -88,13 +92,14 @@ type produceResult struct {
 func NewRelay(store RelayStore, client *kgo.Client, cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
-		store:  store,
-		client: client,
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "kafka-relay", "claimant", cfg.Claimant),
-		events: make(map[string]*eventRelay),
-		resCh:  make(chan struct{}, 1),
-		wakeCh: make(chan struct{}, 1),
+		store:    store,
+		client:   client,
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "kafka-relay", "claimant", cfg.Claimant),
+		events:   make(map[string]*eventRelay),
+		purgedAt: make(map[string]time.Time),
+		resCh:    make(chan struct{}, 1),
+		wakeCh:   make(chan struct{}, 1),
 	}
 }
 
@@ -292,9 +297,9 @@ func (r *Relay) send(ctx context.Context, ev *eventRelay, batch []*heldEntry, no
 		// the record fails now and is retried after a backoff. The record
 		// outlives Run's context so that, on shutdown, what is already on its
 		// way can still be acknowledged (and acked) within ShutdownGrace.
-		r.client.TryProduce(context.WithoutCancel(ctx), rec, func(_ *kgo.Record, err error) {
+		r.client.TryProduce(context.WithoutCancel(ctx), rec, func(rec *kgo.Record, err error) {
 			r.resMu.Lock()
-			r.results = append(r.results, produceResult{ev: ev, he: he, err: err})
+			r.results = append(r.results, produceResult{ev: ev, he: he, topic: rec.Topic, err: err})
 			r.resMu.Unlock()
 			select {
 			case r.resCh <- struct{}{}:
@@ -319,6 +324,7 @@ func (r *Relay) collect(ctx context.Context) {
 	done := make(map[*eventRelay]bool)
 	var failures uint64
 	var lastErr error
+	var recreated []string
 	for _, pr := range res {
 		pr.ev.inflight--
 		r.inflight--
@@ -327,6 +333,9 @@ func (r *Relay) collect(ctx context.Context) {
 			pr.ev.failed = true
 			failures++
 			lastErr = pr.err
+			if errors.Is(pr.err, kerr.UnknownTopicID) && !slices.Contains(recreated, pr.topic) {
+				recreated = append(recreated, pr.topic)
+			}
 		} else {
 			pr.he.state = stateProduced
 		}
@@ -337,6 +346,7 @@ func (r *Relay) collect(ctx context.Context) {
 	if failures > 0 {
 		r.failN(failures, "produce", lastErr)
 	}
+	r.forgetRecreated(recreated, now)
 	for ev := range done {
 		if ev.failed {
 			r.backOff(ev, now)
@@ -378,6 +388,29 @@ func (r *Relay) ack(ctx context.Context, ev *eventRelay) bool {
 	}
 	r.countRelayed(len(ids))
 	return true
+}
+
+// forgetRecreated purges topics the broker answered with UNKNOWN_TOPIC_ID
+// from the client. franz-go keeps producing to the first instance of a topic
+// it met and refuses a new one (the topic was deleted and created again, or
+// the cluster was replaced by another) until the topic is purged; the next
+// produce then looks it up afresh. Their entries are still held and go out
+// again after the backoff, in order. A topic is purged at most once per
+// BackoffMin, so that answers to records sent before a purge do not purge the
+// fresh instance again and again.
+func (r *Relay) forgetRecreated(topics []string, now time.Time) {
+	var purge []string
+	for _, t := range topics {
+		if now.Sub(r.purgedAt[t]) >= r.cfg.BackoffMin {
+			purge = append(purge, t)
+			r.purgedAt[t] = now
+		}
+	}
+	if len(purge) == 0 {
+		return
+	}
+	r.log.Warn("Kafka topics were re-created; producing to the new ones", "topics", purge)
+	r.client.PurgeTopicsFromClient(purge...)
 }
 
 func (r *Relay) backOff(ev *eventRelay, now time.Time) {

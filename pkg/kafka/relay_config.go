@@ -66,7 +66,8 @@ type RelayConfig struct {
 	// ShutdownGrace is how long Run waits, once its context ends, for records
 	// already sent to be answered so their entries can be acked (default 5s).
 	ShutdownGrace time.Duration
-	// Logger receives the relay's reports; nil discards them.
+	// Logger receives the relay's reports, its warnings rate-limited
+	// (LimitWarnings); nil discards them.
 	Logger *slog.Logger
 }
 
@@ -96,9 +97,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	def(&c.ShutdownGrace, 5*time.Second)
 	c.PollMax = max(c.PollMax, c.PollMin)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = LimitWarnings(c.Logger)
 	return c
 }
 
