@@ -133,6 +133,30 @@ func kafkaSettings(k *kafka.Config) []setting {
 		{"KAFKA_TOPIC_PREFIX", text(&k.TopicPrefix)},
 		{"KAFKA_CLIENT_ID", text(&k.ClientID)},
 		{"KAFKA_CONSUMER_GROUP", text(&k.Group)},
+		{"KAFKA_CREATE_TOPICS", func(s string) error {
+			create, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			k.CreateTopics = create
+			return nil
+		}},
+		{"KAFKA_TOPIC_PARTITIONS", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 32)
+			if err != nil || n < 1 && n != -1 {
+				return fmt.Errorf("want a partition count of at least 1, or -1 for the broker's default")
+			}
+			k.TopicPartitions = int32(n)
+			return nil
+		}},
+		{"KAFKA_TOPIC_REPLICATION", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 16)
+			if err != nil || n < 1 && n != -1 {
+				return fmt.Errorf("want a replication factor of at least 1, or -1 for the broker's default")
+			}
+			k.TopicReplication = int16(n)
+			return nil
+		}},
 	}
 }
 
