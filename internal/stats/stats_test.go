@@ -20,9 +20,13 @@ func TestKeys(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cpu_seconds", "goroutines", "heap_bytes", "kafka", "open_streams", "rss_bytes", "stack_bytes", "store", "total_bytes"}
+	want := []string{"cpu_seconds", "goroutines", "heap_bytes", "kafka", "limits", "open_streams", "rss_bytes", "stack_bytes", "store", "total_bytes"}
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
+	}
+	wantLimits := []string{"joins_per_ip", "streams_max", "streams_per_ip", "streams_per_session"}
+	if got := keys(doc["limits"].(map[string]any)); !reflect.DeepEqual(got, wantLimits) {
+		t.Errorf("limits keys %v, want %v", got, wantLimits)
 	}
 	kafka := doc["kafka"].(map[string]any)
 	wantKafka := []string{"backlog", "backlog_at", "failures", "held", "last_error", "last_error_at", "relayed"}
