@@ -91,6 +91,12 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 		case errors.Is(err, io.EOF):
 			h.log.Info("Session status changed, closing stream", "session_id", id, "event_id", event, "status", last.String())
 			return nil
+		case errors.Is(err, queue.ErrStreamMaxAge):
+			// A clean end: the client opens a new stream on the same session.
+			if debug {
+				h.log.Debug("Position stream reached its maximum age", "session_id", id, "event_id", event)
+			}
+			return nil
 		case ctx.Err() != nil:
 			if debug {
 				h.log.Debug("Client closed position stream", "session_id", id, "event_id", event)

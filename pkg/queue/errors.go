@@ -23,6 +23,9 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrShuttingDown: the process is stopping and ends its streams (Unavailable).
 	ErrShuttingDown = errors.New("server shutting down")
+	// ErrStreamMaxAge: a stream reached its longest life and ends cleanly;
+	// the client opens a new one.
+	ErrStreamMaxAge = errors.New("stream reached its maximum age")
 )
 
 // InvalidArgumentError reports malformed input, naming the field.

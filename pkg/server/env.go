@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
@@ -118,6 +119,13 @@ func fanoutSettings(f *fanout.Config) []setting {
 		// event's view checks itself against the store.
 		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, fanout.MinResync)},
 		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, fanout.MinCoalesce)},
+		{"WAITROOM_STREAM_MAX_AGE", func(s string) error {
+			if s == "off" {
+				f.MaxAge = -1
+				return nil
+			}
+			return durationAtLeast(&f.MaxAge, time.Minute)(s)
+		}},
 	}
 }
 

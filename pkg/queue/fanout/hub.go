@@ -11,6 +11,7 @@ package fanout
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ const (
 	DefaultCoalesce = 100 * time.Millisecond
 	DefaultResync   = 5 * time.Second
 	DefaultLinger   = 30 * time.Second
+	DefaultMaxAge   = time.Hour
 	// MinCoalesce and MinResync are the shortest settings: a typo must not
 	// spin a core per event. Shorter values are raised to them.
 	MinCoalesce = time.Millisecond
@@ -41,6 +43,11 @@ type Config struct {
 	// Linger is how long an event's view (its subscription and in-memory queue)
 	// outlives its last stream, so reconnecting clients do not rebuild it.
 	Linger time.Duration
+	// MaxAge ends a stream with queue.ErrStreamMaxAge once it has been open
+	// this long, give or take a tenth so that streams opened together do not
+	// end together (DefaultMaxAge; negative: never). It is checked at each
+	// Resync, so a stream may outlive it by up to one Resync.
+	MaxAge time.Duration
 	// Logger receives the views' warnings; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -57,6 +64,9 @@ func (c Config) withDefaults() Config {
 	c.Coalesce, c.Resync = max(c.Coalesce, MinCoalesce), max(c.Resync, MinResync)
 	if c.Linger <= 0 {
 		c.Linger = DefaultLinger
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -149,6 +159,16 @@ func (h *Hub) acquireRunning(eventID string) *eventView {
 	return r.view
 }
 
+// endsAt is when a stream opened now reaches its maximum age, spread over
+// ±10% of it; zero for never.
+func (h *Hub) endsAt() int64 {
+	if h.cfg.MaxAge < 0 {
+		return 0
+	}
+	spread := time.Duration((rand.Float64()*0.2 - 0.1) * float64(h.cfg.MaxAge))
+	return h.cfg.Now().Add(h.cfg.MaxAge + spread).UnixNano()
+}
+
 // release unregisters a closed watcher and gives back its reference.
 func (h *Hub) release(w *Watcher) {
 	v := w.view
@@ -222,7 +242,7 @@ func (h *Hub) Watch(ctx context.Context, sessionID string) (queue.Watch, error) 
 // or delivered to the registered watcher (or both, which the sequence numbers
 // sort out). A session that has ended is shown once, and its stream ends.
 func (h *Hub) watchOn(ctx context.Context, v *eventView, sessionID string) (queue.Watch, error) {
-	w := &Watcher{sessionID: sessionID, box: newMailbox(), hub: h, view: v}
+	w := &Watcher{sessionID: sessionID, box: newMailbox(), hub: h, view: v, endsAt: h.endsAt()}
 	v.register(w)
 	s, pl, err := h.store.Session(ctx, sessionID)
 	if err != nil {

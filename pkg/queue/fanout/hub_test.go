@@ -819,3 +819,52 @@ func TestZeroConfigsWork(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamsEndAtTheirMaximumAge: a stream ends with ErrStreamMaxAge about
+// MaxAge after it opened (within ±10% and one Resync), having shown every
+// state until then; with MaxAge negative it stays open.
+func TestStreamsEndAtTheirMaximumAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		store := memstore.New(memstore.Config{})
+		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: time.Minute})
+		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
+		defer svc.Close()
+		v, _, err := svc.Join(ctx, "u1", "ages")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := svc.Watch(ctx, v.Session.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = st.Next(ctx)
+		if age := time.Since(start); !errors.Is(err, queue.ErrStreamMaxAge) || age < 54*time.Second || age > 67*time.Second {
+			t.Fatalf("after %v: %v, want ErrStreamMaxAge at 1m ±10%% (+1 Resync)", age, err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		store := memstore.New(memstore.Config{})
+		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: -1})
+		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
+		defer svc.Close()
+		v, _, _ := svc.Join(ctx, "u1", "ages")
+		st, err := svc.Watch(ctx, v.Session.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		st.Next(ctx)
+		wctx, cancel := context.WithTimeout(ctx, 24*time.Hour)
+		defer cancel()
+		if _, err := st.Next(wctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("with no maximum age: %v, want the stream still open after a day", err)
+		}
+	})
+}

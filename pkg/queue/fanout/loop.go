@@ -172,9 +172,10 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	}
 }
 
-// periodic queues the failed re-reads again, and marks the view for a flush
+// periodic queues the failed re-reads again, marks the view for a flush
 // when the admission rate moved since the last one (it decays when
-// admissions stop), so estimated waits do not go stale.
+// admissions stop), so estimated waits do not go stale, and ends the streams
+// past their maximum age.
 func (v *eventView) periodic() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -188,4 +189,11 @@ func (v *eventView) periodic() {
 	}
 	clear(v.failedRereads)
 	v.failedRereads = v.failedRereads[:0]
+	now := v.cfg.Now().UnixNano()
+	for w := range v.watchers {
+		if w.endsAt != 0 && now >= w.endsAt && !w.final {
+			w.final = true
+			w.box.fail(queue.ErrStreamMaxAge)
+		}
+	}
 }

@@ -23,6 +23,7 @@ type Watcher struct {
 	stale   bool          // a re-read is queued
 	last    shown         // what was last put in the mailbox
 	final   bool          // a status that ends the stream was put in the mailbox
+	endsAt  int64         // Unix nanoseconds at which the stream reaches its maximum age; 0: never
 
 	closed atomic.Bool
 }
