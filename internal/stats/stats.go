@@ -34,6 +34,8 @@ type Limits struct {
 	StreamsPerSession int64 `json:"streams_per_session"`
 	StreamsPerIP      int64 `json:"streams_per_ip"`
 	StreamsMax        int64 `json:"streams_max"`
+	// ConnsPerIP are connections closed by the per-address cap.
+	ConnsPerIP int64 `json:"conns_per_ip"`
 }
 
 // Kafka is a snapshot of the Kafka relay's progress.

@@ -64,6 +64,10 @@ type Config struct {
 	// MaxStreamsPerConn caps concurrent HTTP/2 streams on one connection
 	// (DefaultMaxStreamsPerConn).
 	MaxStreamsPerConn uint32
+	// MaxConnsPerIP caps the connections one client address holds open
+	// (DefaultMaxConnsPerIP; negative: no cap). Trusted proxies
+	// (JoinLimit.TrustedProxies) are not capped.
+	MaxConnsPerIP int
 	// ShutdownTimeout bounds a graceful stop (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) and
@@ -86,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStreamsPerConn == 0 {
 		c.MaxStreamsPerConn = DefaultMaxStreamsPerConn
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

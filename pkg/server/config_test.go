@@ -88,6 +88,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"WAITROOM_SERVICE_TOKENS_FILE":   "/does/not/exist",
 		"WAITROOM_VERIFY_KEYS_FILE":      "/does/not/exist.pem",
 		"WAITROOM_STREAM_MAX_AGE":        "1s",
+		"WAITROOM_CONNS_PER_IP":          "-1",
 		"WAITROOM_STREAMS_PER_IP":        "0",
 		"WAITROOM_JOIN_RATE_PER_IP":      "-3",
 		"WAITROOM_TRUSTED_PROXIES":       "10.0.0.0/33",

@@ -251,6 +251,7 @@ func httpSettings(c *Config) []setting {
 			return nil
 		}},
 		{"SHUTDOWN_TIMEOUT", positiveDuration(&c.ShutdownTimeout)},
+		{"WAITROOM_CONNS_PER_IP", capOrOff(&c.MaxConnsPerIP)},
 	}
 }
 

@@ -1,13 +1,19 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -143,4 +149,49 @@ func TestStreamLimits(t *testing.T) {
 	if st := status(t, c, ids[0]); st.GetPosition() != 1 {
 		t.Fatalf("refusals changed the queue: %v", st)
 	}
+}
+
+// TestConnectionsPerAddress: a connection over the per-address cap is closed
+// at once, the ones already open keep working, and a closed one frees its
+// place.
+func TestConnectionsPerAddress(t *testing.T) {
+	ts := startServer(t, server.Config{MaxConnsPerIP: 2})
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", ts.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// closedByServer reports whether the server closed c without a word.
+	closedByServer := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+	}
+	a, b := dial(), dial()
+	defer a.Close()
+	third := dial()
+	defer third.Close()
+	if !closedByServer(third) {
+		t.Fatal("a third connection from the address stayed open")
+	}
+	// The first two still serve.
+	for _, c := range []net.Conn{a, b} {
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+			t.Fatalf("an open connection: %q, %v", line, err)
+		}
+	}
+	b.Close()
+	waitFor(t, "the closed connection's place freed", func() bool {
+		c := dial()
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return strings.HasPrefix(line, "HTTP/1.1 200")
+	})
 }

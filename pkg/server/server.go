@@ -45,6 +45,7 @@ type Server struct {
 	joinAuth    api.JoinAuth
 	joinLimit   *api.JoinLimiter
 	streamLimit *api.StreamLimiter
+	conns       *connLimit
 }
 
 // New builds a replica and binds its ports; Serve runs it. An error names
@@ -117,9 +118,12 @@ func (s *Server) fanoutConfig() fanout.Config {
 // listen binds the public port and, when set, the debug port.
 func (s *Server) listen() error {
 	var err error
-	if s.ln, err = net.Listen("tcp", s.cfg.ListenAddr); err != nil {
+	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
+	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR=%q: %w", s.cfg.ListenAddr, err)
 	}
+	s.conns = newConnLimit(ln, s.cfg.MaxConnsPerIP, s.cfg.JoinLimit.TrustedProxies, s.log)
+	s.ln = s.conns
 	if s.cfg.DebugAddr == "" {
 		return nil
 	}

@@ -45,7 +45,8 @@ func (s *Server) stats() stats.Server {
 	}
 	sr := s.streamLimit.Refused()
 	st.Limits = stats.Limits{JoinsPerIP: s.joinLimit.Refused(),
-		StreamsPerSession: sr.PerSession, StreamsPerIP: sr.PerIP, StreamsMax: sr.Max}
+		StreamsPerSession: sr.PerSession, StreamsPerIP: sr.PerIP, StreamsMax: sr.Max,
+		ConnsPerIP: s.conns.Refused()}
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
 	}
