@@ -14,10 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,6 +192,33 @@ func ParseCommandStats(info string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// CommandDelta is after-before per command of two ParseCommandStats
+// results, leaving out the commands named in ignore and those whose count
+// did not move.
+func CommandDelta(before, after map[string]int64, ignore ...string) map[string]int64 {
+	d := map[string]int64{}
+	for cmd, n := range after {
+		if slices.Contains(ignore, cmd) {
+			continue
+		}
+		if n -= before[cmd]; n != 0 {
+			d[cmd] = n
+		}
+	}
+	return d
+}
+
+// FormatCommands writes a CommandDelta as "N commands (get=2 set=1)".
+func FormatCommands(d map[string]int64) string {
+	var total int64
+	var parts []string
+	for _, cmd := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", cmd, d[cmd]))
+		total += d[cmd]
+	}
+	return fmt.Sprintf("%d commands (%s)", total, strings.Join(parts, " "))
 }
 
 func (s *Server) helperClient() (rueidis.Client, error) {

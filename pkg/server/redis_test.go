@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -408,7 +406,7 @@ func TestRedisCommandsPerChangeConstant(t *testing.T) {
 		cancel()
 	}
 	for _, streams := range []int{10, 1000} {
-		t.Logf("%d changes with %d open streams: %s", changes, streams, formatCommands(caused[streams]))
+		t.Logf("%d changes with %d open streams: %s", changes, streams, redistest.FormatCommands(caused[streams]))
 	}
 	if !maps.Equal(caused[10], caused[1000]) {
 		t.Fatalf("the changes cost different Redis commands with 1,000 open streams than with 10")
@@ -425,24 +423,5 @@ func TestRedisCommandsPerChangeConstant(t *testing.T) {
 // (a join repairs its event's listing once a minute; no script calls it) and
 // INFO (the counting itself).
 func causedByChanges(before, after map[string]int64) map[string]int64 {
-	d := map[string]int64{}
-	for cmd, n := range after {
-		if cmd == "ping" || cmd == "sadd" || cmd == "info" {
-			continue
-		}
-		if n -= before[cmd]; n != 0 {
-			d[cmd] = n
-		}
-	}
-	return d
-}
-
-func formatCommands(d map[string]int64) string {
-	var total int64
-	var parts []string
-	for _, cmd := range slices.Sorted(maps.Keys(d)) {
-		parts = append(parts, fmt.Sprintf("%s=%d", cmd, d[cmd]))
-		total += d[cmd]
-	}
-	return fmt.Sprintf("%d commands (%s)", total, strings.Join(parts, " "))
+	return redistest.CommandDelta(before, after, "ping", "sadd", "info")
 }

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +91,8 @@ func TestCommandsPerChange(t *testing.T) {
 	large := measure()
 
 	for _, op := range ops {
-		t.Logf("%-8s queue of ~5 and no listeners: %s", op.name, format(small[op.name]))
-		t.Logf("%-8s queue of 2000 and 50 listeners: %s", op.name, format(large[op.name]))
+		t.Logf("%-8s queue of ~5 and no listeners: %s", op.name, redistest.FormatCommands(small[op.name]))
+		t.Logf("%-8s queue of 2000 and 50 listeners: %s", op.name, redistest.FormatCommands(large[op.name]))
 		if !maps.Equal(small[op.name], large[op.name]) {
 			t.Errorf("%s costs different commands with a long queue and listeners", op.name)
 		}
@@ -107,16 +106,7 @@ func TestCommandsPerChange(t *testing.T) {
 // delta is after-before per command, minus the INFO calls that measure it
 // and the client's idle-connection PINGs.
 func delta(before, after map[string]int64) map[string]int64 {
-	d := map[string]int64{}
-	for k, v := range after {
-		if k == "info" || k == "ping" {
-			continue
-		}
-		if n := v - before[k]; n != 0 {
-			d[k] = n
-		}
-	}
-	return d
+	return redistest.CommandDelta(before, after, "info", "ping")
 }
 
 // clientIssued are the commands a client sends (scripts' inner calls are
@@ -129,14 +119,4 @@ func clientIssued(d map[string]int64) map[string]int64 {
 		}
 	}
 	return out
-}
-
-func format(d map[string]int64) string {
-	var total int64
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(d)) {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, d[k]))
-		total += d[k]
-	}
-	return fmt.Sprintf("%d commands (%s)", total, strings.Join(parts, " "))
 }
