@@ -30,7 +30,7 @@ type Config struct {
 	// defaults.
 	JoinLimit *JoinLimiter
 	// StreamLimit caps open position streams; nil is a limiter with the
-	// defaults, reading client addresses as JoinLimit does.
+	// defaults that trusts no proxy.
 	StreamLimit *StreamLimiter
 	// Logger receives the request failures worth a line; nil discards them.
 	Logger *slog.Logger
@@ -44,7 +44,7 @@ func (c Config) withDefaults() Config {
 		c.JoinLimit = NewJoinLimiter(JoinLimitConfig{Logger: c.Logger})
 	}
 	if c.StreamLimit == nil {
-		c.StreamLimit = NewStreamLimiter(StreamLimitConfig{}, c.JoinLimit)
+		c.StreamLimit = NewStreamLimiter(StreamLimitConfig{}, nil)
 	}
 	return c
 }

@@ -12,8 +12,7 @@ import (
 )
 
 func TestJoinLimitClientAddr(t *testing.T) {
-	l := NewJoinLimiter(JoinLimitConfig{TrustedProxies: []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}})
+	proxies := Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
 	for _, c := range []struct {
 		name, peer string
 		hdr        http.Header
@@ -28,12 +27,12 @@ func TestJoinLimitClientAddr(t *testing.T) {
 		{"Forwarded, several", "10.9.9.9:1", http.Header{"Forwarded": {"for=5.6.7.8, for=10.0.0.1:80"}}, "5.6.7.8"},
 		{"IPv4-mapped peer", "[::ffff:198.51.100.9]:5000", nil, "198.51.100.9"},
 	} {
-		got, ok := l.clientAddr(c.peer, c.hdr)
+		got, ok := proxies.Client(c.peer, c.hdr)
 		if !ok || got.String() != c.want {
 			t.Errorf("%s: %v %t, want %s", c.name, got, ok, c.want)
 		}
 	}
-	if _, ok := l.clientAddr("@", nil); ok {
+	if _, ok := proxies.Client("@", nil); ok {
 		t.Error("a peer that is not an address counted")
 	}
 }

@@ -39,8 +39,8 @@ type StreamLimitConfig struct {
 // StreamLimiter enforces StreamLimitConfig and counts its refusals. It is
 // safe for concurrent use.
 type StreamLimiter struct {
-	cfg   StreamLimitConfig
-	addrs *JoinLimiter // finds the client address (trusted proxies)
+	cfg     StreamLimitConfig
+	proxies Proxies
 
 	open                      atomic.Int64
 	refusedSession, refusedIP atomic.Int64
@@ -50,9 +50,9 @@ type StreamLimiter struct {
 	byAddr                    map[netip.Addr]int
 }
 
-// NewStreamLimiter returns the caps of cfg; addresses are read as addrs
-// reads them (nil: the socket peer only).
-func NewStreamLimiter(cfg StreamLimitConfig, addrs *JoinLimiter) *StreamLimiter {
+// NewStreamLimiter returns the caps of cfg, finding client addresses through
+// proxies.
+func NewStreamLimiter(cfg StreamLimitConfig, proxies Proxies) *StreamLimiter {
 	if cfg.PerSession == 0 {
 		cfg.PerSession = DefaultStreamsPerSession
 	}
@@ -62,10 +62,7 @@ func NewStreamLimiter(cfg StreamLimitConfig, addrs *JoinLimiter) *StreamLimiter 
 	if cfg.Max == 0 {
 		cfg.Max = DefaultMaxStreams
 	}
-	if addrs == nil {
-		addrs = NewJoinLimiter(JoinLimitConfig{})
-	}
-	return &StreamLimiter{cfg: cfg, addrs: addrs, bySession: map[string]int{}, byAddr: map[netip.Addr]int{}}
+	return &StreamLimiter{cfg: cfg, proxies: proxies, bySession: map[string]int{}, byAddr: map[netip.Addr]int{}}
 }
 
 // StreamRefusals counts the streams each cap refused.
@@ -165,7 +162,7 @@ func (c *limitedConn) Receive(m any) error {
 	if !ok {
 		return nil
 	}
-	addr, hasAddr := c.l.addrs.clientAddr(c.Peer().Addr, c.RequestHeader())
+	addr, hasAddr := c.l.proxies.Client(c.Peer().Addr, c.RequestHeader())
 	if err := c.l.acquire(req.GetSessionId(), addr, hasAddr); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/waitroom/waitroom/pkg/api"
 )
 
 // DefaultMaxConnsPerIP caps the connections one client address holds open.
@@ -20,7 +22,7 @@ const DefaultMaxConnsPerIP = 5000
 type connLimit struct {
 	net.Listener
 	max     int
-	trusted []netip.Prefix
+	proxies api.Proxies
 	log     *slog.Logger
 
 	refused atomic.Int64
@@ -29,8 +31,8 @@ type connLimit struct {
 	lastLog time.Time
 }
 
-func newConnLimit(ln net.Listener, max int, trusted []netip.Prefix, log *slog.Logger) *connLimit {
-	return &connLimit{Listener: ln, max: max, trusted: trusted, log: log, open: map[netip.Addr]int{}}
+func newConnLimit(ln net.Listener, max int, proxies api.Proxies, log *slog.Logger) *connLimit {
+	return &connLimit{Listener: ln, max: max, proxies: proxies, log: log, open: map[netip.Addr]int{}}
 }
 
 // Refused is how many connections the cap has closed.
@@ -59,17 +61,8 @@ func (l *connLimit) counted(c net.Conn) (netip.Addr, bool) {
 	if l.max <= 0 {
 		return netip.Addr{}, false
 	}
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	addr := ap.Addr().Unmap()
-	for _, p := range l.trusted {
-		if p.Contains(addr) {
-			return netip.Addr{}, false
-		}
-	}
-	return addr, true
+	addr, ok := l.proxies.Client(c.RemoteAddr().String(), nil)
+	return addr, ok && !l.proxies.Contains(addr)
 }
 
 func (l *connLimit) take(addr netip.Addr) bool {

@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		lcfg.Logger = s.log
 	}
 	s.joinLimit = api.NewJoinLimiter(lcfg)
-	s.streamLimit = api.NewStreamLimiter(cfg.StreamLimit, s.joinLimit)
+	s.streamLimit = api.NewStreamLimiter(cfg.StreamLimit, cfg.JoinLimit.TrustedProxies)
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}
