@@ -395,3 +395,22 @@ func jwksEd25519Key(t testing.TB, ts *servertest.Server, kid string) ed25519.Pub
 	t.Fatalf("kid %q not in the JWKS", kid)
 	return nil
 }
+
+// TestJoinTokenKeysUnreachable: when the shop's JWKS cannot be fetched and no
+// key is cached, a join is refused as unchecked, without calling the token
+// invalid in any other way and without quoting it.
+func TestJoinTokenKeysUnreachable(t *testing.T) {
+	s := newShop(t)
+	cfg := server.Config{JoinAuth: server.JoinAuthConfig{Token: true,
+		JoinTokens: token.JoinVerifierConfig{JWKSURL: "http://127.0.0.1:1/jwks.json", Issuer: shopIssuer}}}
+	ts := startServer(t, cfg)
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": shopIssuer, "aud": "waitroom", "sub": "alice",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+	tok.Header["kid"] = "shop-key-1"
+	raw, err := tok.SignedString(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = joinAs(ts.Client(), raw, "", "gig")
+	wantRefused(t, "keys unreachable", err, connect.CodeUnauthenticated, "invalid join token: its key cannot be checked now", raw)
+}
