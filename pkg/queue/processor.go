@@ -33,21 +33,43 @@ func (s *Service) RunProcessor(ctx context.Context) error {
 	}
 }
 
-// processParallel is how many events one pass works on at once. Every past
-// on-sale stays an event, and each costs its store calls on every pass even
-// with nobody waiting; one at a time, a few thousand events on Redis (two
-// round trips each) would stretch a pass far past ProcessInterval. Events are
-// independent, and each is still processed in order on its own.
+// processParallel is how many events one pass works on at once. A pass
+// visits only live events, but an on-sale day may have hundreds of them; one
+// at a time on Redis (two round trips each) they would stretch a pass past
+// ProcessInterval. Events are independent, and each is still processed in
+// order on its own.
 const processParallel = 16
 
-// ProcessOnce runs one processor pass over every event: expiries first, so
-// their freed slots are filled in the same pass, then admissions for active
-// events. It returns the first store error; other events are still processed.
+// forgetPerPass bounds how many idle events one pass forgets, so that a
+// flood of made-up event ids going idle at once is forgotten over several
+// passes rather than holding one up.
+const forgetPerPass = 256
+
+// ProcessOnce runs one processor pass over the live events (those with
+// live sessions or outbox entries; an idle event costs a pass nothing):
+// expiries first, so their freed slots are filled in the same pass, then
+// admissions for active events. Then it forgets events idle for
+// EventIdleTTL. It returns the first store error; other events are still
+// processed.
 func (s *Service) ProcessOnce(ctx context.Context) error {
-	events, err := s.store.Events(ctx)
+	events, err := s.store.LiveEvents(ctx)
 	if err != nil {
 		return err
 	}
+	first := s.processEvents(ctx, events)
+	if n, err := s.store.ForgetIdle(ctx, s.now(), s.cfg.EventIdleTTL, forgetPerPass); err != nil {
+		if first == nil {
+			first = err
+		}
+	} else if n > 0 {
+		s.log.Info("Forgot idle events", "count", n, "idle_for", s.cfg.EventIdleTTL)
+	}
+	return first
+}
+
+// processEvents processes events, processParallel at a time, and returns
+// the first error.
+func (s *Service) processEvents(ctx context.Context, events []Event) error {
 	var (
 		mu    sync.Mutex
 		first error

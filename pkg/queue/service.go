@@ -17,6 +17,9 @@ const (
 	DefaultCheckoutURL     = "/checkout"
 	DefaultProcessInterval = time.Second
 	DefaultAdmitBatch      = 1000
+	// DefaultEventIdleTTL is how long an event a join registered stays
+	// known once it has nothing left: no live session, no outbox entry.
+	DefaultEventIdleTTL = time.Hour
 	// MinProcessInterval is the shortest ProcessInterval: a typo (1ns) must
 	// not spin a core on every event. Shorter values are raised to it.
 	MinProcessInterval = 10 * time.Millisecond
@@ -53,6 +56,9 @@ type Config struct {
 	AdmitBatch int
 	// UnknownEvents says whether a join may register an event.
 	UnknownEvents UnknownEvents
+	// EventIdleTTL is how long an event a join registered is kept once it
+	// is idle (Store.ForgetIdle); events written by PutEvent are kept.
+	EventIdleTTL time.Duration
 	// Changed, when set, is called after every change this service made
 	// (the Kafka relay uses it to wake up). It must not block.
 	Changed func(eventID string)
@@ -81,6 +87,9 @@ func (c Config) withDefaults() Config {
 	c.ProcessInterval = max(c.ProcessInterval, MinProcessInterval)
 	if c.AdmitBatch <= 0 {
 		c.AdmitBatch = DefaultAdmitBatch
+	}
+	if c.EventIdleTTL <= 0 {
+		c.EventIdleTTL = DefaultEventIdleTTL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

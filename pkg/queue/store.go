@@ -56,8 +56,27 @@ type Store interface {
 	PutEvent(ctx context.Context, e Event) (Event, error)
 	// Event returns an event's settings and counts; ErrEventNotFound if unknown.
 	Event(ctx context.Context, id string) (Event, EventStats, error)
-	// Events returns every event, ordered by id.
+	// Events returns every event, ordered by id. It costs O(every event the
+	// store knows); only operators' listings call it.
 	Events(ctx context.Context) ([]Event, error)
+
+	// LiveEvents returns, ordered by id, the events the processor has work
+	// for: those with live (queued or ready) sessions or unrelayed outbox
+	// entries. It costs O(live events), however many events the store has
+	// seen. An event may stay listed until the first Expire after it went
+	// idle; one with a live session or an outbox entry is always listed
+	// (each store says how it repairs its list after a crash).
+	LiveEvents(ctx context.Context) ([]Event, error)
+
+	// ForgetIdle forgets, keys and all, at most limit events that have been
+	// idle since at least idleFor before now: no live session, no outbox
+	// entry, no ended session still to be kept readable, and settings that
+	// a join registered (never written by PutEvent). It returns how many it
+	// forgot. A forgotten event that is joined again starts afresh, except
+	// that its changes keep numbering after the last Seq it ever used, so a
+	// Seq (and a Kafka record id) never repeats. Its cost does not grow with
+	// the number of events that are not due.
+	ForgetIdle(ctx context.Context, now time.Time, idleFor time.Duration, limit int) (int, error)
 
 	// Snapshot returns the event's waiting tickets in queue order and the
 	// sequence number of the last change they reflect, read atomically. An

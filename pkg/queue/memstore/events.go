@@ -40,6 +40,7 @@ func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, err
 	defer s.mu.Unlock()
 	if e := s.events[cfg.ID]; e != nil {
 		e.cfg = cfg
+		e.auto = false // an operator's event now: never forgotten
 	} else {
 		s.events[cfg.ID] = s.newEvent(cfg)
 	}

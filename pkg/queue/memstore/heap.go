@@ -80,3 +80,8 @@ func (h *sessionHeap) due(now int64) (handle, bool) {
 	}
 	return h.items[0], true
 }
+
+func (h *sessionHeap) len() int { return len(h.items) }
+
+// minKey is the earliest key; the heap must not be empty.
+func (h *sessionHeap) minKey() int64 { return h.key(h.recs.at(h.items[0])) }

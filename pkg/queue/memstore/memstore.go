@@ -41,6 +41,15 @@ type Store struct {
 
 	mu     sync.Mutex
 	events map[string]*event
+	// live holds the events with live sessions or outbox entries: all that
+	// LiveEvents lists (live.go).
+	live map[string]*event
+	// idle are the idle events to look at again: to forget, or to purge of
+	// ended sessions (live.go).
+	idle idleQueue
+	// lastSeq keeps the last Seq of each forgotten event, so that one joined
+	// again numbers its changes after it.
+	lastSeq map[string]uint64
 	// subs is keyed by event id, not held by the event, because a stream may
 	// subscribe before anybody has joined (and so before the event exists).
 	subs map[string]map[*subscriber]struct{}
@@ -66,6 +75,12 @@ type event struct {
 	admittedHeap sessionHeap
 	endedHeap    sessionHeap
 	out          outbox
+	// auto says a join registered the event and PutEvent has not written
+	// it since: only such an event is forgotten when idle.
+	auto bool
+	// idleGen counts the event's turns from live to idle; an idle-queue
+	// entry of an earlier turn is stale.
+	idleGen uint64
 }
 
 // New returns an empty store.
@@ -74,10 +89,12 @@ func New(cfg Config) *Store {
 		cfg.Now = time.Now
 	}
 	return &Store{
-		outbox: cfg.Outbox,
-		clock:  cfg.Now,
-		events: map[string]*event{},
-		subs:   map[string]map[*subscriber]struct{}{},
+		outbox:  cfg.Outbox,
+		clock:   cfg.Now,
+		events:  map[string]*event{},
+		live:    map[string]*event{},
+		lastSeq: map[string]uint64{},
+		subs:    map[string]map[*subscriber]struct{}{},
 	}
 }
 
@@ -93,6 +110,10 @@ func (s *Store) newEvent(cfg queue.Event) *event {
 	e.queuedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.expiresAt }}
 	e.admittedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.deadline }}
 	e.endedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.purgeAt }}
+	if seq, ok := s.lastSeq[cfg.ID]; ok {
+		e.seq = seq
+		delete(s.lastSeq, cfg.ID)
+	}
 	return e
 }
 
@@ -139,7 +160,11 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		cfg := p.NewEvent
 		cfg.ID = p.EventID
 		e = s.newEvent(cfg)
+		e.auto = true
 		s.events[p.EventID] = e
+		// Settled now, so that it is forgotten in time even if this join
+		// is refused; the join that creates a session lists it as live.
+		defer s.settle(e, unixNano(p.Now))
 	}
 	if h, ok := e.live.get(&e.recs, p.UserID); ok {
 		r := e.recs.at(h)
@@ -179,6 +204,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	e.queuedHeap.add(h)
 	ns := e.sessionAs(r, p.SessionID, p.UserID)
 	s.announce(e, queue.Change{Kind: queue.ChangeJoined, At: p.Now, Sessions: changed(ns)})
+	s.settle(e, unixNano(p.Now))
 	return ns, e.place(r), true, nil
 }
 
@@ -238,6 +264,7 @@ func (s *Store) finish(id string, now time.Time, from, to queue.Status, wrong er
 	e.end(h, to, now)
 	ss := e.sessionAs(r, id, r.userID())
 	s.announce(e, queue.Change{Kind: kind, At: now, Sessions: changed(ss)})
+	s.settle(e, unixNano(now))
 	return ss, nil
 }
 
@@ -305,6 +332,7 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 	}
 	if len(out) > 0 {
 		s.announce(e, queue.Change{Kind: queue.ChangeExpired, At: now, Sessions: cs})
+		s.settle(e, at)
 	}
 	return out, nil
 }

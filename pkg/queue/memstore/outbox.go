@@ -89,6 +89,7 @@ func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) err
 		}
 	}
 	e.out.compact()
+	s.settle(e, unixNano(s.clock()))
 	return nil
 }
 

@@ -209,3 +209,11 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 		CheckoutURL:    m[fieldCheckoutURL],
 	}, true, nil
 }
+
+// LiveEvents implements queue.Store. For now it lists every event.
+func (s *Store) LiveEvents(ctx context.Context) ([]queue.Event, error) { return s.Events(ctx) }
+
+// ForgetIdle implements queue.Store. For now it forgets nothing.
+func (s *Store) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Duration, limit int) (int, error) {
+	return 0, nil
+}
