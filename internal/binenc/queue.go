@@ -1,0 +1,67 @@
+package binenc
+
+import "github.com/waitroom/waitroom/pkg/queue"
+
+// Event appends an event's settings.
+func (w *Writer) Event(e queue.Event) {
+	w.String(e.ID)
+	w.Byte(byte(e.State))
+	w.Varint(e.MaxConcurrent)
+	w.Varint(int64(e.CheckoutWindow))
+	w.String(e.CheckoutURL)
+}
+
+// Event reads an Event.
+func (r *Reader) Event() queue.Event {
+	return queue.Event{
+		ID:             r.String(),
+		State:          queue.EventState(r.Byte()),
+		MaxConcurrent:  r.Varint(),
+		CheckoutWindow: r.Duration(),
+		CheckoutURL:    r.String(),
+	}
+}
+
+// Change appends a change.
+func (w *Writer) Change(c queue.Change) {
+	w.String(c.EventID)
+	w.Uvarint(c.Seq)
+	w.Byte(byte(c.Kind))
+	w.Varint(c.QueueLength)
+	w.Time(c.At)
+	w.Time(c.CheckoutDeadline)
+	w.Uvarint(uint64(len(c.Sessions)))
+	for _, s := range c.Sessions {
+		w.String(s.ID)
+		w.String(s.UserID)
+		w.Uvarint(s.Ticket)
+		w.Byte(byte(s.Status))
+	}
+}
+
+// Change reads a Change.
+func (r *Reader) Change() queue.Change {
+	c := queue.Change{
+		EventID:          r.String(),
+		Seq:              r.Uvarint(),
+		Kind:             queue.ChangeKind(r.Byte()),
+		QueueLength:      r.Varint(),
+		At:               r.Time(),
+		CheckoutDeadline: r.Time(),
+	}
+	n := r.Uvarint()
+	if n > uint64(r.Len()) { // each session takes at least one byte
+		r.fail()
+		return queue.Change{}
+	}
+	c.Sessions = make([]queue.ChangedSession, n)
+	for i := range c.Sessions {
+		c.Sessions[i] = queue.ChangedSession{
+			ID:     r.String(),
+			UserID: r.String(),
+			Ticket: r.Uvarint(),
+			Status: queue.Status(r.Byte()),
+		}
+	}
+	return c
+}

@@ -1,0 +1,3 @@
+package diskstore
+
+func (s *Store) listenBackup() {}

@@ -1,0 +1,210 @@
+package diskstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// commitLoop writes each batch in one commit, announces its changes, and
+// releases its callers; after a failed commit it reloads the state from
+// disk. It returns once the store is closing and nothing is pending.
+func (s *Store) commitLoop() {
+	for {
+		select {
+		case <-s.kick:
+		case <-s.closing:
+			if !s.commitOnce() {
+				return
+			}
+			continue
+		}
+		s.commitOnce()
+	}
+}
+
+// commitOnce commits the open batch; false when it was empty.
+func (s *Store) commitOnce() bool {
+	s.mu.Lock()
+	b := s.open
+	if len(b.recs) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.open = newBatch()
+	s.mu.Unlock()
+
+	s.dbMu.RLock()
+	err := writeRecords(s.db, b.recs)
+	s.dbMu.RUnlock()
+	if err != nil {
+		s.log.Error("Embedded store: a write to disk failed; refusing calls until the state is read back from disk",
+			"dir", s.cfg.Dir, "error", err)
+		b.err = err
+		close(b.done)
+		s.failNow(err)
+		return true
+	}
+	s.deliver(b.changes)
+	close(b.done)
+	return true
+}
+
+// failNow refuses calls, fails every batch not yet written, and reloads
+// the state from disk (retrying while that fails).
+func (s *Store) failNow(err error) {
+	s.mu.Lock()
+	s.failed = err
+	rest := s.open
+	s.open = newBatch()
+	s.last = nil
+	s.mu.Unlock()
+	rest.err = err
+	close(rest.done)
+
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		if rerr := s.reload(); rerr == nil {
+			return
+		} else {
+			s.log.Error("Embedded store: reading the state back from disk failed; retrying", "error", rerr, "in", delay)
+		}
+		select {
+		case <-s.closing:
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// reload reopens the database and replaces the memory state with what it
+// holds, then tells every subscriber to resynchronise.
+func (s *Store) reload() error {
+	s.dbMu.Lock()
+	s.db.Close()
+	db, err := openDB(s.cfg.Dir, false)
+	if err != nil {
+		// Keep a closed handle in place: later commits fail, not crash.
+		s.dbMu.Unlock()
+		return err
+	}
+	s.db = db
+	s.dbMu.Unlock()
+	l, err := s.loadFrom(db)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.install(l)
+	s.gen++
+	s.mu.Unlock()
+	s.log.Warn("Embedded store: state read back from disk; serving again", "records_replayed", l.replayed)
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for _, m := range s.subs {
+		for sub := range m {
+			sub.h.Subscribed()
+		}
+	}
+	return nil
+}
+
+// deliver hands committed changes to subscribers, in order.
+func (s *Store) deliver(cs []queue.Change) {
+	if len(cs) == 0 {
+		return
+	}
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for _, c := range cs {
+		for sub := range s.subs[c.EventID] {
+			sub.h.Change(c)
+		}
+	}
+}
+
+// Subscribe implements queue.Store. Changes reach h once they are on disk,
+// in order, from the committer goroutine; Subscribed is called first, and
+// again after a failed write made the store read its state back (changes
+// in between are not delivered: h resynchronises).
+func (s *Store) Subscribe(ctx context.Context, eventID string, h queue.ChangeHandler) error {
+	sub := &subscriber{h: h}
+	s.subMu.Lock()
+	m := s.subs[eventID]
+	if m == nil {
+		m = map[*subscriber]struct{}{}
+		s.subs[eventID] = m
+	}
+	m[sub] = struct{}{}
+	h.Subscribed()
+	s.subMu.Unlock()
+
+	<-ctx.Done()
+
+	s.subMu.Lock()
+	delete(m, sub)
+	if len(m) == 0 {
+		delete(s.subs, eventID)
+	}
+	s.subMu.Unlock()
+	return ctx.Err()
+}
+
+// snapshot dumps the state and writes it, a chunk per commit so that the
+// log's commits go on in between, then makes it current.
+func (s *Store) snapshot() {
+	defer func() {
+		s.mu.Lock()
+		s.snapping = false
+		s.mu.Unlock()
+	}()
+	s.mu.Lock()
+	if s.refusal() != nil {
+		s.mu.Unlock()
+		return
+	}
+	start := time.Now()
+	data := s.mem.Dump()
+	held := time.Since(start)
+	lsn, b, gen := s.nextLSN-1, s.last, s.gen
+	s.segment = s.nextLSN
+	s.logBytes = 0
+	s.mu.Unlock()
+	if s.wait(context.Background(), b) != nil {
+		return
+	}
+	for i := 0; i*chunkSize < len(data) || i == 0; i++ {
+		if !s.sameGen(gen) {
+			return
+		}
+		chunk := data[i*chunkSize : min(len(data), (i+1)*chunkSize)]
+		s.dbMu.RLock()
+		err := writeSnapshotChunk(s.db, lsn, i, chunk)
+		s.dbMu.RUnlock()
+		if err != nil {
+			s.log.Warn("Embedded store: writing a snapshot failed; the log keeps everything", "error", err)
+			return
+		}
+	}
+	if !s.sameGen(gen) {
+		return
+	}
+	s.dbMu.RLock()
+	err := commitSnapshot(s.db, lsn)
+	s.dbMu.RUnlock()
+	if err != nil {
+		s.log.Warn("Embedded store: writing a snapshot failed; the log keeps everything", "error", err)
+		return
+	}
+	s.mu.Lock()
+	s.snapSize = int64(len(data))
+	s.mu.Unlock()
+	s.log.Info("Embedded store: snapshot written", "record", lsn, "bytes", len(data),
+		"lock_held", held.Round(time.Microsecond), "took", time.Since(start).Round(time.Millisecond))
+}
+
+func (s *Store) sameGen(gen uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen == gen && s.refusal() == nil
+}
