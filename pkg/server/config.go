@@ -18,6 +18,17 @@ const (
 	DefaultListenAddr        = ":50056"
 	DefaultMaxStreamsPerConn = 1000
 	DefaultShutdownTimeout   = 10 * time.Second
+	// DefaultDataDir is where the disk store keeps its data, relative to
+	// the working directory.
+	DefaultDataDir = "./waitroom-data"
+)
+
+// The embedded stores (Config.Store).
+const (
+	// StoreDisk keeps every acknowledged change in DataDir (the default).
+	StoreDisk = "disk"
+	// StoreMemory keeps everything in memory: nothing survives a restart.
+	StoreMemory = "memory"
 )
 
 // Config is everything a replica is built from. The zero value is a working
@@ -34,6 +45,12 @@ type Config struct {
 	// by New.
 	Fanout fanout.Config
 
+	// Store is the embedded store, used when RedisAddrs is empty: StoreDisk
+	// (the default) or StoreMemory.
+	Store string
+	// DataDir is StoreDisk's directory (DefaultDataDir), created on first
+	// start.
+	DataDir string
 	// RedisAddrs selects the Redis store when set; empty runs the embedded
 	// store.
 	RedisAddrs []string
@@ -87,6 +104,12 @@ func (c Config) KafkaEnabled() bool { return len(c.Kafka.Brokers) > 0 }
 func (c Config) withDefaults() Config {
 	if c.ListenAddr == "" {
 		c.ListenAddr = DefaultListenAddr
+	}
+	if c.Store == "" {
+		c.Store = StoreDisk
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
 	}
 	if c.MaxStreamsPerConn == 0 {
 		c.MaxStreamsPerConn = DefaultMaxStreamsPerConn

@@ -132,6 +132,15 @@ func fanoutSettings(f *fanout.Config) []setting {
 func storeSettings(c *Config) []setting {
 	return []setting{
 		{"REDIS_ADDR", hostPorts(&c.RedisAddrs)},
+		{"WAITROOM_STORE", func(s string) error {
+			switch s {
+			case StoreDisk, StoreMemory:
+				c.Store = s
+				return nil
+			}
+			return fmt.Errorf("want %s or %s", StoreDisk, StoreMemory)
+		}},
+		{"WAITROOM_DATA_DIR", text(&c.DataDir)},
 	}
 }
 

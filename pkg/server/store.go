@@ -3,19 +3,49 @@ package server
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/diskstore"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
 // openStore returns the Redis store when RedisAddrs is set, else the
-// embedded one. Either keeps an outbox of changes when Kafka is on.
+// embedded one Store names. Each keeps an outbox of changes when Kafka is
+// on.
 func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
-	if len(s.cfg.RedisAddrs) == 0 {
+	if len(s.cfg.RedisAddrs) > 0 {
+		return s.openRedis(ctx)
+	}
+	if s.cfg.Store == StoreMemory {
+		s.log.Warn("WAITROOM_STORE=memory: the waiting room is kept in memory only; " +
+			"every session, event setting and unsent Kafka event is lost when the process stops")
 		return memstore.New(memstore.Config{Outbox: s.cfg.KafkaEnabled()}), nil
 	}
+	dir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("WAITROOM_DATA_DIR=%q: %w", s.cfg.DataDir, err)
+	}
+	st, err := diskstore.Open(diskstore.Config{
+		Dir:    dir,
+		Outbox: s.cfg.KafkaEnabled(),
+		Logger: s.log.With("component", "store"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("WAITROOM_DATA_DIR=%q: %w", s.cfg.DataDir, err)
+	}
+	s.log.Info("Data directory", "dir", dir)
+	s.closers = append(s.closers, func() {
+		if err := st.Close(); err != nil {
+			s.log.Error("Closing the embedded store", "error", err)
+		}
+	})
+	return st, nil
+}
+
+func (s *Server) openRedis(ctx context.Context) (queue.Store, error) {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := redisstore.Dial(dctx, s.cfg.RedisAddrs, redisstore.Config{
@@ -33,5 +63,5 @@ func (s *Server) storeName() string {
 	if len(s.cfg.RedisAddrs) > 0 {
 		return "redis"
 	}
-	return "memory"
+	return s.cfg.Store
 }
