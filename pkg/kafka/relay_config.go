@@ -12,10 +12,11 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// RelayStore is what a Relay needs from the store: the list of events and
-// their outboxes. A queue.Store built with an outbox satisfies it.
+// RelayStore is what a Relay needs from the store: the live events (every
+// event with outbox entries is one: queue.Store.LiveEvents) and their
+// outboxes. A queue.Store built with an outbox satisfies it.
 type RelayStore interface {
-	Events(ctx context.Context) ([]queue.Event, error)
+	LiveEvents(ctx context.Context) ([]queue.Event, error)
 	queue.Outbox
 }
 
@@ -54,7 +55,8 @@ type RelayConfig struct {
 	// BackoffMin and BackoffMax bound the wait before retrying after a failed
 	// produce or store call (defaults 250ms and 10s).
 	BackoffMin, BackoffMax time.Duration
-	// EventsEvery is how often the list of events is re-read (default 5s).
+	// EventsEvery is how often the list of live events is re-read (default
+	// 5s); the relay polls only those, and the ones WakeEvent names.
 	EventsEvery time.Duration
 	// ReportEvery is how often the backlog is counted for Stats and, when
 	// produces are failing, logged (default 30s).

@@ -30,7 +30,11 @@ func newCountingStore(n int, fail bool) *countingStore {
 	return s
 }
 
-func (s *countingStore) Events(context.Context) ([]queue.Event, error) { return s.events, nil }
+func (s *countingStore) LiveEvents(context.Context) ([]queue.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events, nil
+}
 
 func (s *countingStore) ClaimOutbox(_ context.Context, eventID, _ string, _ int, _ time.Duration) ([]queue.OutboxEntry, error) {
 	s.mu.Lock()
@@ -167,6 +171,34 @@ func TestRelayWakeEvent(t *testing.T) {
 			}
 			if after["brand-new"] != 1 {
 				t.Errorf("an unlisted event woken: %d claims, want 1", after["brand-new"])
+			}
+		})
+	})
+}
+
+// An event no longer live is polled no more once the list is re-read: an
+// idle relay's cost follows the live events, not every event ever seen.
+func TestRelayStopsPollingIdleEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newCountingStore(200, false)
+		runFor(t, store, 0, func(r *kafka.Relay) {
+			time.Sleep(time.Minute)
+			store.mu.Lock()
+			store.events = store.events[:1]
+			store.mu.Unlock()
+			time.Sleep(10 * time.Second) // the list is re-read every 5s
+			synctest.Wait()
+			before := store.snapshot()
+			time.Sleep(5 * time.Minute)
+			synctest.Wait()
+			after := store.snapshot()
+			for id, n := range after {
+				if id != "ev000" && n != before[id] {
+					t.Errorf("%s, no longer live: %d claims after, was %d", id, n, before[id])
+				}
+			}
+			if after["ev000"] <= before["ev000"] {
+				t.Errorf("the live event was polled %d times in 5 minutes", after["ev000"]-before["ev000"])
 			}
 		})
 	})

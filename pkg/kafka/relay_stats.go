@@ -31,9 +31,10 @@ func (r *Relay) Stats() RelayStats {
 	return r.stats
 }
 
-// Backlog counts, now, the entries waiting in every event's outbox.
+// Backlog counts, now, the entries waiting in every event's outbox (only
+// live events have any).
 func (r *Relay) Backlog(ctx context.Context) (int64, error) {
-	evs, err := r.store.Events(ctx)
+	evs, err := r.store.LiveEvents(ctx)
 	if err != nil {
 		return 0, err
 	}

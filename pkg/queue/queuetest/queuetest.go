@@ -72,6 +72,11 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"Concurrency", testConcurrency},
 		{"ConcurrentJoins", testConcurrentJoins},
 		{"ConcurrentAdmits", testConcurrentAdmits},
+		{"LiveEvents", testLiveEvents},
+		{"ForgetIdle", testForgetIdle},
+		{"LiveNeverForgotten", testLiveNeverForgotten},
+		{"OperatorEventsKept", testOperatorEventsKept},
+		{"LiveListRace", testLiveListRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -90,6 +95,7 @@ func RunOutbox(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"ClaimAndAck", testOutboxClaimAck},
 		{"Takeover", testOutboxTakeover},
 		{"LateCompleteRecordsNothing", testOutboxLateComplete},
+		{"KeepsEventLive", testOutboxKeepsEventLive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

@@ -38,6 +38,12 @@ func TestCommandsPerChange(t *testing.T) {
 	st.Admit(t.Context(), ev, now, 1)
 	st.Complete(t.Context(), a.ID, now)
 	st.Session(t.Context(), a.ID)
+	st.Expire(t.Context(), ev, now, 100)
+	// A few waiting, so that no measured join is the first in line (which
+	// adds the event to the live list again: TestJoinIntoEmptyQueueRelists).
+	for range 5 {
+		join()
+	}
 	srv.CommandStats()
 
 	// Each op prepares (unmeasured) and returns the call to measure.
@@ -68,6 +74,7 @@ func TestCommandsPerChange(t *testing.T) {
 			s := join()
 			return func() { st.Session(t.Context(), s.ID) }
 		}},
+		{"Expire none", func() func() { return func() { st.Expire(t.Context(), ev, now, 100) } }},
 	}
 	measure := func() map[string]map[string]int64 {
 		out := map[string]map[string]int64{}
@@ -100,6 +107,42 @@ func TestCommandsPerChange(t *testing.T) {
 	// A Join is one round trip: the script.
 	if n := small["Join"]["evalsha"]; n != 1 || len(clientIssued(small["Join"])) != 1 {
 		t.Errorf("Join issued %v from the client, want one EVALSHA", clientIssued(small["Join"]))
+	}
+}
+
+// TestJoinIntoEmptyQueueRelists: a join that is first in line costs one
+// round trip more, two SADDs that put its event back on the lists (the
+// event may have just gone idle and been taken off: live.go); a join behind
+// it costs the script alone.
+func TestJoinIntoEmptyQueueRelists(t *testing.T) {
+	srv := redistest.Start(t)
+	st := dial(t, []string{srv.Addr()})
+	ctx, ev, now := t.Context(), "first", time.Now().UTC().Truncate(time.Millisecond)
+	join := func(user string) queue.Session {
+		t.Helper()
+		s, _, _, err := st.Join(ctx, joinParams(ev, user, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// Loads the scripts and registers the event, then empties the queue.
+	if _, err := st.Leave(ctx, join("warm").ID, now); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.CommandStats()
+	join("first")
+	first := delta(before, srv.CommandStats())
+	before = srv.CommandStats()
+	join("second")
+	second := delta(before, srv.CommandStats())
+	t.Logf("first in line: %s", redistest.FormatCommands(first))
+	t.Logf("second in line: %s", redistest.FormatCommands(second))
+	if first["evalsha"] != 1 || first["sadd"] != 2 {
+		t.Errorf("the first in line cost %v, want one EVALSHA and two SADD", first)
+	}
+	if second["evalsha"] != 1 || second["sadd"] != 0 {
+		t.Errorf("the second in line cost %v, want one EVALSHA and no SADD", second)
 	}
 }
 

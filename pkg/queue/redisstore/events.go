@@ -16,9 +16,9 @@ import (
 // PutEvent implements queue.Store.
 func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error) {
 	// Listed first (a different slot, so not in the script): a crash between
-	// the two leaves a listed id without settings, which Events skips.
-	s.listed.Delete(e.ID)
-	if err := s.list(ctx, e.ID); err != nil {
+	// the two leaves a listed id without settings, which Events skips. Not
+	// in LiveKey: settings alone give a processor nothing to do.
+	if err := s.sadd(ctx, EventsKey, e.ID); err != nil {
 		return queue.Event{}, err
 	}
 	k := eventKeys(e.ID)
@@ -124,8 +124,20 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 	if err != nil {
 		return nil, failed(ctx, err)
 	}
+	// Listed without settings: a crash between listing and the first
+	// script. Nothing to show.
+	evs, _, err := s.settingsOf(cctx, ids)
+	if err != nil {
+		return nil, failed(ctx, err)
+	}
+	return evs, nil
+}
+
+// settingsOf reads the settings of events, through the cache where it is
+// on, and returns them ordered by id; missing are the ids without settings.
+func (s *Store) settingsOf(ctx context.Context, ids []string) (evs []queue.Event, missing []string, err error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rs := make([]rueidis.RedisResult, len(ids))
 	have := make([]bool, len(ids))
@@ -138,7 +150,7 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 		}
 	}
 	if len(cached) > 0 {
-		for j, r := range s.client.DoMultiCache(cctx, cached...) {
+		for j, r := range s.client.DoMultiCache(ctx, cached...) {
 			if !cachedMiss(r) {
 				rs[cachedAt[j]], have[cachedAt[j]] = r, true
 			}
@@ -153,25 +165,27 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 		}
 	}
 	if len(direct) > 0 {
-		for j, r := range s.client.DoMulti(cctx, direct...) {
+		for j, r := range s.client.DoMulti(ctx, direct...) {
 			rs[directAt[j]] = r
 		}
 	}
-	out := make([]queue.Event, 0, len(ids))
+	evs = make([]queue.Event, 0, len(ids))
 	for i, id := range ids {
 		if err := rs[i].Error(); err != nil {
-			return nil, failed(ctx, err)
+			return nil, nil, err
 		}
 		e, ok, err := decodeEvent(id, rs[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
-			out = append(out, e)
+			evs = append(evs, e)
+		} else {
+			missing = append(missing, id)
 		}
 	}
-	slices.SortFunc(out, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	slices.SortFunc(evs, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return evs, missing, nil
 }
 
 // The fields of an event's settings hash.
@@ -181,6 +195,13 @@ const (
 	fieldMaxConcurrent  = "max_concurrent"
 	fieldCheckoutWindow = "checkout_window_ms"
 	fieldCheckoutURL    = "checkout_url"
+	// fieldAuto is "1" while the settings are those a join registered, not
+	// an operator's (PutEvent deletes it): only such an event is forgotten.
+	fieldAuto = "auto"
+	// fieldIdleSeq and fieldIdleAt say since when (Unix ms) the event has
+	// been idle at that seq (lua/idle.lua).
+	fieldIdleSeq = "idle_seq"
+	fieldIdleAt  = "idle_at_ms"
 )
 
 // decodeEvent decodes a successful read of an event's settings hash; ok is
@@ -208,12 +229,4 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 		CheckoutWindow: time.Duration(win) * time.Millisecond,
 		CheckoutURL:    m[fieldCheckoutURL],
 	}, true, nil
-}
-
-// LiveEvents implements queue.Store. For now it lists every event.
-func (s *Store) LiveEvents(ctx context.Context) ([]queue.Event, error) { return s.Events(ctx) }
-
-// ForgetIdle implements queue.Store. For now it forgets nothing.
-func (s *Store) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Duration, limit int) (int, error) {
-	return 0, nil
 }

@@ -17,3 +17,11 @@ func SetRequestID(id string) func() {
 	newRequestID = func() string { return id }
 	return func() { newRequestID = old }
 }
+
+// SetSweep changes how often and how many events the sweep looks at, for a
+// test; it returns a func that restores them.
+func SetSweep(every time.Duration, page int) func() {
+	oldEvery, oldPage := sweepEvery, sweepPage
+	sweepEvery, sweepPage = every, page
+	return func() { sweepEvery, sweepPage = oldEvery, oldPage }
+}

@@ -33,6 +33,9 @@ var shared = []struct{ lua, value string }{
 	{"FIELD_MAX_CONCURRENT", fieldMaxConcurrent},
 	{"FIELD_CHECKOUT_WINDOW", fieldCheckoutWindow},
 	{"FIELD_CHECKOUT_URL", fieldCheckoutURL},
+	{"FIELD_AUTO", fieldAuto},
+	{"FIELD_IDLE_SEQ", fieldIdleSeq},
+	{"FIELD_IDLE_AT", fieldIdleAt},
 	{"STATE_ACTIVE", queue.EventActive.String()},
 	{"STATE_PAUSED", queue.EventPaused.String()},
 	{"STATE_CLOSED", queue.EventClosed.String()},
@@ -57,6 +60,10 @@ var shared = []struct{ lua, value string }{
 	{"REPLY_STATUS", replyStatus},
 	{"REPLY_LATE", replyLate},
 	{"REPLY_NOT_FOUND", replyNotFound},
+	{"IDLE_GONE", idleGone},
+	{"IDLE_KEPT", idleKept},
+	{"IDLE_WAITING", idleWaiting},
+	{"IDLE_FORGOTTEN", idleForgotten},
 }
 
 // declareShared is the Lua that declares shared.
@@ -116,6 +123,8 @@ var (
 	ackLua string
 	//go:embed lua/claim.lua
 	claimLua string
+	//go:embed lua/idle.lua
+	idleLua string
 )
 
 var (
@@ -129,6 +138,8 @@ var (
 	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
+	// A repeated look or forget finds the same state, or the event gone.
+	idleScript = rueidis.NewLuaScriptRetryable(prelude + idleLua)
 	// The outbox's claim and acknowledgement; they change no queue state and
 	// share no names with Go. A repeated claim returns what the first one
 	// claimed (as the consumer's own entries).

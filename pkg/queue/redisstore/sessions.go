@@ -19,7 +19,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	if err := p.Check(); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
 	}
-	if err := s.list(ctx, p.EventID); err != nil {
+	if err := s.list(ctx, p.EventID, false); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
 	}
 	k := eventKeys(p.EventID, sessionKeyPrefix+p.SessionID, userKeyPrefix+p.UserID)
@@ -42,26 +42,50 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "already in use"}
 	case replyCreated, replyExisting:
 		sess, pl, err := sessionPlace(r[1:])
+		if err == nil && code == replyCreated && pl.QueueLength == 1 {
+			// Nobody else waited, so the event may have had nothing live
+			// and been taken off the live list just now (live.go).
+			err = s.list(ctx, p.EventID, true)
+		}
 		return sess, pl, code == replyCreated, err
 	}
 	return queue.Session{}, queue.Place{}, false, fmt.Errorf("redisstore: join: unexpected reply %q", code)
 }
 
-// list makes sure the event is in EventsKey before its first join script
-// runs, so a crash in between can never leave a registered event unlisted.
-// SADD is idempotent; this process repeats it once per relistEvery per event,
-// so an event whose listing was lost (Redis restarted without persistence,
-// or the set was deleted) is listed again and admits again.
-func (s *Store) list(ctx context.Context, eventID string) error {
-	if at, ok := s.listed.Load(eventID); ok && time.Since(at.(time.Time)) < relistEvery {
+// list adds the event to EventsKey and LiveKey. Before a join's script
+// (always false) it makes sure a crash in between can never leave a
+// registered event unlisted; it is repeated once per relistEvery per event
+// and process, so an event whose listing was lost (Redis restarted without
+// persistence, or a set deleted) is listed again and admits again. After a
+// join's script (always true) it is the step live.go's ordering needs, and
+// is never skipped. SADD is idempotent.
+func (s *Store) list(ctx context.Context, eventID string, always bool) error {
+	if at, ok := s.listed.Load(eventID); !always && ok && time.Since(at.(time.Time)) < relistEvery {
 		return nil
 	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	if err := s.client.Do(cctx, s.client.B().Sadd().Key(EventsKey).Member(eventID).Build()).Error(); err != nil {
-		return failed(ctx, err)
+	c := s.client
+	for _, r := range c.DoMulti(cctx, c.B().Sadd().Key(EventsKey).Member(eventID).Build(),
+		c.B().Sadd().Key(LiveKey).Member(eventID).Build()) {
+		if err := r.Error(); err != nil {
+			// A join retried after this fails lists the event before its
+			// script again, which is enough for a session that exists.
+			s.listed.Delete(eventID)
+			return failed(ctx, err)
+		}
 	}
 	s.listed.Store(eventID, time.Now())
+	return nil
+}
+
+// sadd adds member to the set key.
+func (s *Store) sadd(ctx context.Context, key, member string) error {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.client.Do(cctx, s.client.B().Sadd().Key(key).Member(member).Build()).Error(); err != nil {
+		return failed(ctx, err)
+	}
 	return nil
 }
 
@@ -178,19 +202,40 @@ func (s *Store) end(ctx context.Context, script *rueidis.Lua, refused error, id 
 
 // Admit implements queue.Store.
 func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
-	return s.batch(ctx, admitScript, eventID, now, limit)
-}
-
-// Expire implements queue.Store.
-func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
-	return s.batch(ctx, expireScript, eventID, now, limit)
-}
-
-// batch runs Admit's or Expire's script: {seq, JSON, …} or {}.
-func (s *Store) batch(ctx context.Context, script *rueidis.Lua, eventID string, now time.Time, limit int) ([]queue.Session, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	r, err := s.batch(ctx, admitScript, eventID, now, limit)
+	if err != nil || len(r) < 2 {
+		return nil, err
+	}
+	return decodeSessions(r[1:])
+}
+
+// Expire implements queue.Store. An event it leaves with nothing live is
+// taken off the live list (live.go): the processor calls Expire on every
+// live event every pass, so an event goes off the list one pass after its
+// last session ends and its outbox is relayed.
+func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	r, err := s.batch(ctx, expireScript, eventID, now, max(limit, 0))
+	if err != nil {
+		return nil, err
+	}
+	if len(r) < 2 {
+		return nil, fmt.Errorf("redisstore: unexpected expire reply of %d values", len(r))
+	}
+	out, err := decodeSessions(r[2:])
+	if err != nil {
+		return nil, err
+	}
+	if busy, _ := r[1].AsInt64(); busy == 0 && len(out) < limit {
+		return out, s.retire(ctx, eventID, now)
+	}
+	return out, nil
+}
+
+// batch runs Admit's or Expire's script.
+func (s *Store) batch(ctx context.Context, script *rueidis.Lua, eventID string, now time.Time, limit int) ([]rueidis.RedisMessage, error) {
 	k := eventKeys(eventID)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
@@ -198,11 +243,16 @@ func (s *Store) batch(ctx context.Context, script *rueidis.Lua, eventID string, 
 	if err != nil {
 		return nil, failed(ctx, err)
 	}
-	if len(r) < 2 {
+	return r, nil
+}
+
+// decodeSessions decodes sessions' JSON.
+func decodeSessions(r []rueidis.RedisMessage) ([]queue.Session, error) {
+	if len(r) == 0 {
 		return nil, nil
 	}
-	out := make([]queue.Session, 0, len(r)-1)
-	for _, m := range r[1:] {
+	out := make([]queue.Session, 0, len(r))
+	for _, m := range r {
 		raw, _ := m.ToString()
 		sess, err := decodeSession(raw)
 		if err != nil {

@@ -15,6 +15,13 @@
 //	waitroom:{<event>}:seq                counter: the last change's sequence number
 //	waitroom:{<event>}:outbox             stream: unrelayed changes (only WithOutbox)
 //	waitroom:events                       set: every event id (its own slot)
+//	waitroom:live                         set: the live events (live.go)
+//	waitroom:idle                         sorted set: idle events a join registered, score = idle since (Unix ms)
+//
+// An event a join registered is forgotten once idle (ForgetIdle): all its
+// keys are deleted but seq, a counter of a few dozen bytes, so that if it is
+// joined again its changes number on from the last, and no seq (nor Kafka
+// record id) repeats. Ended sessions keep their own expiry.
 //
 // Live sessions have no expiry of their own (Expire ends them, so nothing
 // is ever left dangling in the queue or the processing set); an ended session
@@ -123,6 +130,11 @@ type Store struct {
 	// written holds, per event, until when its settings are read past the
 	// cache because this store has just changed them (see cacheable).
 	written sync.Map
+
+	// The sweep's place in EventsKey and when its next page is due (live.go).
+	sweepMu     sync.Mutex
+	sweepCursor uint64
+	sweepAt     time.Time
 }
 
 // New returns a Store over client. The caller keeps ownership of client.

@@ -1,8 +1,13 @@
 -- ARGV[5] limit. Ends, as expired, queued sessions whose ExpiresAt <= now and
 -- admitted ones whose CheckoutDeadline <= now, earliest first (queued first on
--- a tie), at most limit. Returns {seq, JSON, JSON, …} or {}.
+-- a tie), at most limit. Returns {seq or 0, busy, JSON, JSON, …}: busy is how
+-- many live sessions and outbox entries the event has left, so that the
+-- caller can take an idle event off the live list (live.go).
+local function busy()
+  return redis.call('ZCARD', K_QUEUE) + redis.call('SCARD', K_PROCESSING) + redis.call('XLEN', K_OUTBOX)
+end
 local limit = tonumber(ARGV[5])
-if limit <= 0 then return {} end
+if limit <= 0 then return {0, busy()} end
 local q = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 local a = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 
@@ -31,7 +36,7 @@ while n < limit and (i <= #q or j <= #a) do
   picks[#picks + 1] = p
 end
 
-local changed, out = {}, {0}
+local changed, out = {}, {0, 0}
 for _, p in ipairs(picks) do
   if p.queued then
     redis.call('ZREM', K_QUEUE, p.id)
@@ -48,6 +53,7 @@ for _, p in ipairs(picks) do
     changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = STATUS_EXPIRED}
   end
 end
-if #changed == 0 then return {} end
+if #changed == 0 then return {0, busy()} end
 out[1] = announce(CHANGE_EXPIRED, changed)
+out[2] = busy()
 return out

@@ -25,6 +25,8 @@ end
 
 if redis.call('EXISTS', K_EVENT) == 0 then
   put_settings(ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+  -- Registered by a join: forgotten once idle (lua/idle.lua).
+  redis.call('HSET', K_EVENT, FIELD_AUTO, '1')
 end
 if redis.call('HGET', K_EVENT, FIELD_STATE) == STATE_CLOSED then return {REPLY_CLOSED} end
 

@@ -1,4 +1,6 @@
 -- ARGV[5] state, [6] max concurrent, [7] checkout window ms, [8] URL.
 -- Replaces the event's settings; announces nothing (no session changed).
+-- An operator's event is never forgotten, even one a join registered.
 put_settings(ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+redis.call('HDEL', K_EVENT, FIELD_AUTO)
 return 'OK'
