@@ -47,6 +47,7 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 		"KAFKA_BROKERS":                  "k:9092",
 		"KAFKA_CLIENT_ID":                "replica-7",
 		"QUEUE_REGISTER_UNKNOWN_EVENTS":  "false",
+		"QUEUE_EVENT_IDLE_TTL":           "90m",
 		"WAITROOM_TOKEN_ISSUER":          "tickets",
 		"LOG_LEVEL":                      "debug",
 		"LOG_FORMAT":                     "json",
@@ -59,6 +60,7 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 		c.Queue.SessionTTL != 10*time.Minute || c.Queue.DefaultMaxConcurrent != 7 ||
 		strings.Join(c.RedisAddrs, "|") != "a:1|b:2|c:3" || !c.KafkaEnabled() || c.Kafka.Brokers[0] != "k:9092" ||
 		c.Kafka.ClientID != "replica-7" || c.Queue.UnknownEvents != queue.RefuseUnknownEvents ||
+		c.Queue.EventIdleTTL != 90*time.Minute ||
 		c.Tokens.Issuer != "tickets" || c.Tokens.Audience != "" || c.Log.Level != slog.LevelDebug || !c.Log.JSON {
 		t.Fatalf("parsed: %+v", c)
 	}
@@ -77,6 +79,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"KAFKA_BROKERS":                  "no-port",
 		"REDIS_ADDR":                     "a:1,no-port",
 		"QUEUE_REGISTER_UNKNOWN_EVENTS":  "sometimes",
+		"QUEUE_EVENT_IDLE_TTL":           "0s",
 		"DEBUG_ADDR":                     "6060",
 		"QUEUE_CHECKOUT_WINDOW":          "18446744074", // seconds: past int64 nanoseconds
 		"QUEUE_STREAM_COALESCE":          "1ns",

@@ -106,6 +106,7 @@ func queueSettings(q *queue.Config) []setting {
 			}
 			return nil
 		}},
+		{"QUEUE_EVENT_IDLE_TTL", positiveDuration(&q.EventIdleTTL)},
 		{"CHECKOUT_URL", func(s string) error {
 			q.CheckoutURL = s
 			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)
