@@ -102,7 +102,7 @@ func load(db *bolt.DB, mcfg memstore.Config, setNow func(time.Time)) (*loaded, e
 	if len(segs) > 0 {
 		l.segment = segs[len(segs)-1]
 	}
-	if l.dropped == 0 && len(stale) == 0 {
+	if l.dropped == 0 && len(stale) == 0 || db.IsReadOnly() {
 		return l, nil
 	}
 	return l, db.Update(func(tx *bolt.Tx) error {
