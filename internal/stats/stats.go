@@ -34,8 +34,14 @@ type Limits struct {
 	StreamsPerSession int64 `json:"streams_per_session"`
 	StreamsPerIP      int64 `json:"streams_per_ip"`
 	StreamsMax        int64 `json:"streams_max"`
+	// StreamWriteTimeouts are streams ended because an update could not be
+	// written within the write timeout.
+	StreamWriteTimeouts int64 `json:"stream_write_timeouts"`
 	// ConnsPerIP are connections closed by the per-address cap.
 	ConnsPerIP int64 `json:"conns_per_ip"`
+	// H2ResetFloods are HTTP/2 connections closed with GOAWAY for resetting
+	// streams too fast.
+	H2ResetFloods int64 `json:"h2_reset_floods"`
 }
 
 // Kafka is a snapshot of the Kafka relay's progress.

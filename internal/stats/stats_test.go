@@ -24,7 +24,7 @@ func TestKeys(t *testing.T) {
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
 	}
-	wantLimits := []string{"conns_per_ip", "joins_per_ip", "streams_max", "streams_per_ip", "streams_per_session"}
+	wantLimits := []string{"conns_per_ip", "h2_reset_floods", "joins_per_ip", "stream_write_timeouts", "streams_max", "streams_per_ip", "streams_per_session"}
 	if got := keys(doc["limits"].(map[string]any)); !reflect.DeepEqual(got, wantLimits) {
 		t.Errorf("limits keys %v, want %v", got, wantLimits)
 	}

@@ -67,7 +67,8 @@ func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Han
 	cfg = cfg.withDefaults()
 	h := &waitroomHandler{svc: svc, log: cfg.Logger}
 	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit), cfg.StreamLimit))
-	return waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
+	path, handler := waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
+	return path, withWriteDeadline(cfg.StreamLimit.cfg.WriteTimeout, cfg.StreamLimit, handler)
 }
 
 // NewEventAdminServiceHandler returns the path and handler of

@@ -34,6 +34,9 @@ type StreamLimitConfig struct {
 	PerIP int
 	// Max caps the streams open on this replica (DefaultMaxStreams).
 	Max int
+	// WriteTimeout ends a stream whose update has not been written within it
+	// (DefaultStreamWriteTimeout); negative: never.
+	WriteTimeout time.Duration
 }
 
 // StreamLimiter enforces StreamLimitConfig and counts its refusals. It is
@@ -45,6 +48,7 @@ type StreamLimiter struct {
 	open                      atomic.Int64
 	refusedSession, refusedIP atomic.Int64
 	refusedMax                atomic.Int64
+	writeTimeouts             atomic.Int64
 	mu                        sync.Mutex
 	bySession                 map[string]int
 	byAddr                    map[netip.Addr]int
@@ -62,15 +66,19 @@ func NewStreamLimiter(cfg StreamLimitConfig, proxies Proxies) *StreamLimiter {
 	if cfg.Max == 0 {
 		cfg.Max = DefaultMaxStreams
 	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultStreamWriteTimeout
+	}
 	return &StreamLimiter{cfg: cfg, proxies: proxies, bySession: map[string]int{}, byAddr: map[netip.Addr]int{}}
 }
 
-// StreamRefusals counts the streams each cap refused.
-type StreamRefusals struct{ PerSession, PerIP, Max int64 }
+// StreamRefusals counts the streams each cap refused, and those ended by the
+// write timeout.
+type StreamRefusals struct{ PerSession, PerIP, Max, WriteTimeouts int64 }
 
-// Refused is how many streams each cap has refused.
+// Refused is how many streams each cap has refused or ended.
 func (l *StreamLimiter) Refused() StreamRefusals {
-	return StreamRefusals{l.refusedSession.Load(), l.refusedIP.Load(), l.refusedMax.Load()}
+	return StreamRefusals{l.refusedSession.Load(), l.refusedIP.Load(), l.refusedMax.Load(), l.writeTimeouts.Load()}
 }
 
 // Stream refusals. A client that reconnects with backoff gets in once others

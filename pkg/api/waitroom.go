@@ -85,8 +85,13 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 	debug := h.log.Enabled(ctx, slog.LevelDebug)
 	var msg wire.PositionUpdateBuf
 	var last queue.Status
+	wd := writeDeadlineFrom(ctx)
 	for {
+		// The write deadline runs whenever the stream is not waiting for an
+		// update: for each Send, and for the end Connect writes on return.
+		wd.disarm()
 		v, err := st.Next(ctx)
+		wd.arm()
 		switch {
 		case errors.Is(err, io.EOF):
 			h.log.Info("Session status changed, closing stream", "session_id", id, "event_id", event, "status", last.String())

@@ -71,7 +71,9 @@ type Config struct {
 	// defaults (api.DefaultJoinRatePerIP, api.DefaultJoinBurstPerIP).
 	JoinLimit api.JoinLimitConfig
 	// StreamLimit caps open position streams per session, per client address
-	// and per replica; the zero value is the defaults (api.DefaultStreams…).
+	// and per replica, and ends a stream whose update cannot be written in
+	// time; the zero value is the defaults (api.DefaultStreams…,
+	// api.DefaultStreamWriteTimeout).
 	StreamLimit api.StreamLimitConfig
 
 	// AdminToken enables EventAdminService for bearers of it.
@@ -85,6 +87,12 @@ type Config struct {
 	// (DefaultMaxConnsPerIP; negative: no cap). Trusted proxies
 	// (JoinLimit.TrustedProxies) are not capped.
 	MaxConnsPerIP int
+	// H2ResetsPerSecond and H2ResetBurst are the token bucket of RST_STREAM
+	// frames one HTTP/2 connection may send; over it the connection gets
+	// GOAWAY and is closed (DefaultH2ResetsPerSecond, DefaultH2ResetBurst;
+	// a negative rate: no limit).
+	H2ResetsPerSecond float64
+	H2ResetBurst      int
 	// ShutdownTimeout bounds a graceful stop (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) and
@@ -116,6 +124,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.H2ResetsPerSecond == 0 {
+		c.H2ResetsPerSecond = DefaultH2ResetsPerSecond
+	}
+	if c.H2ResetBurst <= 0 {
+		c.H2ResetBurst = DefaultH2ResetBurst
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

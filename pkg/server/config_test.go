@@ -95,6 +95,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"WAITROOM_STREAMS_PER_IP":        "0",
 		"WAITROOM_JOIN_RATE_PER_IP":      "-3",
 		"WAITROOM_TRUSTED_PROXIES":       "10.0.0.0/33",
+		"WAITROOM_STREAM_WRITE_TIMEOUT":  "500ms",
+		"WAITROOM_H2_RESETS_PER_SECOND":  "0",
+		"WAITROOM_H2_RESET_BURST":        "0",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {
@@ -177,5 +180,30 @@ func TestConfigServiceTokensFile(t *testing.T) {
 	_, err = ConfigFromEnv(env("short"))
 	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "short-secret") {
 		t.Fatalf("a short service token: %v", err)
+	}
+}
+
+// TestConfigStreamAndResetLimits: the write timeout and the HTTP/2 reset
+// bucket are read, and off turns each off.
+func TestConfigStreamAndResetLimits(t *testing.T) {
+	read := func(env map[string]string) Config {
+		t.Helper()
+		c, err := ConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := read(map[string]string{"WAITROOM_STREAM_WRITE_TIMEOUT": "5s",
+		"WAITROOM_H2_RESETS_PER_SECOND": "12.5", "WAITROOM_H2_RESET_BURST": "40"})
+	if c.StreamLimit.WriteTimeout != 5*time.Second || c.H2ResetsPerSecond != 12.5 || c.H2ResetBurst != 40 {
+		t.Fatalf("parsed %+v", c)
+	}
+	c = read(map[string]string{"WAITROOM_STREAM_WRITE_TIMEOUT": "off", "WAITROOM_H2_RESETS_PER_SECOND": "off"})
+	if c.StreamLimit.WriteTimeout >= 0 || c.H2ResetsPerSecond >= 0 {
+		t.Fatalf("off parsed as %v, %v", c.StreamLimit.WriteTimeout, c.H2ResetsPerSecond)
+	}
+	if d := (Config{}).withDefaults(); d.H2ResetsPerSecond != DefaultH2ResetsPerSecond || d.H2ResetBurst != DefaultH2ResetBurst {
+		t.Fatalf("defaults %v, %v", d.H2ResetsPerSecond, d.H2ResetBurst)
 	}
 }

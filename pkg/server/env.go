@@ -246,6 +246,13 @@ func streamLimitSettings(l *api.StreamLimitConfig) []setting {
 		{"WAITROOM_STREAMS_PER_SESSION", capOrOff(&l.PerSession)},
 		{"WAITROOM_STREAMS_PER_IP", capOrOff(&l.PerIP)},
 		{"WAITROOM_MAX_STREAMS", capOrOff(&l.Max)},
+		{"WAITROOM_STREAM_WRITE_TIMEOUT", func(s string) error {
+			if s == "off" {
+				l.WriteTimeout = -1
+				return nil
+			}
+			return durationAtLeast(&l.WriteTimeout, time.Second)(s)
+		}},
 	}
 }
 
@@ -262,6 +269,26 @@ func httpSettings(c *Config) []setting {
 		}},
 		{"SHUTDOWN_TIMEOUT", positiveDuration(&c.ShutdownTimeout)},
 		{"WAITROOM_CONNS_PER_IP", capOrOff(&c.MaxConnsPerIP)},
+		{"WAITROOM_H2_RESETS_PER_SECOND", func(s string) error {
+			if s == "off" {
+				c.H2ResetsPerSecond = -1
+				return nil
+			}
+			r, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(r > 0) || math.IsInf(r, 0) {
+				return errors.New("want resets per second above 0, or off")
+			}
+			c.H2ResetsPerSecond = r
+			return nil
+		}},
+		{"WAITROOM_H2_RESET_BURST", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			c.H2ResetBurst = n
+			return nil
+		}},
 	}
 }
 

@@ -72,7 +72,10 @@ func (s *Server) debugRoutes() http.Handler {
 
 // newHTTPServer serves HTTP/1.1 and cleartext HTTP/2 on one port, without a
 // WriteTimeout (it would cut long streams): HTTP/2 pings find dead peers and a
-// write that makes no progress closes its connection.
+// write that makes no progress closes its connection. A live peer that never
+// opens one stream's flow control is the API's write deadline's to end
+// (api.StreamLimitConfig.WriteTimeout), and one resetting streams too fast the
+// listener's (h2Guard).
 //
 // HTTP/2 is served by golang.org/x/net/http2 (configured through the same
 // http.Server settings) only to choose its write scheduler: the standard

@@ -46,6 +46,7 @@ type Server struct {
 	joinLimit   *api.JoinLimiter
 	streamLimit *api.StreamLimiter
 	conns       *connLimit
+	h2guard     *h2Guard
 }
 
 // New builds a replica and binds its ports; Serve runs it. An error names
@@ -122,7 +123,8 @@ func (s *Server) listen() error {
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR=%q: %w", s.cfg.ListenAddr, err)
 	}
-	s.conns = newConnLimit(ln, s.cfg.MaxConnsPerIP, s.cfg.JoinLimit.TrustedProxies, s.log)
+	s.h2guard = newH2Guard(ln, s.cfg.H2ResetsPerSecond, s.cfg.H2ResetBurst, s.log)
+	s.conns = newConnLimit(s.h2guard, s.cfg.MaxConnsPerIP, s.cfg.JoinLimit.TrustedProxies, s.log)
 	s.ln = s.conns
 	if s.cfg.DebugAddr == "" {
 		return nil

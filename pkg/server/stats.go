@@ -46,7 +46,8 @@ func (s *Server) stats() stats.Server {
 	sr := s.streamLimit.Refused()
 	st.Limits = stats.Limits{JoinsPerIP: s.joinLimit.Refused(),
 		StreamsPerSession: sr.PerSession, StreamsPerIP: sr.PerIP, StreamsMax: sr.Max,
-		ConnsPerIP: s.conns.Refused()}
+		StreamWriteTimeouts: sr.WriteTimeouts,
+		ConnsPerIP:          s.conns.Refused(), H2ResetFloods: s.h2guard.Floods()}
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
 	}
