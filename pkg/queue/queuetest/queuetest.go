@@ -20,7 +20,9 @@
 //   - Subtests use fresh random event ids (and session ids made from them), so
 //     a store may share one server, and its data, across all subtests. The
 //     suite never needs an empty store: Events is checked for order and for
-//     the suite's own events only.
+//     the suite's own events only. The ForgetIdle subtests pass times hours
+//     ahead, so they also forget other subtests' idle events, which are done
+//     with by then.
 //
 // The suite passes explicit times: a base of time.Now() truncated to the
 // millisecond, plus whole milliseconds, so a store that keeps milliseconds
