@@ -17,9 +17,11 @@ import (
 // A Go service joins a queue with the generated Connect client and follows
 // the position stream until the visitor is admitted.
 func Example() {
-	// A waitroom on a free port, one checkout slot, admitting every 50ms.
+	// A waitroom on a free port, one checkout slot, admitting every 50ms,
+	// keeping nothing on disk.
 	cfg := server.Config{
 		ListenAddr: "127.0.0.1:0",
+		Store:      server.StoreMemory,
 		Queue:      queue.Config{DefaultMaxConcurrent: 1, ProcessInterval: 50 * time.Millisecond},
 	}
 	ctx, stop := context.WithCancel(context.Background())
