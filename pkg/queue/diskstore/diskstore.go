@@ -46,7 +46,7 @@ var noCtx = context.Background()
 
 // DefaultSnapshotBytes is the least log, in bytes, written between two
 // snapshots.
-const DefaultSnapshotBytes = 16 << 20
+const DefaultSnapshotBytes = 64 << 20
 
 // Config configures a Store.
 type Config struct {
@@ -94,10 +94,11 @@ type Store struct {
 	subMu sync.Mutex
 	subs  map[string]map[*subscriber]struct{}
 
-	kick     chan struct{}
-	closing  chan struct{}
-	wg       sync.WaitGroup
-	backupLn net.Listener
+	kick      chan struct{}
+	prevBatch int // records in the last commit (the committer's own)
+	closing   chan struct{}
+	wg        sync.WaitGroup
+	backupLn  net.Listener
 }
 
 type subscriber struct{ h queue.ChangeHandler }

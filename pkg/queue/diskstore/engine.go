@@ -21,7 +21,7 @@ import (
 // fsynced) holds:
 //
 //	meta                  "snapshot" → the current snapshot's LSN (8 bytes)
-//	snap-<lsn, 16 hex>    chunk number (4 bytes) → CRC-32C + up to 1 MiB of a memstore dump
+//	snap-<lsn, 16 hex>    chunk number (4 bytes) → CRC-32C + up to 256 KiB of a memstore dump
 //	log-<lsn, 16 hex>     LSN (8 bytes) → one record (ops.go); records from that LSN on
 //
 // Log records are numbered 1, 2, 3, … without gaps. A snapshot at LSN S is
@@ -33,7 +33,7 @@ import (
 // FileName is the database file in the data directory.
 const FileName = "waitroom.db"
 
-const chunkSize = 1 << 20
+const chunkSize = 256 << 10
 
 var (
 	metaBucket  = []byte("meta")
