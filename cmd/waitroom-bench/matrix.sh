@@ -4,13 +4,18 @@
 # Redis backend, a fresh redis-server of its own on a free port.
 #
 #   cmd/waitroom-bench/matrix.sh OUTDIR memory [RUN...]
+#   cmd/waitroom-bench/matrix.sh OUTDIR disk   [RUN...]
 #   cmd/waitroom-bench/matrix.sh OUTDIR redis  [RUN...]
 #
 # RUN names: fanout-1k fanout-10k fanout-50k fanout-100k join join-rate
-# join-1k join-100k join-1m admit (default: all). Each writes
-# OUTDIR/<backend>-<run>.txt and .json. JOIN_RATE sets join-rate's open-loop
-# rate (default 50000/s); GOGC and GOMEMLIMIT in the environment reach the
-# server (and the tool).
+# join-1k join-100k join-1m admit (default: all), and for disk start-1m
+# (1,000,000 joined, the server killed with SIGKILL, then the time until a
+# new one on the same data answers). Each writes OUTDIR/<backend>-<run>.txt
+# and .json. JOIN_RATE sets join-rate's open-loop rate (default 50000/s);
+# GOGC and GOMEMLIMIT in the environment reach the server (and the tool).
+# SERVER_CPUS and TOOL_CPUS (taskset -c lists, e.g. 0 and 1) pin the server
+# and the tool to separate cores. The disk backend keeps each run's data in
+# OUTDIR/disk-<run>.data, emptied first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
@@ -36,24 +41,53 @@ if [ "$BACKEND" = redis ]; then
   REDIS=127.0.0.1:$RPORT
 fi
 
-run() {
-  local name=$1; shift
-  [ -n "$REDIS" ] && redis-cli -p "$RPORT" flushall >/dev/null
+case $BACKEND in
+  memory) STORE=(WAITROOM_STORE=memory) ;;
+  disk)   STORE=(WAITROOM_STORE=disk) ;;
+  redis)  STORE=(REDIS_ADDR=$REDIS) ;;
+  *) echo "unknown backend $BACKEND (want memory, disk or redis)" >&2; exit 2 ;;
+esac
+SERVER_PIN=(); TOOL_PIN=()
+[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "${TOOL_CPUS:-}" ] && TOOL_PIN=(taskset -c "$TOOL_CPUS")
+
+# start_server NAME: starts a server on the run's data and waits until it
+# answers; sets spid.
+start_server() {
+  local name=$1
   env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
-    QUEUE_PROCESS_INTERVAL=100ms WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off ${REDIS:+REDIS_ADDR=$REDIS} \
-    "$OUT/waitroom" >"$OUT/$BACKEND-$name.server.log" 2>&1 &
-  local spid=$!
+    QUEUE_PROCESS_INTERVAL=100ms WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
+    WAITROOM_DATA_DIR="$OUT/$BACKEND-$name.data" "${SERVER_PIN[@]}" \
+    "$OUT/waitroom" >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
+  spid=$!
   # Healthy, and ours: a server left on the port by something else would
   # answer the health check too.
   until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do
     kill -0 "$spid" 2>/dev/null || { echo "waitroom exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
-    sleep 0.1
+    sleep 0.01
   done
   kill -0 "$spid" 2>/dev/null || { echo "waitroom exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
-  echo "== $BACKEND $name: waitroom-bench $*"
-  WAITROOM_ADMIN_TOKEN=$TOKEN "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT ${REDIS:+-redis $REDIS} \
+}
+
+run() {
+  local name=$1; shift
+  [ -n "$REDIS" ] && redis-cli -p "$RPORT" flushall >/dev/null
+  rm -rf "$OUT/$BACKEND-$name.data" "$OUT/$BACKEND-$name.server.log"
+  start_server "$name"
+  echo "== $BACKEND $name: waitroom-bench $* (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee "$OUT/$BACKEND-$name.load"
+  WAITROOM_ADMIN_TOKEN=$TOKEN "${TOOL_PIN[@]}" "$OUT/waitroom-bench" -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT ${REDIS:+-redis $REDIS} \
     -json "$OUT/$BACKEND-$name.json" "$@" >"$OUT/$BACKEND-$name.txt" 2>"$OUT/$BACKEND-$name.progress" || true
   cat "$OUT/$BACKEND-$name.txt"
+  kill "${KILL_SIGNAL:--TERM}" "$spid"; wait "$spid" || true
+}
+
+# restart NAME: times a new server on the data a run left.
+restart() {
+  local name=$1 t0 t1
+  t0=$(date +%s.%N)
+  start_server "$name"
+  t1=$(date +%s.%N)
+  echo "start-up: $(python3 -c "print(f'{$t1-$t0:.2f}')") s; data $(du -sb "$OUT/$BACKEND-$name.data" | cut -f1) bytes" | tee -a "$OUT/$BACKEND-$name.txt"
   kill "$spid"; wait "$spid" || true
 }
 
@@ -69,6 +103,7 @@ for r in "${RUNS[@]}"; do
     join-100k)   run "$r" -scenario join -n 200000 -c 256 -prefill 100000 ;;
     join-1m)     run "$r" -scenario join -n 200000 -c 256 -prefill 1000000 ;;
     admit)       run "$r" -scenario admit -queue 50000 -admit 20000 ;;
+    start-1m)    KILL_SIGNAL=-KILL run "$r" -scenario join -n 1000 -c 256 -prefill 1000000 -verify=false; restart "$r" ;;
     *) echo "unknown run $r" >&2; exit 2 ;;
   esac
 done
