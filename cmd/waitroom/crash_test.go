@@ -128,6 +128,11 @@ func (w *crashWorld) start() {
 	}
 	w.exited = make(chan struct{})
 	go func() { w.cmd.Wait(); close(w.exited) }()
+	cmd, exited := w.cmd, w.exited
+	t.Cleanup(func() { // a failed check leaves it running
+		cmd.Process.Kill()
+		<-exited
+	})
 	w.client = waitroomv1connect.NewWaitroomServiceClient(&http.Client{Timeout: 5 * time.Second}, "http://"+addr)
 	for i := 0; ; i++ {
 		_, err := w.client.GetQueueStatus(context.Background(), connect.NewRequest(&waitroomv1.GetQueueStatusRequest{SessionId: crashEvent + "~00000000000000000000000000"}))
