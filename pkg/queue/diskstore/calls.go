@@ -154,6 +154,9 @@ func (s *Store) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Dura
 		if !due {
 			return nil
 		}
+		if n > 0 {
+			s.unwatchForgotten()
+		}
 		return &op{kind: opForgetIdle, now: now, idleFor: idleFor, limit: limit}
 	})
 	if cerr != nil {
@@ -224,4 +227,15 @@ func (s *Store) OutboxLen(ctx context.Context, eventID string) (n int64, err err
 		return 0, cerr
 	}
 	return n, err
+}
+
+// unwatchForgotten stops watching events the memory store has forgotten,
+// so that made-up event ids cost nothing once forgotten; s.mu held.
+func (s *Store) unwatchForgotten() {
+	for id, stop := range s.watched {
+		if _, _, err := s.mem.Event(noCtx, id); errors.Is(err, queue.ErrEventNotFound) {
+			stop()
+			delete(s.watched, id)
+		}
+	}
 }

@@ -2,8 +2,11 @@ package diskstore
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,3 +113,56 @@ func TestRestartRestoresExactly(t *testing.T) {
 		})
 	}
 }
+
+// TestForgottenEventsAreNotWatched: an event forgotten when idle leaves no
+// watcher behind, and one joined again is watched (its changes announced)
+// again.
+func TestForgottenEventsAreNotWatched(t *testing.T) {
+	s := openT(t, Config{Dir: t.TempDir()})
+	defer s.Close()
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	join := func(at time.Time) queue.Session {
+		sess, _, _, err := s.Join(ctx, queue.JoinParams{SessionID: queue.NewSessionID("gone"), UserID: "u", EventID: "gone", Now: at, TTL: time.Minute,
+			NewEvent: queue.Event{ID: "gone", State: queue.EventActive, MaxConcurrent: 1, CheckoutWindow: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	sess := join(now)
+	if _, err := s.Leave(ctx, sess.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(24 * time.Hour)
+	for range 3 {
+		if _, err := s.ForgetIdle(ctx, later, time.Hour, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Event(ctx, "gone"); !errors.Is(err, queue.ErrEventNotFound) {
+		t.Fatalf("the idle event was not forgotten: %v", err)
+	}
+	s.mu.Lock()
+	_, watched := s.watched["gone"]
+	s.mu.Unlock()
+	if watched {
+		t.Fatal("a forgotten event is still watched")
+	}
+	rec := &changeCount{}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.Subscribe(sctx, "gone", rec)
+	for rec.subscribed.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	join(later)
+	if rec.changes.Load() != 1 {
+		t.Fatalf("the event joined again announced %d changes, want 1", rec.changes.Load())
+	}
+}
+
+type changeCount struct{ subscribed, changes atomic.Int64 }
+
+func (c *changeCount) Subscribed()         { c.subscribed.Add(1) }
+func (c *changeCount) Change(queue.Change) { c.changes.Add(1) }
