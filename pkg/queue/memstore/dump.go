@@ -20,13 +20,23 @@ import (
 
 const dumpVersion = 1
 
+// dumpBytesPerSession is about what a session takes in a dump, with a
+// short user id.
+const dumpBytesPerSession = 112
+
 // Dump encodes the store's state. It holds the store's lock while it
-// encodes, about 50 ns per session. The encoding is canonical: two stores
-// that behave alike dump alike.
+// encodes: about 0.3 s for a million sessions. The encoding is canonical:
+// two stores that behave alike dump alike.
 func (s *Store) Dump() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := &binenc.Writer{B: make([]byte, 0, 1<<16)}
+	n := 0
+	for _, e := range s.events {
+		n += len(e.byKey) + len(e.out.entries)
+	}
+	// Sized up front: growing a 100 MB buffer by doubling copies it twice
+	// over, under the lock.
+	w := &binenc.Writer{B: make([]byte, 0, 1<<12+n*dumpBytesPerSession)}
 	w.Byte(dumpVersion)
 	w.Bool(s.outbox)
 	ids := slices.Sorted(maps.Keys(s.lastSeq))
