@@ -6,7 +6,8 @@
 // explains a missing, expired or foreign one.
 
 import assert from "node:assert/strict";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
@@ -292,18 +293,29 @@ describe("waiting room when a session expires", { timeout: 600_000 }, () => {
 
 describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
   let server;
+  let dataDir;
 
   before(async () => {
-    server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_ADMIN_TOKEN: adminToken });
+    dataDir = await mkdtemp(join(tmpdir(), "waitroom-e2e-kept-"));
   });
 
   after(async () => {
     await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("says it cannot reach the server, keeps the place shown, and recovers by itself", async () => {
+  /**
+   * joinThenLoseServer queues a visitor on a paused event, leaves and joins
+   * again, then stops the server and checks the page says so and keeps the
+   * place shown. It returns the page and the JoinQueue calls it makes.
+   */
+  async function joinThenLoseServer(env, shotName) {
+    server = await startServer(build.bin, env);
     await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "paused", state: "EVENT_STATE_PAUSED" } }, admin);
-    const page = await open(`${server.base}/e/paused`);
+    const joins = [];
+    const page = await open(`${server.base}/e/paused`, (p) =>
+      p.on("request", (req) => /WaitroomService\/JoinQueue$/.test(req.url()) && joins.push(req.url())),
+    );
     await waitText(page, "#position", "1");
 
     // Leave, then join again: the place is at the back of the line (here, first).
@@ -312,7 +324,6 @@ describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
     await page.locator("#again").click();
     await waitText(page, "#position", "1");
 
-    const port = server.port;
     await server.stop();
     await page.waitForFunction(
       () => /Can't reach the waiting room/.test(document.querySelector("#connection-text")?.textContent ?? ""),
@@ -321,12 +332,45 @@ describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
     );
     assert.equal(await page.locator("#position").textContent(), "1");
     await visible(page, "#retry");
-    await shot(page, "12-unreachable.png");
+    if (shotName) await shot(page, shotName);
+    return { page, joins, port: server.port };
+  }
 
-    // The restarted server (in-memory store) has forgotten the session and the
-    // paused event: the page joins again by itself and, alone, is admitted.
-    server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms" }, port);
+  it("keeps the place across a restart on the disk store, with no new join", async () => {
+    const env = { QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_ADMIN_TOKEN: adminToken, WAITROOM_DATA_DIR: dataDir };
+    const { page, joins, port } = await joinThenLoseServer(env, "12-unreachable.png");
+    const joinsBefore = joins.length;
+
+    // The restarted server remembers the session and that the event is
+    // paused: the page reconnects to the same place and waits on.
+    server = await startServer(build.bin, env, port);
+    await page.waitForFunction(
+      () => /^Live/.test(document.querySelector("#connection-text")?.textContent ?? ""),
+      null,
+      { timeout: 60_000 },
+    );
+    await waitText(page, "#position", "1");
+    assert.equal(joins.length, joinsBefore, "the page joined again although its session was kept");
+
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "paused", state: "EVENT_STATE_ACTIVE" } }, admin);
+    await visible(page, "#ready", 30_000);
+    assert.equal(joins.length, joinsBefore);
+    await server.stop();
+  });
+
+  it("joins again by itself when a memory-store server forgot the session", async () => {
+    const { page, joins, port } = await joinThenLoseServer({
+      QUEUE_PROCESS_INTERVAL: "200ms",
+      WAITROOM_ADMIN_TOKEN: adminToken,
+      WAITROOM_STORE: "memory",
+    });
+    const joinsBefore = joins.length;
+
+    // The restarted server has forgotten the session and the paused event:
+    // the page joins again by itself and, alone, is admitted.
+    server = await startServer(build.bin, { QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_STORE: "memory" }, port);
     await visible(page, "#ready", 60_000);
+    assert.ok(joins.length > joinsBefore, "the page was admitted without joining again");
   });
 });
 

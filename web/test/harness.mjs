@@ -47,10 +47,22 @@ export async function freePort() {
 /**
  * startServer runs the binary with the given environment and waits until
  * /healthz answers. The returned object stops it and keeps its log.
+ *
+ * The server keeps its places in the durable embedded store, in a data
+ * directory of its own that stop() removes, unless env names one
+ * (WAITROOM_DATA_DIR, which the caller owns and may start a server on again)
+ * or asks for WAITROOM_STORE=memory. Servers never share a directory by
+ * accident, and nothing lands in the working tree.
  */
-export async function startServer(bin, env, port) {
+export async function startServer(bin, env = {}, port) {
   port ??= await freePort();
   const base = `http://127.0.0.1:${port}`;
+  let ownDir = null;
+  if (env.WAITROOM_DATA_DIR === undefined && env.WAITROOM_STORE !== "memory") {
+    ownDir = await mkdtemp(join(tmpdir(), "waitroom-e2e-data-"));
+    env = { ...env, WAITROOM_DATA_DIR: ownDir };
+  }
+  const removeOwnDir = () => (ownDir ? rm(ownDir, { recursive: true, force: true }) : undefined);
   const child = spawn(bin, [], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LISTEN_ADDR: `127.0.0.1:${port}`, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -62,6 +74,7 @@ export async function startServer(bin, env, port) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) {
+      await removeOwnDir();
       throw new Error(`waitroom exited with ${child.exitCode}:\n${log}`);
     }
     try {
@@ -72,6 +85,8 @@ export async function startServer(bin, env, port) {
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
+      await exited;
+      await removeOwnDir();
       throw new Error(`waitroom did not become healthy within 30 s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -87,6 +102,7 @@ export async function startServer(bin, env, port) {
         await exited;
         clearTimeout(timer);
       }
+      await removeOwnDir();
     },
   };
 }
