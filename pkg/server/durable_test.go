@@ -52,6 +52,31 @@ func TestDiskStoreKeepsEveryPlaceAcrossRestart(t *testing.T) {
 	}
 }
 
+// TestDiskStoreKeepsItsSigningKey: with no signing key configured, the disk
+// store keeps the one the server generates, so a checkout token handed out
+// before a restart still completes after it.
+func TestDiskStoreKeepsItsSigningKey(t *testing.T) {
+	cfg := server.Config{Store: server.StoreDisk, DataDir: t.TempDir()}
+	cfg.Queue.ProcessInterval = time.Hour
+	ts := servertest.Start(t, cfg)
+	id := join(t, ts.Client(), "a", "kept-key").GetSessionId()
+	process(t, ts)
+	tok := status(t, ts.Client(), id).GetCheckoutToken()
+	if tok == "" {
+		t.Fatal("no checkout token on admission")
+	}
+	ts.Stop()
+
+	ts = servertest.Start(t, cfg)
+	_, err := ts.Client().CompleteCheckout(context.Background(), connect.NewRequest(&waitroomv1.CompleteCheckoutRequest{CheckoutToken: tok}))
+	if err != nil {
+		t.Fatalf("a checkout token from before the restart: %v", err)
+	}
+	if got := status(t, ts.Client(), id).GetStatus(); got != waitroomv1.SessionStatus_SESSION_STATUS_COMPLETED {
+		t.Fatalf("after completing with the old token the session reads %v", got)
+	}
+}
+
 // TestDiskStoreIsTheDefault: with no store named, the server keeps its data
 // in DataDir and says where; a second server on that directory is refused
 // with a message naming the setting.

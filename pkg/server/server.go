@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.store, err = s.openStore(ctx); err != nil {
 		return nil, err
 	}
-	tokens, jwks, err := newTokens(cfg, s.log)
+	tokens, jwks, err := newTokens(cfg, s.store, s.log)
 	if err != nil {
 		return nil, err
 	}

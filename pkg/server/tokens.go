@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,17 +11,18 @@ import (
 )
 
 // newTokens builds the checkout token issuer and the JWKS handler that
-// publishes its public key.
-func newTokens(cfg Config, log *slog.Logger) (checkoutTokens, http.Handler, error) {
-	var key crypto.Signer
-	var err error
-	if len(cfg.SigningKeyPEM) == 0 {
-		if key, err = token.GenerateKey(); err != nil {
+// publishes its public key. Without a configured key, the disk store keeps
+// the one it generates, so tokens outlive a restart as places do.
+func newTokens(cfg Config, store queue.Store, log *slog.Logger) (checkoutTokens, http.Handler, error) {
+	pem := cfg.SigningKeyPEM
+	if len(pem) == 0 {
+		var err error
+		if pem, err = generatedKey(store, log); err != nil {
 			return checkoutTokens{}, nil, err
 		}
-		log.Warn("No WAITROOM_SIGNING_KEY(_FILE) set: generated a signing key for this process only. " +
-			"Tokens will not verify after a restart or across replicas; run `waitroom keygen` and set one.")
-	} else if key, err = token.ParsePrivateKeyPEM(cfg.SigningKeyPEM); err != nil {
+	}
+	key, err := token.ParsePrivateKeyPEM(pem)
+	if err != nil {
 		return checkoutTokens{}, nil, err
 	}
 	iss, err := token.NewIssuer(key, cfg.Tokens)
@@ -30,6 +30,39 @@ func newTokens(cfg Config, log *slog.Logger) (checkoutTokens, http.Handler, erro
 		return checkoutTokens{}, nil, err
 	}
 	return checkoutTokens{iss}, iss.JWKSHandler(), nil
+}
+
+// secretKeeper is a store that keeps secrets with its data: the disk store.
+type secretKeeper interface {
+	Secret(name string, generate func() ([]byte, error)) ([]byte, bool, error)
+}
+
+// generatedKey makes a signing key, kept in the store when it can keep one.
+func generatedKey(store queue.Store, log *slog.Logger) ([]byte, error) {
+	generate := func() ([]byte, error) {
+		key, err := token.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		return token.EncodePrivateKeyPEM(key)
+	}
+	keeper, ok := store.(secretKeeper)
+	if !ok {
+		log.Warn("No WAITROOM_SIGNING_KEY(_FILE) set: generated a signing key for this process only. " +
+			"Tokens will not verify after a restart or across replicas; run `waitroom keygen` and set one.")
+		return generate()
+	}
+	pem, created, err := keeper.Secret("signing-key", generate)
+	if err != nil {
+		return nil, fmt.Errorf("the signing key kept in the data directory: %w", err)
+	}
+	if created {
+		log.Info("No WAITROOM_SIGNING_KEY(_FILE) set: generated a signing key and kept it in the data directory; " +
+			"tokens verify after a restart and from a backup")
+	} else {
+		log.Info("No WAITROOM_SIGNING_KEY(_FILE) set: signing with the key kept in the data directory")
+	}
+	return pem, nil
 }
 
 // checkoutTokens gives the service the token package's issuer, which knows

@@ -12,7 +12,7 @@ import (
 // The service's token issuer refuses what is not a session, and reads back
 // only tokens it signed, answering anything else as an invalid checkout_token.
 func TestCheckoutTokens(t *testing.T) {
-	tokens, _, err := newTokens(Config{}, slog.New(slog.DiscardHandler))
+	tokens, _, err := newTokens(Config{}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
