@@ -458,6 +458,25 @@ type PositionUpdate struct {
 	// estimated_wait is how long until admission at the recent admission rate;
 	// zero once admitted.
 	EstimatedWait *durationpb.Duration `protobuf:"bytes,8,opt,name=estimated_wait,proto3" json:"estimated_wait,omitempty"`
+	// heartbeat marks a keep-alive on a stream: nothing changed since the last
+	// message, and the other fields repeat that state. A stream sends one after
+	// heartbeat_interval without any other message.
+	Heartbeat bool `protobuf:"varint,9,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	// heartbeat_interval is the longest a stream stays silent: a client that
+	// hears nothing for well over it (say twice) should assume the connection is
+	// dead and reconnect. Set on a stream's first message; unset when the server
+	// sends no heartbeats.
+	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,10,opt,name=heartbeat_interval,proto3" json:"heartbeat_interval,omitempty"`
+	// fair_start is set for a session that joined before its event's sale
+	// started: the pre-queue, placed in a random order at the start.
+	FairStart *FairStart `protobuf:"bytes,11,opt,name=fair_start,proto3" json:"fair_start,omitempty"`
+	// held says the session's turn came while it was away (no open stream and
+	// no status call for the presence grace), so admission passed over it: its
+	// place is held, and it is admitted first once present again, until
+	// held_until, when it expires.
+	Held bool `protobuf:"varint,12,opt,name=held,proto3" json:"held,omitempty"`
+	// held_until is when a held session expires unless it comes back.
+	HeldUntil     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=held_until,proto3" json:"held_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -548,6 +567,123 @@ func (x *PositionUpdate) GetEstimatedWait() *durationpb.Duration {
 	return nil
 }
 
+func (x *PositionUpdate) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
+}
+
+func (x *PositionUpdate) GetHeartbeatInterval() *durationpb.Duration {
+	if x != nil {
+		return x.HeartbeatInterval
+	}
+	return nil
+}
+
+func (x *PositionUpdate) GetFairStart() *FairStart {
+	if x != nil {
+		return x.FairStart
+	}
+	return nil
+}
+
+func (x *PositionUpdate) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *PositionUpdate) GetHeldUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HeldUntil
+	}
+	return nil
+}
+
+// FairStart is a pre-queue session's view of its event's fair start.
+//
+// Before the start, status is QUEUED, queue_length is the pre-queue's size
+// and position is that same size (the furthest back the session can be
+// placed), so a client that knows nothing of fair starts shows a true bound.
+// At the start the pre-queue is placed in the order fixed by the seed, and
+// position is exact from then on.
+type FairStart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sale_starts_at is when the pre-queue is placed and admission begins.
+	SaleStartsAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=sale_starts_at,proto3" json:"sale_starts_at,omitempty"`
+	// seed_commitment is the lowercase hex SHA-256 of the seed, published
+	// before the start so that the seed cannot be chosen after the fact.
+	SeedCommitment string `protobuf:"bytes,2,opt,name=seed_commitment,proto3" json:"seed_commitment,omitempty"`
+	// placed is true once the pre-queue has been placed.
+	Placed bool `protobuf:"varint,3,opt,name=placed,proto3" json:"placed,omitempty"`
+	// seed is the seed (lowercase hex), revealed once placed: the order is the
+	// pre-queue's session ids sorted by HMAC-SHA256(seed, session_id), as
+	// `waitroom verify-shuffle` recomputes it.
+	Seed          string `protobuf:"bytes,4,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FairStart) Reset() {
+	*x = FairStart{}
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FairStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FairStart) ProtoMessage() {}
+
+func (x *FairStart) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FairStart.ProtoReflect.Descriptor instead.
+func (*FairStart) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_waitroom_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FairStart) GetSaleStartsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaleStartsAt
+	}
+	return nil
+}
+
+func (x *FairStart) GetSeedCommitment() string {
+	if x != nil {
+		return x.SeedCommitment
+	}
+	return ""
+}
+
+func (x *FairStart) GetPlaced() bool {
+	if x != nil {
+		return x.Placed
+	}
+	return false
+}
+
+func (x *FairStart) GetSeed() string {
+	if x != nil {
+		return x.Seed
+	}
+	return ""
+}
+
 // CompleteCheckoutRequest names the admitted session by id or by its token.
 type CompleteCheckoutRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -561,7 +697,7 @@ type CompleteCheckoutRequest struct {
 
 func (x *CompleteCheckoutRequest) Reset() {
 	*x = CompleteCheckoutRequest{}
-	mi := &file_waitroom_v1_waitroom_proto_msgTypes[7]
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +709,7 @@ func (x *CompleteCheckoutRequest) String() string {
 func (*CompleteCheckoutRequest) ProtoMessage() {}
 
 func (x *CompleteCheckoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_waitroom_proto_msgTypes[7]
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +722,7 @@ func (x *CompleteCheckoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteCheckoutRequest.ProtoReflect.Descriptor instead.
 func (*CompleteCheckoutRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_waitroom_proto_rawDescGZIP(), []int{7}
+	return file_waitroom_v1_waitroom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompleteCheckoutRequest) GetSessionId() string {
@@ -612,7 +748,7 @@ type CompleteCheckoutResponse struct {
 
 func (x *CompleteCheckoutResponse) Reset() {
 	*x = CompleteCheckoutResponse{}
-	mi := &file_waitroom_v1_waitroom_proto_msgTypes[8]
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +760,7 @@ func (x *CompleteCheckoutResponse) String() string {
 func (*CompleteCheckoutResponse) ProtoMessage() {}
 
 func (x *CompleteCheckoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_waitroom_proto_msgTypes[8]
+	mi := &file_waitroom_v1_waitroom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +773,7 @@ func (x *CompleteCheckoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteCheckoutResponse.ProtoReflect.Descriptor instead.
 func (*CompleteCheckoutResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_waitroom_proto_rawDescGZIP(), []int{8}
+	return file_waitroom_v1_waitroom_proto_rawDescGZIP(), []int{9}
 }
 
 var File_waitroom_v1_waitroom_proto protoreflect.FileDescriptor
@@ -676,7 +812,7 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\x1aStreamQueuePositionRequest\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
-	"session_id\"\x97\x03\n" +
+	"session_id\"\x88\x05\n" +
 	"\x0ePositionUpdate\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -689,9 +825,24 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"updated_at\x12&\n" +
 	"\x0echeckout_token\x18\x06 \x01(\tR\x0echeckout_token\x12\"\n" +
 	"\fcheckout_url\x18\a \x01(\tR\fcheckout_url\x12A\n" +
-	"\x0eestimated_wait\x18\b \x01(\v2\x19.google.protobuf.DurationR\x0eestimated_waitB\v\n" +
+	"\x0eestimated_wait\x18\b \x01(\v2\x19.google.protobuf.DurationR\x0eestimated_wait\x12\x1c\n" +
+	"\theartbeat\x18\t \x01(\bR\theartbeat\x12I\n" +
+	"\x12heartbeat_interval\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x12heartbeat_interval\x126\n" +
+	"\n" +
+	"fair_start\x18\v \x01(\v2\x16.waitroom.v1.FairStartR\n" +
+	"fair_start\x12\x12\n" +
+	"\x04held\x18\f \x01(\bR\x04held\x12:\n" +
+	"\n" +
+	"held_until\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"held_untilB\v\n" +
 	"\t_positionB\x0f\n" +
-	"\r_queue_length\"a\n" +
+	"\r_queue_length\"\xa5\x01\n" +
+	"\tFairStart\x12B\n" +
+	"\x0esale_starts_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0esale_starts_at\x12(\n" +
+	"\x0fseed_commitment\x18\x02 \x01(\tR\x0fseed_commitment\x12\x16\n" +
+	"\x06placed\x18\x03 \x01(\bR\x06placed\x12\x12\n" +
+	"\x04seed\x18\x04 \x01(\tR\x04seed\"a\n" +
 	"\x17CompleteCheckoutRequest\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -727,7 +878,7 @@ func file_waitroom_v1_waitroom_proto_rawDescGZIP() []byte {
 }
 
 var file_waitroom_v1_waitroom_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_waitroom_v1_waitroom_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_waitroom_v1_waitroom_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_waitroom_v1_waitroom_proto_goTypes = []any{
 	(SessionStatus)(0),                 // 0: waitroom.v1.SessionStatus
 	(*JoinQueueRequest)(nil),           // 1: waitroom.v1.JoinQueueRequest
@@ -737,33 +888,38 @@ var file_waitroom_v1_waitroom_proto_goTypes = []any{
 	(*LeaveQueueResponse)(nil),         // 5: waitroom.v1.LeaveQueueResponse
 	(*StreamQueuePositionRequest)(nil), // 6: waitroom.v1.StreamQueuePositionRequest
 	(*PositionUpdate)(nil),             // 7: waitroom.v1.PositionUpdate
-	(*CompleteCheckoutRequest)(nil),    // 8: waitroom.v1.CompleteCheckoutRequest
-	(*CompleteCheckoutResponse)(nil),   // 9: waitroom.v1.CompleteCheckoutResponse
-	(*durationpb.Duration)(nil),        // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 11: google.protobuf.Timestamp
+	(*FairStart)(nil),                  // 8: waitroom.v1.FairStart
+	(*CompleteCheckoutRequest)(nil),    // 9: waitroom.v1.CompleteCheckoutRequest
+	(*CompleteCheckoutResponse)(nil),   // 10: waitroom.v1.CompleteCheckoutResponse
+	(*durationpb.Duration)(nil),        // 11: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 12: google.protobuf.Timestamp
 }
 var file_waitroom_v1_waitroom_proto_depIdxs = []int32{
 	0,  // 0: waitroom.v1.JoinQueueResponse.status:type_name -> waitroom.v1.SessionStatus
-	10, // 1: waitroom.v1.JoinQueueResponse.estimated_wait:type_name -> google.protobuf.Duration
-	11, // 2: waitroom.v1.JoinQueueResponse.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 1: waitroom.v1.JoinQueueResponse.estimated_wait:type_name -> google.protobuf.Duration
+	12, // 2: waitroom.v1.JoinQueueResponse.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: waitroom.v1.PositionUpdate.status:type_name -> waitroom.v1.SessionStatus
-	11, // 4: waitroom.v1.PositionUpdate.updated_at:type_name -> google.protobuf.Timestamp
-	10, // 5: waitroom.v1.PositionUpdate.estimated_wait:type_name -> google.protobuf.Duration
-	1,  // 6: waitroom.v1.WaitroomService.JoinQueue:input_type -> waitroom.v1.JoinQueueRequest
-	3,  // 7: waitroom.v1.WaitroomService.GetQueueStatus:input_type -> waitroom.v1.GetQueueStatusRequest
-	4,  // 8: waitroom.v1.WaitroomService.LeaveQueue:input_type -> waitroom.v1.LeaveQueueRequest
-	6,  // 9: waitroom.v1.WaitroomService.StreamQueuePosition:input_type -> waitroom.v1.StreamQueuePositionRequest
-	8,  // 10: waitroom.v1.WaitroomService.CompleteCheckout:input_type -> waitroom.v1.CompleteCheckoutRequest
-	2,  // 11: waitroom.v1.WaitroomService.JoinQueue:output_type -> waitroom.v1.JoinQueueResponse
-	7,  // 12: waitroom.v1.WaitroomService.GetQueueStatus:output_type -> waitroom.v1.PositionUpdate
-	5,  // 13: waitroom.v1.WaitroomService.LeaveQueue:output_type -> waitroom.v1.LeaveQueueResponse
-	7,  // 14: waitroom.v1.WaitroomService.StreamQueuePosition:output_type -> waitroom.v1.PositionUpdate
-	9,  // 15: waitroom.v1.WaitroomService.CompleteCheckout:output_type -> waitroom.v1.CompleteCheckoutResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 4: waitroom.v1.PositionUpdate.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 5: waitroom.v1.PositionUpdate.estimated_wait:type_name -> google.protobuf.Duration
+	11, // 6: waitroom.v1.PositionUpdate.heartbeat_interval:type_name -> google.protobuf.Duration
+	8,  // 7: waitroom.v1.PositionUpdate.fair_start:type_name -> waitroom.v1.FairStart
+	12, // 8: waitroom.v1.PositionUpdate.held_until:type_name -> google.protobuf.Timestamp
+	12, // 9: waitroom.v1.FairStart.sale_starts_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: waitroom.v1.WaitroomService.JoinQueue:input_type -> waitroom.v1.JoinQueueRequest
+	3,  // 11: waitroom.v1.WaitroomService.GetQueueStatus:input_type -> waitroom.v1.GetQueueStatusRequest
+	4,  // 12: waitroom.v1.WaitroomService.LeaveQueue:input_type -> waitroom.v1.LeaveQueueRequest
+	6,  // 13: waitroom.v1.WaitroomService.StreamQueuePosition:input_type -> waitroom.v1.StreamQueuePositionRequest
+	9,  // 14: waitroom.v1.WaitroomService.CompleteCheckout:input_type -> waitroom.v1.CompleteCheckoutRequest
+	2,  // 15: waitroom.v1.WaitroomService.JoinQueue:output_type -> waitroom.v1.JoinQueueResponse
+	7,  // 16: waitroom.v1.WaitroomService.GetQueueStatus:output_type -> waitroom.v1.PositionUpdate
+	5,  // 17: waitroom.v1.WaitroomService.LeaveQueue:output_type -> waitroom.v1.LeaveQueueResponse
+	7,  // 18: waitroom.v1.WaitroomService.StreamQueuePosition:output_type -> waitroom.v1.PositionUpdate
+	10, // 19: waitroom.v1.WaitroomService.CompleteCheckout:output_type -> waitroom.v1.CompleteCheckoutResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_waitroom_proto_init() }
@@ -779,7 +935,7 @@ func file_waitroom_v1_waitroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_waitroom_proto_rawDesc), len(file_waitroom_v1_waitroom_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file waitroom/v1/waitroom.proto.
  */
 export const file_waitroom_v1_waitroom: GenFile = /*@__PURE__*/
-  fileDesc("Chp3YWl0cm9vbS92MS93YWl0cm9vbS5wcm90bxILd2FpdHJvb20udjEiSAoQSm9pblF1ZXVlUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkEhoKCGV2ZW50X2lkGAIgASgJUghldmVudF9pZCKZAwoRSm9pblF1ZXVlUmVzcG9uc2USHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZBIVCghwb3NpdGlvbhgCIAEoBUgAiAEBEicKDHF1ZXVlX2xlbmd0aBgDIAEoBUgBUgxxdWV1ZV9sZW5ndGiIAQESKgoGc3RhdHVzGAQgASgOMhoud2FpdHJvb20udjEuU2Vzc2lvblN0YXR1cxJBCg5lc3RpbWF0ZWRfd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvblIOZXN0aW1hdGVkX3dhaXQSOgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnVwZGF0ZWRfYXQSJgoOY2hlY2tvdXRfdG9rZW4YByABKAlSDmNoZWNrb3V0X3Rva2VuEiIKDGNoZWNrb3V0X3VybBgIIAEoCVIMY2hlY2tvdXRfdXJsEg8KB2NyZWF0ZWQYCSABKAhCCwoJX3Bvc2l0aW9uQg8KDV9xdWV1ZV9sZW5ndGgiNwoVR2V0UXVldWVTdGF0dXNSZXF1ZXN0Eh4KCnNlc3Npb25faWQYASABKAlSCnNlc3Npb25faWQiMwoRTGVhdmVRdWV1ZVJlcXVlc3QSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZCIUChJMZWF2ZVF1ZXVlUmVzcG9uc2UiPAoaU3RyZWFtUXVldWVQb3NpdGlvblJlcXVlc3QSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZCKFAwoOUG9zaXRpb25VcGRhdGUSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZBIVCghwb3NpdGlvbhgCIAEoBUgAiAEBEicKDHF1ZXVlX2xlbmd0aBgDIAEoBUgBUgxxdWV1ZV9sZW5ndGiIAQESKgoGc3RhdHVzGAQgASgOMhoud2FpdHJvb20udjEuU2Vzc2lvblN0YXR1cxI6Cgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKdXBkYXRlZF9hdBImCg5jaGVja291dF90b2tlbhgGIAEoCVIOY2hlY2tvdXRfdG9rZW4SIgoMY2hlY2tvdXRfdXJsGAcgASgJUgxjaGVja291dF91cmwSQQoOZXN0aW1hdGVkX3dhaXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SDmVzdGltYXRlZF93YWl0QgsKCV9wb3NpdGlvbkIPCg1fcXVldWVfbGVuZ3RoImEKF0NvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0Eh4KCnNlc3Npb25faWQYASABKAlSCnNlc3Npb25faWQSJgoOY2hlY2tvdXRfdG9rZW4YAiABKAlSDmNoZWNrb3V0X3Rva2VuIhoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZSq3AQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVFVTX1FVRVVFRBABEhgKFFNFU1NJT05fU1RBVFVTX1JFQURZEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfRVhQSVJFRBAEEhcKE1NFU1NJT05fU1RBVFVTX0xFRlQQBTLEAwoPV2FpdHJvb21TZXJ2aWNlEkoKCUpvaW5RdWV1ZRIdLndhaXRyb29tLnYxLkpvaW5RdWV1ZVJlcXVlc3QaHi53YWl0cm9vbS52MS5Kb2luUXVldWVSZXNwb25zZRJWCg5HZXRRdWV1ZVN0YXR1cxIiLndhaXRyb29tLnYxLkdldFF1ZXVlU3RhdHVzUmVxdWVzdBobLndhaXRyb29tLnYxLlBvc2l0aW9uVXBkYXRlIgOQAgESTQoKTGVhdmVRdWV1ZRIeLndhaXRyb29tLnYxLkxlYXZlUXVldWVSZXF1ZXN0Gh8ud2FpdHJvb20udjEuTGVhdmVRdWV1ZVJlc3BvbnNlEl0KE1N0cmVhbVF1ZXVlUG9zaXRpb24SJy53YWl0cm9vbS52MS5TdHJlYW1RdWV1ZVBvc2l0aW9uUmVxdWVzdBobLndhaXRyb29tLnYxLlBvc2l0aW9uVXBkYXRlMAESXwoQQ29tcGxldGVDaGVja291dBIkLndhaXRyb29tLnYxLkNvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0GiUud2FpdHJvb20udjEuQ29tcGxldGVDaGVja291dFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chp3YWl0cm9vbS92MS93YWl0cm9vbS5wcm90bxILd2FpdHJvb20udjEiSAoQSm9pblF1ZXVlUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkEhoKCGV2ZW50X2lkGAIgASgJUghldmVudF9pZCKZAwoRSm9pblF1ZXVlUmVzcG9uc2USHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZBIVCghwb3NpdGlvbhgCIAEoBUgAiAEBEicKDHF1ZXVlX2xlbmd0aBgDIAEoBUgBUgxxdWV1ZV9sZW5ndGiIAQESKgoGc3RhdHVzGAQgASgOMhoud2FpdHJvb20udjEuU2Vzc2lvblN0YXR1cxJBCg5lc3RpbWF0ZWRfd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvblIOZXN0aW1hdGVkX3dhaXQSOgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnVwZGF0ZWRfYXQSJgoOY2hlY2tvdXRfdG9rZW4YByABKAlSDmNoZWNrb3V0X3Rva2VuEiIKDGNoZWNrb3V0X3VybBgIIAEoCVIMY2hlY2tvdXRfdXJsEg8KB2NyZWF0ZWQYCSABKAhCCwoJX3Bvc2l0aW9uQg8KDV9xdWV1ZV9sZW5ndGgiNwoVR2V0UXVldWVTdGF0dXNSZXF1ZXN0Eh4KCnNlc3Npb25faWQYASABKAlSCnNlc3Npb25faWQiMwoRTGVhdmVRdWV1ZVJlcXVlc3QSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZCIUChJMZWF2ZVF1ZXVlUmVzcG9uc2UiPAoaU3RyZWFtUXVldWVQb3NpdGlvblJlcXVlc3QSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZCLlBAoOUG9zaXRpb25VcGRhdGUSHgoKc2Vzc2lvbl9pZBgBIAEoCVIKc2Vzc2lvbl9pZBIVCghwb3NpdGlvbhgCIAEoBUgAiAEBEicKDHF1ZXVlX2xlbmd0aBgDIAEoBUgBUgxxdWV1ZV9sZW5ndGiIAQESKgoGc3RhdHVzGAQgASgOMhoud2FpdHJvb20udjEuU2Vzc2lvblN0YXR1cxI6Cgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKdXBkYXRlZF9hdBImCg5jaGVja291dF90b2tlbhgGIAEoCVIOY2hlY2tvdXRfdG9rZW4SIgoMY2hlY2tvdXRfdXJsGAcgASgJUgxjaGVja291dF91cmwSQQoOZXN0aW1hdGVkX3dhaXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SDmVzdGltYXRlZF93YWl0EhEKCWhlYXJ0YmVhdBgJIAEoCBJJChJoZWFydGJlYXRfaW50ZXJ2YWwYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SEmhlYXJ0YmVhdF9pbnRlcnZhbBI2CgpmYWlyX3N0YXJ0GAsgASgLMhYud2FpdHJvb20udjEuRmFpclN0YXJ0UgpmYWlyX3N0YXJ0EgwKBGhlbGQYDCABKAgSOgoKaGVsZF91bnRpbBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCmhlbGRfdW50aWxCCwoJX3Bvc2l0aW9uQg8KDV9xdWV1ZV9sZW5ndGgilwEKCUZhaXJTdGFydBJCCg5zYWxlX3N0YXJ0c19hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDnNhbGVfc3RhcnRzX2F0EigKD3NlZWRfY29tbWl0bWVudBgCIAEoCVIPc2VlZF9jb21taXRtZW50Eg4KBnBsYWNlZBgDIAEoCBIMCgRzZWVkGAQgASgJImEKF0NvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0Eh4KCnNlc3Npb25faWQYASABKAlSCnNlc3Npb25faWQSJgoOY2hlY2tvdXRfdG9rZW4YAiABKAlSDmNoZWNrb3V0X3Rva2VuIhoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZSq3AQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVFVTX1FVRVVFRBABEhgKFFNFU1NJT05fU1RBVFVTX1JFQURZEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfRVhQSVJFRBAEEhcKE1NFU1NJT05fU1RBVFVTX0xFRlQQBTLEAwoPV2FpdHJvb21TZXJ2aWNlEkoKCUpvaW5RdWV1ZRIdLndhaXRyb29tLnYxLkpvaW5RdWV1ZVJlcXVlc3QaHi53YWl0cm9vbS52MS5Kb2luUXVldWVSZXNwb25zZRJWCg5HZXRRdWV1ZVN0YXR1cxIiLndhaXRyb29tLnYxLkdldFF1ZXVlU3RhdHVzUmVxdWVzdBobLndhaXRyb29tLnYxLlBvc2l0aW9uVXBkYXRlIgOQAgESTQoKTGVhdmVRdWV1ZRIeLndhaXRyb29tLnYxLkxlYXZlUXVldWVSZXF1ZXN0Gh8ud2FpdHJvb20udjEuTGVhdmVRdWV1ZVJlc3BvbnNlEl0KE1N0cmVhbVF1ZXVlUG9zaXRpb24SJy53YWl0cm9vbS52MS5TdHJlYW1RdWV1ZVBvc2l0aW9uUmVxdWVzdBobLndhaXRyb29tLnYxLlBvc2l0aW9uVXBkYXRlMAESXwoQQ29tcGxldGVDaGVja291dBIkLndhaXRyb29tLnYxLkNvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0GiUud2FpdHJvb20udjEuQ29tcGxldGVDaGVja291dFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * JoinQueueRequest names who joins which event's queue.
@@ -260,6 +260,50 @@ export type PositionUpdate = Message<"waitroom.v1.PositionUpdate"> & {
    * @generated from field: google.protobuf.Duration estimated_wait = 8 [json_name = "estimated_wait"];
    */
   estimatedWait?: Duration | undefined;
+
+  /**
+   * heartbeat marks a keep-alive on a stream: nothing changed since the last
+   * message, and the other fields repeat that state. A stream sends one after
+   * heartbeat_interval without any other message.
+   *
+   * @generated from field: bool heartbeat = 9;
+   */
+  heartbeat: boolean;
+
+  /**
+   * heartbeat_interval is the longest a stream stays silent: a client that
+   * hears nothing for well over it (say twice) should assume the connection is
+   * dead and reconnect. Set on a stream's first message; unset when the server
+   * sends no heartbeats.
+   *
+   * @generated from field: google.protobuf.Duration heartbeat_interval = 10 [json_name = "heartbeat_interval"];
+   */
+  heartbeatInterval?: Duration | undefined;
+
+  /**
+   * fair_start is set for a session that joined before its event's sale
+   * started: the pre-queue, placed in a random order at the start.
+   *
+   * @generated from field: waitroom.v1.FairStart fair_start = 11 [json_name = "fair_start"];
+   */
+  fairStart?: FairStart | undefined;
+
+  /**
+   * held says the session's turn came while it was away (no open stream and
+   * no status call for the presence grace), so admission passed over it: its
+   * place is held, and it is admitted first once present again, until
+   * held_until, when it expires.
+   *
+   * @generated from field: bool held = 12;
+   */
+  held: boolean;
+
+  /**
+   * held_until is when a held session expires unless it comes back.
+   *
+   * @generated from field: google.protobuf.Timestamp held_until = 13 [json_name = "held_until"];
+   */
+  heldUntil?: Timestamp | undefined;
 };
 
 /**
@@ -268,6 +312,57 @@ export type PositionUpdate = Message<"waitroom.v1.PositionUpdate"> & {
  */
 export const PositionUpdateSchema: GenMessage<PositionUpdate> = /*@__PURE__*/
   messageDesc(file_waitroom_v1_waitroom, 6);
+
+/**
+ * FairStart is a pre-queue session's view of its event's fair start.
+ *
+ * Before the start, status is QUEUED, queue_length is the pre-queue's size
+ * and position is that same size (the furthest back the session can be
+ * placed), so a client that knows nothing of fair starts shows a true bound.
+ * At the start the pre-queue is placed in the order fixed by the seed, and
+ * position is exact from then on.
+ *
+ * @generated from message waitroom.v1.FairStart
+ */
+export type FairStart = Message<"waitroom.v1.FairStart"> & {
+  /**
+   * sale_starts_at is when the pre-queue is placed and admission begins.
+   *
+   * @generated from field: google.protobuf.Timestamp sale_starts_at = 1 [json_name = "sale_starts_at"];
+   */
+  saleStartsAt?: Timestamp | undefined;
+
+  /**
+   * seed_commitment is the lowercase hex SHA-256 of the seed, published
+   * before the start so that the seed cannot be chosen after the fact.
+   *
+   * @generated from field: string seed_commitment = 2 [json_name = "seed_commitment"];
+   */
+  seedCommitment: string;
+
+  /**
+   * placed is true once the pre-queue has been placed.
+   *
+   * @generated from field: bool placed = 3;
+   */
+  placed: boolean;
+
+  /**
+   * seed is the seed (lowercase hex), revealed once placed: the order is the
+   * pre-queue's session ids sorted by HMAC-SHA256(seed, session_id), as
+   * `waitroom verify-shuffle` recomputes it.
+   *
+   * @generated from field: string seed = 4;
+   */
+  seed: string;
+};
+
+/**
+ * Describes the message waitroom.v1.FairStart.
+ * Use `create(FairStartSchema)` to create a new message.
+ */
+export const FairStartSchema: GenMessage<FairStart> = /*@__PURE__*/
+  messageDesc(file_waitroom_v1_waitroom, 7);
 
 /**
  * CompleteCheckoutRequest names the admitted session by id or by its token.
@@ -295,7 +390,7 @@ export type CompleteCheckoutRequest = Message<"waitroom.v1.CompleteCheckoutReque
  * Use `create(CompleteCheckoutRequestSchema)` to create a new message.
  */
 export const CompleteCheckoutRequestSchema: GenMessage<CompleteCheckoutRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_waitroom, 7);
+  messageDesc(file_waitroom_v1_waitroom, 8);
 
 /**
  * CompleteCheckoutResponse is empty.
@@ -310,7 +405,7 @@ export type CompleteCheckoutResponse = Message<"waitroom.v1.CompleteCheckoutResp
  * Use `create(CompleteCheckoutResponseSchema)` to create a new message.
  */
 export const CompleteCheckoutResponseSchema: GenMessage<CompleteCheckoutResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_waitroom, 8);
+  messageDesc(file_waitroom_v1_waitroom, 9);
 
 /**
  * SessionStatus is where a session is in its life.
