@@ -35,9 +35,14 @@ func (w *Writer) Change(c queue.Change) {
 		w.String(s.ID)
 		w.String(s.UserID)
 		w.Uvarint(s.Ticket)
-		w.Byte(byte(s.Status))
+		// An expiry's reason rides in the status byte's high bits: records
+		// written before there were reasons read as reason 0.
+		w.Byte(byte(s.Status) | byte(s.Reason)<<reasonShift)
 	}
 }
+
+// reasonShift places a ChangedSession's expiry reason above its status.
+const reasonShift = 4
 
 // Change reads a Change.
 func (r *Reader) Change() queue.Change {
@@ -60,8 +65,10 @@ func (r *Reader) Change() queue.Change {
 			ID:     r.String(),
 			UserID: r.String(),
 			Ticket: r.Uvarint(),
-			Status: queue.Status(r.Byte()),
 		}
+		b := r.Byte()
+		c.Sessions[i].Status = queue.Status(b & (1<<reasonShift - 1))
+		c.Sessions[i].Reason = queue.ExpiryReason(b >> reasonShift)
 	}
 	return c
 }

@@ -71,4 +71,6 @@ type ChangedSession struct {
 	Ticket uint64
 	// Status is the session's status after the change.
 	Status Status
+	// Reason says why, for a session a ChangeExpired ended.
+	Reason ExpiryReason
 }

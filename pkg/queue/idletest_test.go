@@ -62,6 +62,12 @@ func (c *countingStore) Admit(ctx context.Context, ev string, now time.Time, lim
 	return c.Store.Admit(ctx, ev, now, limit)
 }
 
+// AdmitPresent is the processor's admission call while presence is on.
+func (c *countingStore) AdmitPresent(ctx context.Context, ev string, now time.Time, limit int, hold time.Duration) ([]queue.Session, error) {
+	c.count("Admit", ev)
+	return c.Store.AdmitPresent(ctx, ev, now, limit, hold)
+}
+
 func (c *countingStore) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Duration, limit int) (int, error) {
 	c.count("ForgetIdle", "")
 	return c.Store.ForgetIdle(ctx, now, idleFor, limit)

@@ -149,7 +149,7 @@ func (s *Service) admitRound(ctx context.Context, eventID string, batch, width i
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Go(func() {
-			admitted, err := s.store.Admit(ctx, eventID, s.now(), batch)
+			admitted, err := s.admit(ctx, eventID, batch)
 			results[i] = result{len(admitted), err}
 		})
 	}

@@ -59,6 +59,12 @@ type Config struct {
 	// EventIdleTTL is how long an event a join registered is kept once it
 	// is idle (Store.ForgetIdle); events written by PutEvent are kept.
 	EventIdleTTL time.Duration
+	// PresenceGrace is how long a stream or a visitor's call keeps a session
+	// present (DefaultPresenceGrace); negative turns presence-aware
+	// admission off: the head is admitted whether present or not.
+	PresenceGrace time.Duration
+	// AbsentTTL is how long a held session keeps its place (DefaultAbsentTTL).
+	AbsentTTL time.Duration
 	// Changed, when set, is called after every change this service made
 	// (the Kafka relay uses it to wake up). It must not block.
 	Changed func(eventID string)
@@ -91,6 +97,7 @@ func (c Config) withDefaults() Config {
 	if c.EventIdleTTL <= 0 {
 		c.EventIdleTTL = DefaultEventIdleTTL
 	}
+	c = c.presenceDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -180,6 +187,7 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 	if created {
 		s.published(eventID, ChangeJoined)
 	}
+	s.markPresent(ctx, sess)
 	v, err := s.view(ctx, sess, pl)
 	return v, created, err
 }
@@ -196,6 +204,7 @@ func (s *Service) Status(ctx context.Context, sessionID string) (View, error) {
 	if sess.Status == StatusExpired {
 		return View{}, ErrSessionExpired
 	}
+	s.markPresent(ctx, sess)
 	return s.view(ctx, sess, pl)
 }
 
@@ -306,6 +315,12 @@ type Stream struct {
 func (s *Service) Watch(ctx context.Context, sessionID string) (*Stream, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return nil, err
+	}
+	if s.PresenceOn() {
+		// Present from the moment the stream opens, not from the next
+		// refresh: a held session's first message says held, and it is
+		// admitted at the next pass.
+		s.markPresent(ctx, Session{ID: sessionID, EventID: EventOfSession(sessionID), Status: StatusQueued})
 	}
 	w, err := s.streams.Watch(ctx, sessionID)
 	if err != nil {

@@ -70,6 +70,10 @@ type Session struct {
 	CheckoutDeadline time.Time
 	// EndedAt is when the session completed, expired or left.
 	EndedAt time.Time
+	// HeldUntil is set while the session is queued with its place held
+	// (presence.go): admission passed over it while it was away, and it
+	// expires at HeldUntil unless it comes back.
+	HeldUntil time.Time
 }
 
 // Place is where a queued session stands, read atomically with the event's

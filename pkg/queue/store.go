@@ -93,6 +93,11 @@ type Store interface {
 
 	// Ping checks that the store can be reached.
 	Ping(ctx context.Context) error
+
+	// PresenceStore admits by presence (presence.go). Expire also ends held
+	// sessions whose HeldUntil has passed, and Admit admits held sessions
+	// like any other.
+	PresenceStore
 }
 
 // JoinParams are the inputs of Store.Join. The caller validates them.

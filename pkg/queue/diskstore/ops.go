@@ -29,6 +29,9 @@ const (
 	opAck
 	opForgetIdle
 	opOutbox
+	// opAdmission is a presence-aware admission, logged as what it decided
+	// (presence.go): who was present is not logged.
+	opAdmission
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -42,6 +45,7 @@ type op struct {
 	ids     []string
 	idleFor time.Duration
 	on      bool
+	adm     memstore.Admission
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -81,6 +85,10 @@ func (o *op) encode() []byte {
 		w.Varint(int64(o.limit))
 	case opOutbox:
 		w.Bool(o.on)
+	case opAdmission:
+		w.String(o.id)
+		w.Time(o.now)
+		encodeAdmission(w, o.adm)
 	}
 	binary.LittleEndian.PutUint32(w.B, crc32.Checksum(w.B[4:], crcTable))
 	return w.B
@@ -119,6 +127,9 @@ func decodeOp(b []byte) (op, error) {
 		o.now, o.idleFor, o.limit = r.Time(), r.Duration(), r.Int()
 	case opOutbox:
 		o.on = r.Bool()
+	case opAdmission:
+		o.id, o.now = r.String(), r.Time()
+		o.adm = decodeAdmission(r)
 	default:
 		return op{}, fmt.Errorf("unknown record kind %d", o.kind)
 	}
@@ -152,6 +163,8 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 		_, err = m.ForgetIdle(ctx, o.now, o.idleFor, o.limit)
 	case opOutbox:
 		m.SetOutbox(o.on)
+	case opAdmission:
+		_, err = m.ApplyAdmission(ctx, o.id, o.now, o.adm)
 	}
 	return err
 }

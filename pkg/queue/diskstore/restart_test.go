@@ -43,8 +43,18 @@ func (w *workload) step(t *testing.T, s *Store) {
 		_, err = s.Leave(ctx, w.sessions[w.rng.IntN(len(w.sessions))], w.now)
 	case k < 12 && len(w.sessions) > 0:
 		_, err = s.Complete(ctx, w.sessions[w.rng.IntN(len(w.sessions))], w.now)
-	case k < 14:
+	case k < 13:
 		_, err = s.Admit(ctx, ev, w.now, 1+w.rng.IntN(3))
+	case k < 14:
+		// Presence is not logged: the admission it decides is.
+		for range w.rng.IntN(4) {
+			if len(w.sessions) > 0 {
+				id := w.sessions[w.rng.IntN(len(w.sessions))]
+				err = errors.Join(err, s.MarkPresent(ctx, queue.EventOfSession(id), []string{id}, w.now.Add(2*time.Minute)))
+			}
+		}
+		_, aerr := s.AdmitPresent(ctx, ev, w.now, 1+w.rng.IntN(3), 10*time.Minute)
+		err = errors.Join(err, aerr)
 	case k < 16:
 		_, err = s.Expire(ctx, ev, w.now, 1+w.rng.IntN(3))
 	case k < 17:

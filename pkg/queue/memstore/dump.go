@@ -18,7 +18,11 @@ import (
 // the dumped one would, call for call: that is what lets diskstore replay
 // its log on top of a snapshot.
 
-const dumpVersion = 1
+const dumpVersion = 2
+
+// dumpVersionNoPresence is the version before held places were dumped: it
+// restores with none.
+const dumpVersionNoPresence = 1
 
 // dumpBytesPerSession is about what a session takes in a dump, with a
 // short user id.
@@ -97,6 +101,7 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 			w.Change(en.Change)
 		}
 	}
+	e.dumpPresence(w)
 }
 
 func (r *rec) dump(w *binenc.Writer) {
@@ -115,7 +120,8 @@ func (r *rec) dump(w *binenc.Writer) {
 func Restore(cfg Config, b []byte) (*Store, error) {
 	s := New(cfg)
 	r := binenc.NewReader(b)
-	if v := r.Byte(); v != dumpVersion {
+	v := r.Byte()
+	if v != dumpVersion && v != dumpVersionNoPresence {
 		return nil, fmt.Errorf("memstore: dump version %d, want %d", v, dumpVersion)
 	}
 	s.outbox = r.Bool()
@@ -124,7 +130,7 @@ func Restore(cfg Config, b []byte) (*Store, error) {
 		s.lastSeq[id] = r.Uvarint()
 	}
 	for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
-		if err := s.restoreEvent(r); err != nil {
+		if err := s.restoreEvent(r, v); err != nil {
 			return nil, err
 		}
 	}
@@ -145,7 +151,7 @@ func Restore(cfg Config, b []byte) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) restoreEvent(r *binenc.Reader) error {
+func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 	cfg := r.Event()
 	seq, hadSeq := s.lastSeq[cfg.ID]
 	e := s.newEvent(cfg) // takes lastSeq[cfg.ID], which must stay
@@ -174,6 +180,9 @@ func (s *Store) restoreEvent(r *binenc.Reader) error {
 	}
 	for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
 		e.out.append(r.Change())
+	}
+	if version != dumpVersionNoPresence {
+		e.restorePresence(r)
 	}
 	if err := r.Err(); err != nil {
 		return err

@@ -48,7 +48,8 @@ func (s *Store) ExpireDue(eventID string, now time.Time) bool {
 	_, q := e.queuedHeap.due(at)
 	_, a := e.admittedHeap.due(at)
 	_, p := e.endedHeap.due(at)
-	return q || a || p
+	_, held := e.heldDue(at)
+	return q || a || p || held
 }
 
 // ForgetDue reports whether ForgetIdle(now, …, n) with n > 0 would look at

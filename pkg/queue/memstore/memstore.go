@@ -81,6 +81,8 @@ type event struct {
 	// idleGen counts the event's turns from live to idle; an idle-queue
 	// entry of an earlier turn is stale.
 	idleGen uint64
+	// pres is who is present and who is held (presence.go).
+	pres presence
 }
 
 // New returns an empty store.
@@ -135,6 +137,7 @@ func (e *event) sessionAs(r *rec, id, userID string) queue.Session {
 		AdmittedAt:       timeOf(r.admittedAt),
 		CheckoutDeadline: timeOf(r.deadline),
 		EndedAt:          timeOf(r.endedAt),
+		HeldUntil:        timeOf(e.heldUntil(r)),
 	}
 }
 
@@ -285,20 +288,24 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 	cs := make([]queue.ChangedSession, 0, n)
 	for range n {
 		head, _ := e.waiting.Min()
-		h := e.byTicket[head]
-		e.unqueue(h)
-		r := e.recs.at(h)
-		r.status = queue.StatusReady
-		r.admittedAt = unixNano(now)
-		r.deadline = unixNano(deadline)
-		e.admittedHeap.add(h)
-		e.processing++
-		ss := e.session(r)
+		ss := e.admitOne(e.byTicket[head], now, deadline)
 		out = append(out, ss)
 		cs = append(cs, changedSession(ss))
 	}
 	s.announce(e, queue.Change{Kind: queue.ChangeAdmitted, At: now, Sessions: cs, CheckoutDeadline: deadline})
 	return out, nil
+}
+
+// admitOne admits a queued session.
+func (e *event) admitOne(h handle, now, deadline time.Time) queue.Session {
+	e.unqueue(h)
+	r := e.recs.at(h)
+	r.status = queue.StatusReady
+	r.admittedAt = unixNano(now)
+	r.deadline = unixNano(deadline)
+	e.admittedHeap.add(h)
+	e.processing++
+	return e.session(r)
 }
 
 // Expire implements queue.Store. It also forgets sessions that ended more
@@ -314,6 +321,17 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 	e.purge(at)
 	var out []queue.Session
 	var cs []queue.ChangedSession
+	// Held sessions that did not come back first (presence.go).
+	for len(out) < limit {
+		h, ok := e.heldDue(at)
+		if !ok {
+			break
+		}
+		e.end(h, queue.StatusExpired, now)
+		ss := e.session(e.recs.at(h))
+		out = append(out, ss)
+		cs = append(cs, expiredSession(ss, queue.ExpiredAbsent))
+	}
 	for len(out) < limit {
 		// Take whichever deadline passed first, queued or admitted.
 		q, qok := e.queuedHeap.due(at)
@@ -325,10 +343,11 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 		if !ok {
 			break
 		}
+		reason := expiryReason(e.recs.at(h))
 		e.end(h, queue.StatusExpired, now)
 		ss := e.session(e.recs.at(h))
 		out = append(out, ss)
-		cs = append(cs, changedSession(ss))
+		cs = append(cs, expiredSession(ss, reason))
 	}
 	if len(out) > 0 {
 		s.announce(e, queue.Change{Kind: queue.ChangeExpired, At: now, Sessions: cs})
@@ -343,6 +362,7 @@ func (e *event) unqueue(h handle) {
 	e.waiting.Remove(r.ticket)
 	delete(e.byTicket, r.ticket)
 	e.queuedHeap.remove(h)
+	e.forgetPresence(r)
 }
 
 // end moves a live session to an ended status, releasing its place or slot.

@@ -79,6 +79,13 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"LiveNeverForgotten", testLiveNeverForgotten},
 		{"OperatorEventsKept", testOperatorEventsKept},
 		{"LiveListRace", testLiveListRace},
+		{"PresenceSkipsAbsentHead", testPresenceSkipsAbsentHead},
+		{"PresenceHeldComeBackFirst", testPresenceHeldComeBackFirst},
+		{"PresenceHeldExpire", testPresenceHeldExpire},
+		{"PresenceWalkBounded", testPresenceWalkBounded},
+		{"PresenceMarks", testPresenceMarks},
+		{"PresenceOffAdmitsHeld", testPresenceOffAdmitsHeld},
+		{"ExpiryReasons", testExpiryReasons},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

@@ -22,6 +22,8 @@ type sessionDoc struct {
 	AdmittedAt       int64  `json:"admitted_at_ms,omitempty"`
 	CheckoutDeadline int64  `json:"checkout_deadline_ms,omitempty"`
 	EndedAt          int64  `json:"ended_at_ms,omitempty"`
+	// HeldUntil is set while the session is held (presence.go).
+	HeldUntil int64 `json:"held_until_ms,omitempty"`
 }
 
 func decodeSession(raw string) (queue.Session, error) {
@@ -47,6 +49,7 @@ func decodeSession(raw string) (queue.Session, error) {
 		AdmittedAt:       fromMS(d.AdmittedAt),
 		CheckoutDeadline: fromMS(d.CheckoutDeadline),
 		EndedAt:          fromMS(d.EndedAt),
+		HeldUntil:        heldUntil(st, d.HeldUntil),
 	}, nil
 }
 
@@ -103,6 +106,8 @@ func scanSessionDoc(raw string) (sessionDoc, bool) {
 			d.CheckoutDeadline = num
 		case !isStr && key == "ended_at_ms":
 			d.EndedAt = num
+		case !isStr && key == "held_until_ms":
+			d.HeldUntil = num
 		case !knownKey(key):
 			// Kept by the scripts for themselves (end_request): ignored, as
 			// encoding/json ignores it.

@@ -41,6 +41,8 @@ type messageSession struct {
 	UserID string `json:"user_id"`
 	Ticket uint64 `json:"ticket"`
 	Status string `json:"status"`
+	// Reason says why an expired session expired (queue.ExpiryReason).
+	Reason string `json:"reason,omitempty"`
 }
 
 // decodeChange decodes a message, ignoring fields it does not know.
@@ -70,7 +72,8 @@ func decodeChange(data string) (queue.Change, error) {
 		if !ok {
 			return queue.Change{}, fmt.Errorf("session %s has unknown status %q", s.ID, s.Status)
 		}
-		c.Sessions[i] = queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: st}
+		c.Sessions[i] = queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: st,
+			Reason: queue.ParseExpiryReason(s.Reason)}
 	}
 	return c, nil
 }

@@ -27,6 +27,13 @@ var shared = []struct{ lua, value string }{
 	{"FLAG_OUTBOX", flagOutbox},
 	{"FLAG_CLUSTER", flagCluster},
 	{"OUTBOX_FIELD", outboxField},
+	{"KEY_PRESENT", presentKey},
+	{"KEY_HELD", heldKey},
+	{"KEY_BACK", backKey},
+	{"KEY_CURSOR", cursorKey},
+	{"REASON_QUEUE_TTL", queue.ExpiredQueueTTL.String()},
+	{"REASON_CHECKOUT_WINDOW", queue.ExpiredCheckoutWindow.String()},
+	{"REASON_ABSENT", queue.ExpiredAbsent.String()},
 
 	{"FIELD_ID", fieldID},
 	{"FIELD_STATE", fieldState},
@@ -113,6 +120,8 @@ var (
 	completeLua string
 	//go:embed lua/admit.lua
 	admitLua string
+	//go:embed lua/admit_common.lua
+	admitCommonLua string
 	//go:embed lua/expire.lua
 	expireLua string
 	//go:embed lua/put_event.lua
@@ -125,6 +134,8 @@ var (
 	claimLua string
 	//go:embed lua/idle.lua
 	idleLua string
+	//go:embed lua/presence.lua
+	presenceLua string
 )
 
 var (
@@ -135,11 +146,13 @@ var (
 	joinScript     = rueidis.NewLuaScriptRetryable(prelude + joinLua)
 	leaveScript    = rueidis.NewLuaScriptRetryable(prelude + leaveLua)
 	completeScript = rueidis.NewLuaScriptRetryable(prelude + completeLua)
-	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitLua)
+	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitCommonLua + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
 	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
 	// A repeated look or forget finds the same state, or the event gone.
 	idleScript = rueidis.NewLuaScriptRetryable(prelude + idleLua)
+	// A repeated presence mark marks the same sessions until the same time.
+	presenceScript = rueidis.NewLuaScriptRetryable(prelude + presenceLua)
 	// The outbox's claim and acknowledgement; they change no queue state and
 	// share no names with Go. A repeated claim returns what the first one
 	// claimed (as the consumer's own entries).

@@ -1,6 +1,7 @@
--- ARGV[5] limit. Ends, as expired, queued sessions whose ExpiresAt <= now and
--- admitted ones whose CheckoutDeadline <= now, earliest first (queued first on
--- a tie), at most limit. Returns {seq or 0, busy, JSON, JSON, …}: busy is how
+-- ARGV[5] limit. Ends, as expired, held sessions whose HeldUntil <= now
+-- first, then queued sessions whose ExpiresAt <= now and admitted ones whose
+-- CheckoutDeadline <= now, earliest first (queued first on a tie), at most
+-- limit; each expired session's change says why (reason). Returns {seq or 0, busy, JSON, JSON, …}: busy is how
 -- many live sessions and outbox entries the event has left, so that the
 -- caller can take an idle event off the live list (live.go).
 local function busy()
@@ -8,16 +9,30 @@ local function busy()
 end
 local limit = tonumber(ARGV[5])
 if limit <= 0 then return {0, busy()} end
-local q = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
-local a = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 
 -- Choose, and read everything the choice needs, before any write (see
 -- CLUSTER in the prelude).
-local picks, n = {}, 0
+local picks, n, picked = {}, 0, {}
+-- Held sessions that did not come back first (lua/admit_common.lua). An
+-- entry of a session no longer held is dropped.
+local h = redis.call('ZRANGEBYSCORE', K_HELD, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
+for k = 1, #h, 2 do
+  local s = load_listed(h[k])
+  local p = {id = h[k], held = true, reason = REASON_ABSENT}
+  if s and s.status == STATUS_QUEUED and s.held_until_ms == tonumber(h[k + 1]) then
+    p.s, p.owned, p.queued = s, owns_user(s), true
+    n = n + 1
+    picked[p.id] = true
+  end
+  picks[#picks + 1] = p
+end
+
+local q = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
+local a = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
 local i, j = 1, 1
 while n < limit and (i <= #q or j <= #a) do
   local queued = j > #a or (i <= #q and tonumber(q[i + 1]) <= tonumber(a[j + 1]))
-  local p = {queued = queued}
+  local p = {queued = queued, reason = queued and REASON_QUEUE_TTL or REASON_CHECKOUT_WINDOW}
   if queued then
     p.id = q[i]
     i = i + 2
@@ -26,8 +41,10 @@ while n < limit and (i <= #q or j <= #a) do
     p.id = a[j]
     j = j + 2
   end
-  local s = load_listed(p.id)
-  if s and s.status == (queued and STATUS_QUEUED or STATUS_READY) then
+  local s = not picked[p.id] and load_listed(p.id)
+  if picked[p.id] then
+    p.skip = true -- expiring above, as absent
+  elseif s and s.status == (queued and STATUS_QUEUED or STATUS_READY) then
     p.s, p.owned = s, owns_user(s)
     n = n + 1
   elseif p.ticket then
@@ -38,19 +55,26 @@ end
 
 local changed, out = {}, {0, 0}
 for _, p in ipairs(picks) do
-  if p.queued then
-    redis.call('ZREM', K_QUEUE, p.id)
-    redis.call('ZREM', K_EXPIRY, p.id)
+  if p.skip then
+    -- The same session, expiring above as absent.
+  elseif p.held and not p.s then
+    redis.call('ZREM', K_HELD, p.id) -- a stale entry: no longer held
   else
-    redis.call('SREM', K_PROCESSING, p.id)
-    redis.call('ZREM', K_DEADLINES, p.id)
-  end
-  if p.s then
-    out[#out + 1] = finish(p.s, STATUS_EXPIRED, p.owned)
-    changed[#changed + 1] = p.s
-  elseif p.ticket then
-    -- A queue entry without its session: drop it and say so (see admit.lua).
-    changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = STATUS_EXPIRED}
+    if p.queued then
+      redis.call('ZREM', K_QUEUE, p.id)
+      redis.call('ZREM', K_EXPIRY, p.id)
+    else
+      redis.call('SREM', K_PROCESSING, p.id)
+      redis.call('ZREM', K_DEADLINES, p.id)
+    end
+    if p.s then
+      out[#out + 1] = finish(p.s, STATUS_EXPIRED, p.owned)
+      p.s.reason = p.reason
+      changed[#changed + 1] = p.s
+    elseif p.ticket then
+      -- A queue entry without its session: drop it and say so (see admit.lua).
+      changed[#changed + 1] = {id = p.id, user_id = '', ticket = tonumber(p.ticket), status = STATUS_EXPIRED}
+    end
   end
 end
 if #changed == 0 then return {0, busy()} end

@@ -22,6 +22,20 @@ local OUTBOX = string.find(ARGV[4], FLAG_OUTBOX, 1, true) ~= nil
 local CLUSTER = string.find(ARGV[4], FLAG_CLUSTER, 1, true) ~= nil
 
 local function session_key(id) return PREFIX .. KEY_SESSION .. id end
+-- Presence keys (presence.go), like session keys not in KEYS: who is present
+-- until when, who is held until when, held sessions present again, and the
+-- ticket the walk has reached.
+local K_PRESENT, K_HELD = PREFIX .. KEY_PRESENT, PREFIX .. KEY_HELD
+local K_BACK, K_CURSOR = PREFIX .. KEY_BACK, PREFIX .. KEY_CURSOR
+
+-- unhold forgets s's hold as it leaves the queue or is admitted; a session
+-- that was never held costs nothing.
+local function unhold(s)
+  if not s.held_until_ms then return end
+  redis.call('ZREM', K_HELD, s.id)
+  redis.call('ZREM', K_BACK, s.id)
+  s.held_until_ms = nil
+end
 local function user_key(id) return PREFIX .. KEY_USER .. id end
 
 -- load returns a session and its JSON, or nil.
@@ -59,6 +73,7 @@ local function owns_user(s) return redis.call('GET', user_key(s.user_id)) == s.i
 -- (ExpiresAt - JoinedAt) after it ends, and its user may join again (owned:
 -- owns_user(s), read before the script's first write).
 local function finish(s, status, owned)
+  unhold(s)
   s.status = status
   s.ended_at_ms = NOW
   local raw = cjson.encode(s)
@@ -96,7 +111,7 @@ local function announce(kind, changed, deadline_ms)
   local ids, list = {}, {}
   for i, s in ipairs(changed) do
     ids[i] = s.id
-    list[i] = {id = s.id, user_id = s.user_id, ticket = s.ticket, status = s.status}
+    list[i] = {id = s.id, user_id = s.user_id, ticket = s.ticket, status = s.status, reason = s.reason}
   end
   local msg = {event_id = EVENT, update_type = kind, affected_session_ids = ids,
     timestamp = rfc3339(NOW), seq = seq, queue_length = qlen, sessions = list}
