@@ -13,7 +13,7 @@ import (
 // PositionUpdate is a session's view as GetQueueStatus and
 // StreamQueuePosition send it.
 func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
-	return &waitroomv1.PositionUpdate{
+	m := &waitroomv1.PositionUpdate{
 		SessionId:     v.Session.ID,
 		Position:      count(v.Position),
 		QueueLength:   count(v.QueueLength),
@@ -23,6 +23,8 @@ func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 		CheckoutUrl:   v.CheckoutURL,
 		EstimatedWait: estimatedWait(v.EstimatedWait),
 	}
+	setHeld(m, v, nil)
+	return m
 }
 
 // JoinQueueResponse is a session's view as JoinQueue answers it; created
@@ -50,6 +52,7 @@ type PositionUpdateBuf struct {
 	pos, n int32
 	at     timestamppb.Timestamp
 	wait   durationpb.Duration
+	held   timestamppb.Timestamp
 }
 
 // Fill sets the buffer's message to exactly what PositionUpdate(v) returns,
@@ -69,5 +72,6 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 		b.wait.Seconds, b.wait.Nanos = int64(d/time.Second), int32(d%time.Second)
 		m.EstimatedWait = &b.wait
 	}
+	setHeld(m, v, &b.held)
 	return m
 }

@@ -15,7 +15,10 @@ func sampleViews() []queue.View {
 	s := queue.Session{ID: "concert~0123456789abcdefghjkmnpqrs", UserID: "u1", EventID: "concert", Ticket: 7, Status: queue.StatusQueued}
 	ready := s
 	ready.Status = queue.StatusReady
+	held := s
+	held.HeldUntil = at.Add(15 * time.Minute)
 	return []queue.View{
+		{Session: held, Position: 3, QueueLength: 9, UpdatedAt: at},
 		{Session: s, Position: 1234, QueueLength: 100000, UpdatedAt: at, EstimatedWait: 90*time.Second + 5*time.Millisecond},
 		{Session: s, Position: 1, QueueLength: 1, UpdatedAt: at},
 		{Session: ready, QueueLength: 5, UpdatedAt: at, CheckoutToken: "tok", CheckoutURL: "/checkout"},

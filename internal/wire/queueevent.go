@@ -69,6 +69,22 @@ func QueueEvent(c queue.Change) (*waitroomv1.QueueEvent, error) {
 			Ticket:    s.Ticket,
 			Status:    SessionStatus(s.Status),
 		}
+		if c.Kind == queue.ChangeExpired {
+			m.Sessions[i].ExpiryReason = expiryReason(s.Reason)
+		}
 	}
 	return m, nil
+}
+
+// expiryReason is the wire form of why a session expired.
+func expiryReason(r queue.ExpiryReason) waitroomv1.ExpiryReason {
+	switch r {
+	case queue.ExpiredQueueTTL:
+		return waitroomv1.ExpiryReason_EXPIRY_REASON_QUEUE_TTL
+	case queue.ExpiredCheckoutWindow:
+		return waitroomv1.ExpiryReason_EXPIRY_REASON_CHECKOUT_WINDOW
+	case queue.ExpiredAbsent:
+		return waitroomv1.ExpiryReason_EXPIRY_REASON_ABSENT
+	}
+	return waitroomv1.ExpiryReason_EXPIRY_REASON_UNSPECIFIED
 }

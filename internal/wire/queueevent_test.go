@@ -73,3 +73,27 @@ func TestQueueEvent(t *testing.T) {
 func containsCompact(js, want string) bool {
 	return strings.Contains(strings.ReplaceAll(js, " ", ""), want)
 }
+
+// TestQueueEventExpiryReason: queue.expired says why each session expired.
+func TestQueueEventExpiryReason(t *testing.T) {
+	c := queue.Change{EventID: "e", Seq: 9, Kind: queue.ChangeExpired, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		Sessions: []queue.ChangedSession{
+			{ID: "e~a", Ticket: 1, Status: queue.StatusExpired, Reason: queue.ExpiredAbsent},
+			{ID: "e~b", Ticket: 2, Status: queue.StatusExpired, Reason: queue.ExpiredCheckoutWindow},
+			{ID: "e~c", Ticket: 3, Status: queue.StatusExpired, Reason: queue.ExpiredQueueTTL},
+		}}
+	m, err := wire.QueueEvent(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := protojson.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"expiry_reason":"EXPIRY_REASON_ABSENT"`, `"expiry_reason":"EXPIRY_REASON_CHECKOUT_WINDOW"`,
+		`"expiry_reason":"EXPIRY_REASON_QUEUE_TTL"`} {
+		if !containsCompact(string(js), want) {
+			t.Errorf("JSON %s lacks %s", js, want)
+		}
+	}
+}

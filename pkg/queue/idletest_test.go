@@ -63,9 +63,9 @@ func (c *countingStore) Admit(ctx context.Context, ev string, now time.Time, lim
 }
 
 // AdmitPresent is the processor's admission call while presence is on.
-func (c *countingStore) AdmitPresent(ctx context.Context, ev string, now time.Time, limit int, hold time.Duration) ([]queue.Session, error) {
+func (c *countingStore) AdmitPresent(ctx context.Context, ev string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, error) {
 	c.count("Admit", ev)
-	return c.Store.AdmitPresent(ctx, ev, now, limit, hold)
+	return c.Store.AdmitPresent(ctx, ev, now, limit, p)
 }
 
 func (c *countingStore) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Duration, limit int) (int, error) {

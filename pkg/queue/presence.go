@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Presence-aware admission. A session is present while it has an open
-// position stream on any replica or made a status call (or joined) within
-// Config.PresenceGrace. When the head of a queue is absent, admission passes
+// Presence-aware admission. A session is present within
+// Config.PresenceGrace of joining or of a status call, and while it has an
+// open position stream on any replica. When the head of a queue is absent, admission passes
 // over it to the next present session: the absent one is held. A held
 // session keeps its ticket, and so its place in line; every session not yet
 // passed over is behind it, so it is admitted first once present again. It
@@ -39,17 +39,29 @@ type PresenceStore interface {
 	// however many ids it carries.
 	MarkPresent(ctx context.Context, eventID string, ids []string, until time.Time) error
 
-	// AdmitPresent is Admit that passes over absent sessions. Held sessions
-	// (passed over before) that are present again come first, in ticket
-	// order; then it walks the queue from where the last walk stopped,
-	// admitting present sessions and holding absent ones: their HeldUntil
-	// becomes now + hold. A call passes over at most limit absent sessions,
-	// so its cost is O((admitted + limit) log n) whatever the run of absent
-	// heads; a longer run takes several calls (processor passes). With hold
-	// <= 0 it is Admit. It announces one ChangeAdmitted when it admits
-	// anyone; holding changes no position, queue length or status, and is
-	// not announced (a held session's own reads show it).
-	AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, hold time.Duration) ([]Session, error)
+	// AdmitPresent is Admit that passes over absent sessions: a session is
+	// present if MarkPresent says so at now, or if it joined less than
+	// p.Grace before now. Held sessions (passed over before) that are
+	// present again come first, in ticket order; then it walks the queue
+	// from where the last walk stopped, admitting present sessions and
+	// holding absent ones: their HeldUntil becomes now + p.Hold. A call
+	// passes over at most limit absent sessions, so its cost is
+	// O((admitted + limit) log n) whatever the run of absent heads; a longer
+	// run takes several calls (processor passes). With p.Hold <= 0 it is
+	// Admit. It announces one ChangeAdmitted when it admits anyone; holding
+	// changes no position, queue length or status, and is not announced (a
+	// held session's own reads show it).
+	AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, p PresenceRule) ([]Session, error)
+}
+
+// PresenceRule is how AdmitPresent tells the present from the absent, and
+// how long it holds the places of the absent.
+type PresenceRule struct {
+	// Grace is how long a session is present after it joined.
+	Grace time.Duration
+	// Hold is how long a passed-over session keeps its place; <= 0 turns
+	// presence-aware admission off.
+	Hold time.Duration
 }
 
 // ExpiryReason says why a session expired.
@@ -120,11 +132,12 @@ func (s *Service) admit(ctx context.Context, eventID string, limit int) ([]Sessi
 	if !s.PresenceOn() {
 		return s.store.Admit(ctx, eventID, s.now(), limit)
 	}
-	return s.store.AdmitPresent(ctx, eventID, s.now(), limit, s.cfg.AbsentTTL)
+	return s.store.AdmitPresent(ctx, eventID, s.now(), limit, PresenceRule{Grace: s.cfg.PresenceGrace, Hold: s.cfg.AbsentTTL})
 }
 
-// markPresent records a visitor's own call (a join, a status call, a stream
-// opened) as presence. It is best effort: the call it rides on has already
+// markPresent records a visitor's own call (a status call, a stream opened,
+// a repeated join) as presence; a new session is present for the grace
+// after it joined without one. It is best effort: the call it rides on has already
 // done its work, and a lost mark only risks a hold the next refresh or call
 // undoes.
 func (s *Service) markPresent(ctx context.Context, sess Session) {

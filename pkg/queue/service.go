@@ -186,8 +186,9 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 	}
 	if created {
 		s.published(eventID, ChangeJoined)
+	} else {
+		s.markPresent(ctx, sess)
 	}
-	s.markPresent(ctx, sess)
 	v, err := s.view(ctx, sess, pl)
 	return v, created, err
 }

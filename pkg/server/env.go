@@ -107,6 +107,8 @@ func queueSettings(q *queue.Config) []setting {
 			return nil
 		}},
 		{"QUEUE_EVENT_IDLE_TTL", positiveDuration(&q.EventIdleTTL)},
+		{"QUEUE_PRESENCE_GRACE", presenceGrace(&q.PresenceGrace)},
+		{"QUEUE_ABSENT_TTL", positiveDuration(&q.AbsentTTL)},
 		{"CHECKOUT_URL", func(s string) error {
 			q.CheckoutURL = s
 			return queue.ValidateCheckoutURL("CHECKOUT_URL", s)

@@ -82,6 +82,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.svc = queue.NewService(s.store, tokens, fanout.New(s.store, s.fanoutConfig()), s.queueConfig())
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
+	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunPresence(ctx) })
 	if err := s.startConsumer(); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ExpiryReason says why a session expired.
+type ExpiryReason int32
+
+const (
+	// EXPIRY_REASON_UNSPECIFIED: the session did not expire (or the change
+	// was recorded before reasons were).
+	ExpiryReason_EXPIRY_REASON_UNSPECIFIED ExpiryReason = 0
+	// EXPIRY_REASON_QUEUE_TTL: it waited in the queue longer than the session
+	// TTL (QUEUE_SESSION_TTL).
+	ExpiryReason_EXPIRY_REASON_QUEUE_TTL ExpiryReason = 1
+	// EXPIRY_REASON_CHECKOUT_WINDOW: admitted, it did not complete checkout
+	// within the event's checkout window; its slot was freed.
+	ExpiryReason_EXPIRY_REASON_CHECKOUT_WINDOW ExpiryReason = 2
+	// EXPIRY_REASON_ABSENT: its turn came while it was away, its place was
+	// held, and it did not come back by then (QUEUE_ABSENT_TTL).
+	ExpiryReason_EXPIRY_REASON_ABSENT ExpiryReason = 3
+)
+
+// Enum value maps for ExpiryReason.
+var (
+	ExpiryReason_name = map[int32]string{
+		0: "EXPIRY_REASON_UNSPECIFIED",
+		1: "EXPIRY_REASON_QUEUE_TTL",
+		2: "EXPIRY_REASON_CHECKOUT_WINDOW",
+		3: "EXPIRY_REASON_ABSENT",
+	}
+	ExpiryReason_value = map[string]int32{
+		"EXPIRY_REASON_UNSPECIFIED":     0,
+		"EXPIRY_REASON_QUEUE_TTL":       1,
+		"EXPIRY_REASON_CHECKOUT_WINDOW": 2,
+		"EXPIRY_REASON_ABSENT":          3,
+	}
+)
+
+func (x ExpiryReason) Enum() *ExpiryReason {
+	p := new(ExpiryReason)
+	*p = x
+	return p
+}
+
+func (x ExpiryReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExpiryReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_waitroom_v1_events_proto_enumTypes[0].Descriptor()
+}
+
+func (ExpiryReason) Type() protoreflect.EnumType {
+	return &file_waitroom_v1_events_proto_enumTypes[0]
+}
+
+func (x ExpiryReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExpiryReason.Descriptor instead.
+func (ExpiryReason) EnumDescriptor() ([]byte, []int) {
+	return file_waitroom_v1_events_proto_rawDescGZIP(), []int{0}
+}
+
 // QueueEvent is one atomic change of an event's queue, as published on the
 // queue.* topics. All topics share this one message.
 type QueueEvent struct {
@@ -146,7 +207,11 @@ type QueueEventSession struct {
 	// order.
 	Ticket uint64 `protobuf:"varint,3,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	// status is the session's status after the change.
-	Status        SessionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=waitroom.v1.SessionStatus" json:"status,omitempty"`
+	Status SessionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=waitroom.v1.SessionStatus" json:"status,omitempty"`
+	// expiry_reason says why, on queue.expired: the session TTL ran out in
+	// the queue, the checkout window closed, or its place was held while it
+	// was away and it did not come back in time.
+	ExpiryReason  ExpiryReason `protobuf:"varint,5,opt,name=expiry_reason,proto3,enum=waitroom.v1.ExpiryReason" json:"expiry_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,6 +272,13 @@ func (x *QueueEventSession) GetStatus() SessionStatus {
 		return x.Status
 	}
 	return SessionStatus_SESSION_STATUS_UNSPECIFIED
+}
+
+func (x *QueueEventSession) GetExpiryReason() ExpiryReason {
+	if x != nil {
+		return x.ExpiryReason
+	}
+	return ExpiryReason_EXPIRY_REASON_UNSPECIFIED
 }
 
 // CheckoutCompleted is what the checkout service sends on checkout.completed
@@ -312,14 +384,15 @@ const file_waitroom_v1_events_proto_rawDesc = "" +
 	"\fqueue_length\x18\x06 \x01(\x03H\x00R\fqueue_length\x88\x01\x01\x12*\n" +
 	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12H\n" +
 	"\x11checkout_deadline\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11checkout_deadlineB\x0f\n" +
-	"\r_queue_length\"\x99\x01\n" +
+	"\r_queue_length\"\xda\x01\n" +
 	"\x11QueueEventSession\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
 	"session_id\x12\x18\n" +
 	"\auser_id\x18\x02 \x01(\tR\auser_id\x12\x16\n" +
 	"\x06ticket\x18\x03 \x01(\x04R\x06ticket\x122\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x1a.waitroom.v1.SessionStatusR\x06status\"\xc7\x01\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1a.waitroom.v1.SessionStatusR\x06status\x12?\n" +
+	"\rexpiry_reason\x18\x05 \x01(\x0e2\x19.waitroom.v1.ExpiryReasonR\rexpiry_reason\"\xc7\x01\n" +
 	"\x11CheckoutCompleted\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -327,7 +400,12 @@ const file_waitroom_v1_events_proto_rawDesc = "" +
 	"\x0echeckout_token\x18\x02 \x01(\tR\x0echeckout_token\x12\x1a\n" +
 	"\bevent_id\x18\x03 \x01(\tR\bevent_id\x12>\n" +
 	"\fcompleted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleted_at\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\tR\x02idB\xa4\x01\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id*\x87\x01\n" +
+	"\fExpiryReason\x12\x1d\n" +
+	"\x19EXPIRY_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17EXPIRY_REASON_QUEUE_TTL\x10\x01\x12!\n" +
+	"\x1dEXPIRY_REASON_CHECKOUT_WINDOW\x10\x02\x12\x18\n" +
+	"\x14EXPIRY_REASON_ABSENT\x10\x03B\xa4\x01\n" +
 	"\x0fcom.waitroom.v1B\vEventsProtoP\x01Z7github.com/waitroom/waitroom/gen/waitroom/v1;waitroomv1\xa2\x02\x03WXX\xaa\x02\vWaitroom.V1\xca\x02\vWaitroom\\V1\xe2\x02\x17Waitroom\\V1\\GPBMetadata\xea\x02\fWaitroom::V1b\x06proto3"
 
 var (
@@ -342,25 +420,28 @@ func file_waitroom_v1_events_proto_rawDescGZIP() []byte {
 	return file_waitroom_v1_events_proto_rawDescData
 }
 
+var file_waitroom_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_waitroom_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_waitroom_v1_events_proto_goTypes = []any{
-	(*QueueEvent)(nil),            // 0: waitroom.v1.QueueEvent
-	(*QueueEventSession)(nil),     // 1: waitroom.v1.QueueEventSession
-	(*CheckoutCompleted)(nil),     // 2: waitroom.v1.CheckoutCompleted
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
-	(SessionStatus)(0),            // 4: waitroom.v1.SessionStatus
+	(ExpiryReason)(0),             // 0: waitroom.v1.ExpiryReason
+	(*QueueEvent)(nil),            // 1: waitroom.v1.QueueEvent
+	(*QueueEventSession)(nil),     // 2: waitroom.v1.QueueEventSession
+	(*CheckoutCompleted)(nil),     // 3: waitroom.v1.CheckoutCompleted
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(SessionStatus)(0),            // 5: waitroom.v1.SessionStatus
 }
 var file_waitroom_v1_events_proto_depIdxs = []int32{
-	1, // 0: waitroom.v1.QueueEvent.sessions:type_name -> waitroom.v1.QueueEventSession
-	3, // 1: waitroom.v1.QueueEvent.at:type_name -> google.protobuf.Timestamp
-	3, // 2: waitroom.v1.QueueEvent.checkout_deadline:type_name -> google.protobuf.Timestamp
-	4, // 3: waitroom.v1.QueueEventSession.status:type_name -> waitroom.v1.SessionStatus
-	3, // 4: waitroom.v1.CheckoutCompleted.completed_at:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2, // 0: waitroom.v1.QueueEvent.sessions:type_name -> waitroom.v1.QueueEventSession
+	4, // 1: waitroom.v1.QueueEvent.at:type_name -> google.protobuf.Timestamp
+	4, // 2: waitroom.v1.QueueEvent.checkout_deadline:type_name -> google.protobuf.Timestamp
+	5, // 3: waitroom.v1.QueueEventSession.status:type_name -> waitroom.v1.SessionStatus
+	0, // 4: waitroom.v1.QueueEventSession.expiry_reason:type_name -> waitroom.v1.ExpiryReason
+	4, // 5: waitroom.v1.CheckoutCompleted.completed_at:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_events_proto_init() }
@@ -375,13 +456,14 @@ func file_waitroom_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_events_proto_rawDesc), len(file_waitroom_v1_events_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_waitroom_v1_events_proto_goTypes,
 		DependencyIndexes: file_waitroom_v1_events_proto_depIdxs,
+		EnumInfos:         file_waitroom_v1_events_proto_enumTypes,
 		MessageInfos:      file_waitroom_v1_events_proto_msgTypes,
 	}.Build()
 	File_waitroom_v1_events_proto = out.File

@@ -25,10 +25,10 @@ func (s *Store) MarkPresent(ctx context.Context, eventID string, ids []string, u
 }
 
 // AdmitPresent implements queue.PresenceStore.
-func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, hold time.Duration) (out []queue.Session, err error) {
+func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) (out []queue.Session, err error) {
 	cerr := s.call(ctx, eventID, func(m *memstore.Store) *op {
 		var a memstore.Admission
-		out, a, err = m.AdmitPresentOutcome(ctx, eventID, now, limit, hold)
+		out, a, err = m.AdmitPresentOutcome(ctx, eventID, now, limit, p)
 		if err != nil || !a.Changed() {
 			return nil
 		}

@@ -53,7 +53,7 @@ func (w *workload) step(t *testing.T, s *Store) {
 				err = errors.Join(err, s.MarkPresent(ctx, queue.EventOfSession(id), []string{id}, w.now.Add(2*time.Minute)))
 			}
 		}
-		_, aerr := s.AdmitPresent(ctx, ev, w.now, 1+w.rng.IntN(3), 10*time.Minute)
+		_, aerr := s.AdmitPresent(ctx, ev, w.now, 1+w.rng.IntN(3), queue.PresenceRule{Grace: time.Minute, Hold: 10 * time.Minute})
 		err = errors.Join(err, aerr)
 	case k < 16:
 		_, err = s.Expire(ctx, ev, w.now, 1+w.rng.IntN(3))

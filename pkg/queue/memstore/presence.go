@@ -105,14 +105,14 @@ type Admission struct {
 func (a Admission) Changed() bool { return len(a.Admit) > 0 || len(a.Hold) > 0 }
 
 // AdmitPresent implements queue.PresenceStore.
-func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, hold time.Duration) ([]queue.Session, error) {
-	out, _, err := s.AdmitPresentOutcome(ctx, eventID, now, limit, hold)
+func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, error) {
+	out, _, err := s.AdmitPresentOutcome(ctx, eventID, now, limit, p)
 	return out, err
 }
 
 // AdmitPresentOutcome is AdmitPresent that also returns what it decided.
-func (s *Store) AdmitPresentOutcome(ctx context.Context, eventID string, now time.Time, limit int, hold time.Duration) ([]queue.Session, Admission, error) {
-	if hold <= 0 {
+func (s *Store) AdmitPresentOutcome(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, Admission, error) {
+	if p.Hold <= 0 {
 		out, err := s.Admit(ctx, eventID, now, limit)
 		a := Admission{}
 		for _, ss := range out {
@@ -126,9 +126,9 @@ func (s *Store) AdmitPresentOutcome(ctx context.Context, eventID string, now tim
 	if n <= 0 {
 		return nil, Admission{}, nil
 	}
-	a := e.choose(unixNano(now), n, limit)
+	a := e.choose(unixNano(now), n, limit, p.Grace)
 	if len(a.Hold) > 0 {
-		a.HeldUntil = now.Add(hold)
+		a.HeldUntil = now.Add(p.Hold)
 	}
 	return s.apply(e, now, a), a, nil
 }
@@ -156,17 +156,17 @@ func (s *Store) admittable(eventID string, limit int) (*event, int64) {
 }
 
 // choose decides an admission of at most n sessions, passing over at most
-// limit absent ones. It changes nothing but runtime presence bookkeeping.
-func (e *event) choose(now, n int64, limit int) Admission {
+// limit absent ones; a session is present for grace after it joined. It changes nothing but runtime presence bookkeeping.
+func (e *event) choose(now, n int64, limit int, grace time.Duration) Admission {
 	p := &e.pres
 	a := Admission{Cursor: p.cursor}
 	present := func(t uint64) bool {
-		key := e.recs.at(e.byTicket[t]).key
-		u, ok := p.until[key]
+		r := e.recs.at(e.byTicket[t])
+		u, ok := p.until[r.key]
 		if ok && u <= now {
-			delete(p.until, key)
+			delete(p.until, r.key)
 		}
-		return u > now
+		return u > now || addNano(r.joinedAt, int64(grace)) > now
 	}
 	// Held sessions that came back go first: every session not yet passed
 	// over is behind them. One that left again, or ended, is dropped from

@@ -15,11 +15,15 @@ const (
 	hold  = 15 * time.Minute
 	// longWindow outlasts hold, so that checkouts do not expire in tests of holds.
 	longWindow = 2 * hold
+	// joinGrace is how long a join keeps a session present in the suite's
+	// AdmitPresent calls: a few milliseconds, so that the tests' admissions
+	// (a second or more after the joins) see joiners absent unless marked.
+	joinGrace = 5 * time.Millisecond
 )
 
 func admitPresent(t *testing.T, st queue.Store, eventID string, now time.Time, limit int) []queue.Session {
 	t.Helper()
-	out, err := st.AdmitPresent(t.Context(), eventID, now, limit, hold)
+	out, err := st.AdmitPresent(t.Context(), eventID, now, limit, queue.PresenceRule{Grace: joinGrace, Hold: hold})
 	if err != nil {
 		t.Fatalf("AdmitPresent(%s): %v", eventID, err)
 	}
@@ -210,7 +214,7 @@ func testPresenceOffAdmitsHeld(t *testing.T, newStore func(*testing.T) queue.Sto
 	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 5, CheckoutWindow: longWindow})
 	ss := joinN(t, st, ev, 3, now)
 	markPresent(t, st, ev, now.Add(grace), ss[1])
-	if got, err := st.AdmitPresent(t.Context(), ev, now, 1, 0); err != nil || !slices.Equal(ids(got), ids(ss[:1])) {
+	if got, err := st.AdmitPresent(t.Context(), ev, now, 1, queue.PresenceRule{Grace: joinGrace}); err != nil || !slices.Equal(ids(got), ids(ss[:1])) {
 		t.Fatalf("AdmitPresent with no hold = %v, %v; want the head, as Admit", ids(got), err)
 	}
 	if got := admitPresent(t, st, ev, now, 1); !slices.Equal(ids(got), ids(ss[1:2])) {
@@ -238,7 +242,7 @@ func testExpiryReasons(t *testing.T, newStore func(*testing.T) queue.Store) {
 	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1, CheckoutWindow: window})
 	ss := joinN(t, st, ev, 3, now) // seq 1..3
 	markPresent(t, st, ev, now.Add(grace), ss[1])
-	admitPresent(t, st, ev, now, 10) // seq 4: session 2 admitted, 1 held
+	admitPresent(t, st, ev, now.Add(time.Second), 10) // seq 4: session 2 admitted, 1 held
 	rec := Subscribe(t, st, ev)
 	at := now.Add(ttl)
 	expire(t, st, ev, at, 10) // seq 5: all three, for three reasons
@@ -246,4 +250,20 @@ func testExpiryReasons(t *testing.T, newStore func(*testing.T) queue.Store) {
 	want := changedAs(queue.StatusExpired, ss...)
 	want[0].Reason, want[1].Reason, want[2].Reason = queue.ExpiredAbsent, queue.ExpiredCheckoutWindow, queue.ExpiredQueueTTL
 	checkChange(t, ev, cs[len(cs)-1], wantChange{kind: queue.ChangeExpired, sessions: want, length: 0, at: at})
+}
+
+// testPresenceJoinGrace: a session is present for the grace after it
+// joined, without any mark.
+func testPresenceJoinGrace(t *testing.T, newStore func(*testing.T) queue.Store) {
+	st := newStore(t)
+	ev, now := newEventID(), epoch()
+	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 5, CheckoutWindow: window})
+	old := joinN(t, st, ev, 1, now)
+	fresh, _ := join(t, st, ev, "fresh", now.Add(time.Minute))
+	at := now.Add(time.Minute + grace/2)
+	got, err := st.AdmitPresent(t.Context(), ev, at, 10, queue.PresenceRule{Grace: grace, Hold: hold})
+	if err != nil || !slices.Equal(ids(got), []string{fresh.ID}) {
+		t.Fatalf("AdmitPresent = %v, %v; want the session that joined within the grace", ids(got), err)
+	}
+	checkHeld(t, st, map[queue.Session]time.Time{old[0]: at.Add(hold)})
 }

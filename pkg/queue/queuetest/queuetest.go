@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"PresenceHeldExpire", testPresenceHeldExpire},
 		{"PresenceWalkBounded", testPresenceWalkBounded},
 		{"PresenceMarks", testPresenceMarks},
+		{"PresenceJoinGrace", testPresenceJoinGrace},
 		{"PresenceOffAdmitsHeld", testPresenceOffAdmitsHeld},
 		{"ExpiryReasons", testExpiryReasons},
 	}

@@ -48,8 +48,8 @@ func (s *Store) MarkPresent(ctx context.Context, eventID string, ids []string, u
 }
 
 // AdmitPresent implements queue.PresenceStore.
-func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, hold time.Duration) ([]queue.Session, error) {
-	if hold <= 0 {
+func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, error) {
+	if p.Hold <= 0 {
 		return s.Admit(ctx, eventID, now, limit)
 	}
 	if limit <= 0 {
@@ -58,7 +58,8 @@ func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time,
 	k := eventKeys(eventID)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	a := s.args(k, eventID, now, strconv.Itoa(limit), strconv.FormatInt(max(hold.Milliseconds(), 1), 10))
+	a := s.args(k, eventID, now, strconv.Itoa(limit), strconv.FormatInt(max(p.Hold.Milliseconds(), 1), 10),
+		strconv.FormatInt(max(p.Grace.Milliseconds(), 0), 10))
 	r, err := admitScript.Exec(cctx, s.client, k.list, a).ToArray()
 	if err != nil {
 		return nil, failed(ctx, err)

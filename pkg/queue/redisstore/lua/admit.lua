@@ -1,5 +1,5 @@
--- ARGV[5] limit, ARGV[6] hold ms (optional; > 0 passes over absent
--- sessions, lua/presence.lua). Admits from the head of the queue while the
+-- ARGV[5] limit, ARGV[6] hold ms and ARGV[7] join grace ms (optional; a
+-- hold > 0 passes over absent sessions, lua/admit_common.lua). Admits from the head of the queue while the
 -- processing set is below the event's capacity. Returns {seq, JSON, JSON, …}
 -- or {}.
 local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
@@ -7,7 +7,7 @@ if ev[1] ~= STATE_ACTIVE then return {} end
 local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
 if n <= 0 then return {} end
 local hold = tonumber(ARGV[6] or '0') or 0
-if hold > 0 then return admit_present(n, tonumber(ARGV[5]), hold, tonumber(ev[3])) end
+if hold > 0 then return admit_present(n, tonumber(ARGV[5]), hold, tonumber(ARGV[7]), tonumber(ev[3])) end
 local head = redis.call('ZRANGE', K_QUEUE, 0, n - 1, 'WITHSCORES')
 if #head == 0 then return {} end
 -- Every session first, before any write (see CLUSTER in the prelude).

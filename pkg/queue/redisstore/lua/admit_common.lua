@@ -31,23 +31,27 @@ local function admit_loaded(head, loaded, window)
   return out
 end
 
-local function present(id)
+-- marked says whether a presence mark covers id now.
+local function marked(id)
   local until_ms = redis.call('ZSCORE', K_PRESENT, id)
   return until_ms and tonumber(until_ms) > NOW
 end
 
 -- choose picks at most n sessions to admit ({id, ticket, …}) and the
--- absent ones to hold, reading only.
-local function choose(n, limit)
-  local picks, holds, seen = {}, {}, {}
+-- absent ones to hold, reading only; a session is present if marked, or
+-- for grace after it joined. It loads every session it picks (loaded, by
+-- id), before any write (see CLUSTER in the prelude).
+local function choose(n, limit, grace)
+  local picks, holds, seen, loaded = {}, {}, {}, {}
   -- Held sessions present again (lua/presence.lua marks them) come first.
   local back = redis.call('ZRANGE', K_BACK, 0, n + limit - 1, 'WITHSCORES')
   for i = 1, #back, 2 do
     if #picks / 2 >= n then break end
     local id = back[i]
     seen[#seen + 1] = id
-    if present(id) and redis.call('ZSCORE', K_HELD, id) and redis.call('ZSCORE', K_QUEUE, id) then
+    if marked(id) and redis.call('ZSCORE', K_HELD, id) and redis.call('ZSCORE', K_QUEUE, id) then
       picks[#picks + 1], picks[#picks + 2] = id, back[i + 1]
+      loaded[id] = load_listed(id) or false
     end
   end
   local cursor = redis.call('GET', K_CURSOR) or '0'
@@ -56,28 +60,28 @@ local function choose(n, limit)
     local next = redis.call('ZRANGEBYSCORE', K_QUEUE, '(' .. cursor, '+inf', 'WITHSCORES', 'LIMIT', 0, want + limit)
     for i = 1, #next, 2 do
       if #picks / 2 >= n or #holds / 2 >= limit then break end
+      local id = next[i]
       cursor = next[i + 1]
-      local list = present(next[i]) and picks or holds
-      list[#list + 1], list[#list + 2] = next[i], next[i + 1]
+      local s = load_listed(id) or false
+      loaded[id] = s
+      local here = marked(id) or (s and s.joined_at_ms + grace > NOW)
+      local list = here and picks or holds
+      list[#list + 1], list[#list + 2] = id, next[i + 1]
     end
   end
-  return picks, holds, seen, cursor
+  return picks, holds, seen, cursor, loaded
 end
 
 -- admit_present is presence-aware admission of at most n sessions.
-local function admit_present(n, limit, hold, window)
-  local picks, holds, seen, cursor = choose(n, limit)
-  -- Every session first, before any write (see CLUSTER in the prelude).
-  local loaded, held = {}, {}
-  for i = 1, #picks, 2 do loaded[i] = load_listed(picks[i]) or false end
-  for i = 1, #holds, 2 do held[i] = load_listed(holds[i]) or false end
+local function admit_present(n, limit, hold, grace, window)
+  local picks, holds, seen, cursor, byID = choose(n, limit, grace)
   for _, id in ipairs(seen) do redis.call('ZREM', K_BACK, id) end
   redis.call('SET', K_CURSOR, cursor)
   -- Presence that has ended is of no more use.
   redis.call('ZREMRANGEBYSCORE', K_PRESENT, '-inf', NOW)
   local until_ms = NOW + hold
   for i = 1, #holds, 2 do
-    local s = held[i]
+    local s = byID[holds[i]]
     if s then
       s.held_until_ms = until_ms
       save_live(s)
@@ -85,6 +89,10 @@ local function admit_present(n, limit, hold, window)
     end
   end
   if #picks == 0 then return {} end
-  for i = 1, #picks, 2 do redis.call('ZREM', K_QUEUE, picks[i]) end
+  local loaded = {}
+  for i = 1, #picks, 2 do
+    loaded[i] = byID[picks[i]]
+    redis.call('ZREM', K_QUEUE, picks[i])
+  end
   return admit_loaded(picks, loaded, window)
 end
