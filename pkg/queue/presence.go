@@ -35,8 +35,9 @@ type PresenceStore interface {
 	// until. It never shortens a session's presence. Ids of other events,
 	// malformed ids and sessions that are not queued are ignored (a queued
 	// session's presence only matters while it waits). It changes no
-	// session, so it announces nothing. One call is one store command,
-	// however many ids it carries.
+	// session, so it announces nothing. One call is one store command for
+	// thousands of ids (a store may split a huge list, so as not to hold a
+	// shared server for long).
 	MarkPresent(ctx context.Context, eventID string, ids []string, until time.Time) error
 
 	// AdmitPresent is Admit that passes over absent sessions: a session is

@@ -25,29 +25,49 @@ const (
 	cursorKey  = "held_cursor"
 )
 
-// MarkPresent implements queue.PresenceStore: one script call, whatever
-// the number of ids.
+// markChunk is the most ids one presence script marks. Redis serves
+// nothing else while a script runs, and marking costs it about 2.6 µs per
+// id (BenchmarkMarkPresent): 5,000 hold it some 13 ms.
+const markChunk = 5000
+
+// MarkPresent implements queue.PresenceStore: one script call per
+// markChunk ids.
 func (s *Store) MarkPresent(ctx context.Context, eventID string, ids []string, until time.Time) error {
-	args := make([]string, 0, 1+len(ids))
-	args = append(args, ms(until))
-	for _, id := range ids {
-		if queue.ValidateSessionID(id) == nil && queue.EventOfSession(id) == eventID {
-			args = append(args, id)
-		}
-	}
-	if len(args) == 1 || queue.ValidateEventID(eventID) != nil {
+	if queue.ValidateEventID(eventID) != nil {
 		return nil
 	}
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if queue.ValidateSessionID(id) == nil && queue.EventOfSession(id) == eventID {
+			valid = append(valid, id)
+		}
+	}
 	k := eventKeys(eventID)
+	for len(valid) > 0 {
+		n := min(len(valid), markChunk)
+		if err := s.mark(ctx, k, eventID, until, valid[:n]); err != nil {
+			return err
+		}
+		valid = valid[n:]
+	}
+	return nil
+}
+
+func (s *Store) mark(ctx context.Context, k keys, eventID string, until time.Time, ids []string) error {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
+	args := append([]string{ms(until)}, ids...)
 	if err := presenceScript.Exec(cctx, s.client, k.list, s.args(k, eventID, time.Time{}, args...)).Error(); err != nil {
 		return failed(ctx, err)
 	}
 	return nil
 }
 
-// AdmitPresent implements queue.PresenceStore.
+// AdmitPresent implements queue.PresenceStore. A call that holds limit
+// absent sessions holds Redis for about 20 µs per session
+// (BenchmarkAdmitPresent/pass1000absent); with any number of held places
+// ahead, admitting the present sessions behind them costs what admitting
+// them alone would (…/behind10000held).
 func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, error) {
 	if p.Hold <= 0 {
 		return s.Admit(ctx, eventID, now, limit)
