@@ -162,3 +162,24 @@ func TestPresenceRefreshCost(t *testing.T) {
 			delta["evalsha"], want, len(replicas), events)
 	}
 }
+
+// TestPresenceOff: with QUEUE_PRESENCE_GRACE=0 the head is admitted though
+// it has been away for hours, as before presence existed.
+func TestPresenceOff(t *testing.T) {
+	clock := newTestClock()
+	cfg := server.Config{}
+	cfg.Queue.Now = clock.Now
+	cfg.Queue.PresenceGrace = -1
+	ts := startServer(t, cfg)
+	c := protocols()[0].client(ts)
+	away := join(t, c, "away", "off")
+	here := join(t, c, "here", "off")
+	s := openStream(t, c, here.SessionId)
+	s.until(describe(2, 2), queued(2, 2))
+	clock.advance(time.Hour)
+	process(t, ts)
+	if m := status(t, c, away.SessionId); m.GetStatus() != waitroomv1.SessionStatus_SESSION_STATUS_READY || m.GetHeld() {
+		t.Fatalf("the absent head with presence off: %v", m)
+	}
+	s.until(describe(1, 1), queued(1, 1))
+}
