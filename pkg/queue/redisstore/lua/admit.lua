@@ -1,7 +1,7 @@
--- ARGV[5] limit, ARGV[6] hold ms and ARGV[7] join grace ms (optional; a
--- hold > 0 passes over absent sessions, lua/admit_common.lua). Admits from the head of the queue while the
--- processing set is below the event's capacity. Returns {seq, JSON, JSON, …}
--- or {}.
+-- ARGV[5] limit; ARGV[6] hold ms and ARGV[7] join grace ms, optional: a
+-- hold > 0 passes over absent sessions (lua/admit_common.lua). Admits from
+-- the head of the queue while the processing set is below the event's
+-- capacity. Returns {seq, JSON, JSON, …} or {}.
 local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
 if ev[1] ~= STATE_ACTIVE then return {} end
 local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
