@@ -114,7 +114,7 @@ func checkPayload(t *testing.T, m *waitroomv1.QueueEvent, c queue.Change) {
 	for i, s := range c.Sessions {
 		got := m.GetSessions()[i]
 		if got.GetSessionId() != s.ID || got.GetUserId() != s.UserID || got.GetTicket() != s.Ticket ||
-			int(got.GetStatus()) != int(s.Status) {
+			int(got.GetStatus()) != int(s.Status) || int(got.GetExpiryReason()) != int(s.Reason) {
 			t.Errorf("%s: session %d is %v, want %+v", id, i, got, s)
 		}
 	}
