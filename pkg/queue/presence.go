@@ -11,7 +11,8 @@ import (
 // over it to the next present session: the absent one is held. A held
 // session keeps its ticket, and so its place in line; every session not yet
 // passed over is behind it, so it is admitted first once present again. It
-// expires at its HeldUntil (ExpiredAbsent) if it does not come back.
+// expires at its HeldUntil (ExpiredAbsent) if it is absent then; one that is
+// back, waiting for a free slot, keeps its place while it stays present.
 //
 // Presence costs the store O(replicas) commands per grace period, not
 // O(streams): each replica tells the store, per event, every session it

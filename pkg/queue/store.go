@@ -95,8 +95,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// PresenceStore admits by presence (presence.go). Expire also ends held
-	// sessions whose HeldUntil has passed, and Admit admits held sessions
-	// like any other.
+	// sessions whose HeldUntil has passed and that are absent then (one
+	// marked present gets HeldUntil = the end of its presence instead), and
+	// Admit admits held sessions like any other.
 	PresenceStore
 }
 

@@ -89,9 +89,13 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit int) (out []queue.Session, err error) {
 	cerr := s.call(ctx, eventID, func(m *memstore.Store) *op {
 		due := limit > 0 && m.ExpireDue(eventID, now)
-		out, err = m.Expire(ctx, eventID, now, limit)
+		var rs []memstore.Respite
+		out, rs, err = m.ExpireOutcome(ctx, eventID, now, limit)
 		if !due {
 			return nil
+		}
+		if len(rs) > 0 {
+			return &op{kind: opExpireRespite, id: eventID, now: now, limit: limit, rs: rs}
 		}
 		return &op{kind: opExpire, id: eventID, now: now, limit: limit}
 	})

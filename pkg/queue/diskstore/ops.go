@@ -32,6 +32,9 @@ const (
 	// opAdmission is a presence-aware admission, logged as what it decided
 	// (presence.go): who was present is not logged.
 	opAdmission
+	// opExpireRespite is an Expire that let held sessions present at their
+	// HeldUntil keep their place, logged with those respites.
+	opExpireRespite
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -46,6 +49,7 @@ type op struct {
 	idleFor time.Duration
 	on      bool
 	adm     memstore.Admission
+	rs      []memstore.Respite
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -89,6 +93,11 @@ func (o *op) encode() []byte {
 		w.String(o.id)
 		w.Time(o.now)
 		encodeAdmission(w, o.adm)
+	case opExpireRespite:
+		w.String(o.id)
+		w.Time(o.now)
+		w.Varint(int64(o.limit))
+		encodeRespites(w, o.rs)
 	}
 	binary.LittleEndian.PutUint32(w.B, crc32.Checksum(w.B[4:], crcTable))
 	return w.B
@@ -130,6 +139,9 @@ func decodeOp(b []byte) (op, error) {
 	case opAdmission:
 		o.id, o.now = r.String(), r.Time()
 		o.adm = decodeAdmission(r)
+	case opExpireRespite:
+		o.id, o.now, o.limit = r.String(), r.Time(), r.Int()
+		o.rs = decodeRespites(r)
 	default:
 		return op{}, fmt.Errorf("unknown record kind %d", o.kind)
 	}
@@ -165,6 +177,8 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 		m.SetOutbox(o.on)
 	case opAdmission:
 		_, err = m.ApplyAdmission(ctx, o.id, o.now, o.adm)
+	case opExpireRespite:
+		_, err = m.ExpireWith(ctx, o.id, o.now, o.limit, o.rs)
 	}
 	return err
 }

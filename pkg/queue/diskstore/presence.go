@@ -11,7 +11,9 @@ import (
 
 // Presence is runtime state, told again by every stream's refresh, and is
 // not logged; a presence-aware admission is logged as the admission it
-// decided, so replaying it makes the same change whoever is present then.
+// decided, and an Expire that spared held sessions present at their
+// HeldUntil with those respites, so replaying either makes the same change
+// whoever is present then.
 // After a restart nobody is present until streams reconnect or visitors
 // call; a head passed over meanwhile keeps its place and is admitted first
 // once back.
@@ -65,4 +67,24 @@ func decodeAdmission(r *binenc.Reader) memstore.Admission {
 	a.HeldUntil = r.Time()
 	a.Cursor = r.Uvarint()
 	return a
+}
+
+func encodeRespites(w *binenc.Writer, rs []memstore.Respite) {
+	w.Uvarint(uint64(len(rs)))
+	for _, r := range rs {
+		w.Uvarint(r.Ticket)
+		w.Time(r.Until)
+	}
+}
+
+func decodeRespites(r *binenc.Reader) []memstore.Respite {
+	n := r.Uvarint()
+	if n > uint64(r.Len()) {
+		return nil // r.Done fails on what is left
+	}
+	rs := make([]memstore.Respite, 0, n)
+	for ; n > 0 && r.Err() == nil; n-- {
+		rs = append(rs, memstore.Respite{Ticket: r.Uvarint(), Until: r.Time()})
+	}
+	return rs
 }

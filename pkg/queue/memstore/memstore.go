@@ -311,6 +311,13 @@ func (e *event) admitOne(h handle, now, deadline time.Time) queue.Session {
 // Expire implements queue.Store. It also forgets sessions that ended more
 // than their TTL ago.
 func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
+	out, _ := s.expire(eventID, now, limit, livePresence)
+	return out, nil
+}
+
+// expire is Expire, with spare deciding which held sessions are present
+// when their HeldUntil comes (presence.go).
+func (s *Store) expire(eventID string, now time.Time, limit int, spare spareFunc) ([]queue.Session, []Respite) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[eventID]
@@ -319,19 +326,7 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 	}
 	at := unixNano(now)
 	e.purge(at)
-	var out []queue.Session
-	var cs []queue.ChangedSession
-	// Held sessions that did not come back first (presence.go).
-	for len(out) < limit {
-		h, ok := e.heldDue(at)
-		if !ok {
-			break
-		}
-		e.end(h, queue.StatusExpired, now)
-		ss := e.session(e.recs.at(h))
-		out = append(out, ss)
-		cs = append(cs, expiredSession(ss, queue.ExpiredAbsent))
-	}
+	out, cs, respites := e.expireHeld(now, limit, spare)
 	for len(out) < limit {
 		// Take whichever deadline passed first, queued or admitted.
 		q, qok := e.queuedHeap.due(at)
@@ -353,7 +348,7 @@ func (s *Store) Expire(ctx context.Context, eventID string, now time.Time, limit
 		s.announce(e, queue.Change{Kind: queue.ChangeExpired, At: now, Sessions: cs})
 		s.settle(e, at)
 	}
-	return out, nil
+	return out, respites
 }
 
 // unqueue takes a queued session out of the waiting set and its heap.

@@ -333,3 +333,72 @@ func (e *event) restorePresence(r *binenc.Reader) {
 		e.pres.due.push(heldEntry{until: until, ticket: t})
 	}
 }
+
+// Respite is a held session that was present when its HeldUntil came: it
+// keeps its place (first in line, waiting for a free slot) until Until, the
+// end of its presence then, and expires at the first HeldUntil it is absent.
+type Respite struct {
+	Ticket uint64
+	Until  time.Time
+}
+
+// spareFunc says until when r, a held session whose HeldUntil has come, is
+// present (Unix ns); unset or a time not after now: it expires.
+type spareFunc func(e *event, r *rec) int64
+
+// livePresence is who the store knows to be present.
+func livePresence(e *event, r *rec) int64 {
+	if u, ok := e.pres.until[r.key]; ok {
+		return u
+	}
+	return unset
+}
+
+// expireHeld ends, as absent, at most limit held sessions whose HeldUntil
+// has come; one present then gets a respite instead.
+func (e *event) expireHeld(now time.Time, limit int, spare spareFunc) ([]queue.Session, []queue.ChangedSession, []Respite) {
+	at := unixNano(now)
+	var out []queue.Session
+	var cs []queue.ChangedSession
+	var respites []Respite
+	for len(out) < limit {
+		h, ok := e.heldDue(at)
+		if !ok {
+			break
+		}
+		r := e.recs.at(h)
+		if u := spare(e, r); u > at {
+			e.pres.held[r.ticket] = u
+			e.pres.due.push(heldEntry{until: u, ticket: r.ticket})
+			respites = append(respites, Respite{Ticket: r.ticket, Until: timeOf(u)})
+			continue
+		}
+		e.end(h, queue.StatusExpired, now)
+		ss := e.session(r)
+		out = append(out, ss)
+		cs = append(cs, expiredSession(ss, queue.ExpiredAbsent))
+	}
+	return out, cs, respites
+}
+
+// ExpireOutcome is Expire that also returns the respites it gave.
+func (s *Store) ExpireOutcome(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, []Respite, error) {
+	out, rs := s.expire(eventID, now, limit, livePresence)
+	return out, rs, nil
+}
+
+// ExpireWith is Expire that gives exactly the respites rs, returned by
+// ExpireOutcome on the same state, whoever is present now.
+func (s *Store) ExpireWith(ctx context.Context, eventID string, now time.Time, limit int, rs []Respite) ([]queue.Session, error) {
+	until := make(map[uint64]int64, len(rs))
+	for _, r := range rs {
+		until[r.Ticket] = unixNano(r.Until)
+	}
+	out, _ := s.expire(eventID, now, limit, func(_ *event, r *rec) int64 {
+		if u, ok := until[r.ticket]; ok {
+			return u
+		}
+		return unset
+	})
+	return out, nil
+}

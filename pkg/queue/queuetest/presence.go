@@ -267,3 +267,28 @@ func testPresenceJoinGrace(t *testing.T, newStore func(*testing.T) queue.Store) 
 	}
 	checkHeld(t, st, map[queue.Session]time.Time{old[0]: at.Add(hold)})
 }
+
+// testPresenceHeldBackNotExpired: a held session that is present when its
+// HeldUntil comes (back, waiting for a free slot) keeps its place until its
+// presence ends; absent at that time, it expires.
+func testPresenceHeldBackNotExpired(t *testing.T, newStore func(*testing.T) queue.Store) {
+	st := newStore(t)
+	ev, now := newEventID(), epoch()
+	putEvent(t, st, queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1, CheckoutWindow: longWindow})
+	ss := joinN(t, st, ev, 2, now)
+	markPresent(t, st, ev, now.Add(grace), ss[1])
+	at := now.Add(time.Second)
+	if got := admitPresent(t, st, ev, at, 10); !slices.Equal(ids(got), ids(ss[1:])) {
+		t.Fatalf("AdmitPresent = %v, want session 2", ids(got))
+	}
+	// Back, but every slot is taken until the checkout window ends.
+	back := at.Add(hold - time.Minute)
+	markPresent(t, st, ev, back.Add(grace), ss[0])
+	if got := expire(t, st, ev, at.Add(hold), 10); len(got) != 0 {
+		t.Fatalf("Expire at HeldUntil ended %v, though it is back", ids(got))
+	}
+	checkHeld(t, st, map[queue.Session]time.Time{ss[0]: back.Add(grace)})
+	if got := expire(t, st, ev, back.Add(grace), 10); !slices.Equal(ids(got), ids(ss[:1])) {
+		t.Fatalf("Expire once its presence ended = %v, want session 1", ids(got))
+	}
+}

@@ -82,6 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"PresenceSkipsAbsentHead", testPresenceSkipsAbsentHead},
 		{"PresenceHeldComeBackFirst", testPresenceHeldComeBackFirst},
 		{"PresenceHeldExpire", testPresenceHeldExpire},
+		{"PresenceHeldBackNotExpired", testPresenceHeldBackNotExpired},
 		{"PresenceWalkBounded", testPresenceWalkBounded},
 		{"PresenceMarks", testPresenceMarks},
 		{"PresenceJoinGrace", testPresenceJoinGrace},

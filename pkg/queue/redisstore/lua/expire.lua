@@ -1,9 +1,11 @@
--- ARGV[5] limit. Ends, as expired, held sessions whose HeldUntil <= now
--- first, then queued sessions whose ExpiresAt <= now and admitted ones whose
--- CheckoutDeadline <= now, earliest first (queued first on a tie), at most
--- limit; each expired session's change says why (reason). Returns {seq or 0, busy, JSON, JSON, …}: busy is how
--- many live sessions and outbox entries the event has left, so that the
--- caller can take an idle event off the live list (live.go).
+-- ARGV[5] limit. Ends, as expired, at most limit sessions: first held ones
+-- whose HeldUntil <= now and that are absent then (a present one is given a
+-- respite: its HeldUntil moves to the end of its presence), then queued
+-- ones whose ExpiresAt <= now and admitted ones whose CheckoutDeadline <=
+-- now, earliest first (queued first on a tie). Each expired session's
+-- change says why (reason). Returns {seq or 0, busy, JSON, JSON, …}: busy
+-- is how many live sessions and outbox entries the event has left, so that
+-- the caller can take an idle event off the live list (live.go).
 local function busy()
   return redis.call('ZCARD', K_QUEUE) + redis.call('SCARD', K_PROCESSING) + redis.call('XLEN', K_OUTBOX)
 end
@@ -13,16 +15,25 @@ if limit <= 0 then return {0, busy()} end
 -- Choose, and read everything the choice needs, before any write (see
 -- CLUSTER in the prelude).
 local picks, n, picked = {}, 0, {}
--- Held sessions that did not come back first (lua/admit_common.lua). An
+-- Held sessions that did not come back first (lua/admit_common.lua); one
+-- present now keeps its place until its presence ends (a respite). An
 -- entry of a session no longer held is dropped.
 local h = redis.call('ZRANGEBYSCORE', K_HELD, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
+local respites = {}
 for k = 1, #h, 2 do
   local s = load_listed(h[k])
   local p = {id = h[k], held = true, reason = REASON_ABSENT}
+  local until_ms = tonumber(redis.call('ZSCORE', K_PRESENT, h[k]) or '0')
   if s and s.status == STATUS_QUEUED and s.held_until_ms == tonumber(h[k + 1]) then
-    p.s, p.owned, p.queued = s, owns_user(s), true
-    n = n + 1
-    picked[p.id] = true
+    if until_ms > NOW then
+      s.held_until_ms = until_ms
+      respites[#respites + 1] = s
+      p.skip = true
+    else
+      p.s, p.owned, p.queued = s, owns_user(s), true
+      n = n + 1
+      picked[p.id] = true
+    end
   end
   picks[#picks + 1] = p
 end
@@ -54,9 +65,13 @@ while n < limit and (i <= #q or j <= #a) do
 end
 
 local changed, out = {}, {0, 0}
+for _, s in ipairs(respites) do
+  save_live(s)
+  redis.call('ZADD', K_HELD, s.held_until_ms, s.id)
+end
 for _, p in ipairs(picks) do
   if p.skip then
-    -- The same session, expiring above as absent.
+    -- Given a respite, or the same session expiring above as absent.
   elseif p.held and not p.s then
     redis.call('ZREM', K_HELD, p.id) -- a stale entry: no longer held
   else
