@@ -275,11 +275,7 @@ func (s *Store) finish(id string, now time.Time, from, to queue.Status, wrong er
 func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.events[eventID]
-	if e == nil || e.cfg.State != queue.EventActive {
-		return nil, nil
-	}
-	n := min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
+	e, n := s.admittable(eventID, limit)
 	if n <= 0 {
 		return nil, nil
 	}
@@ -294,6 +290,17 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 	}
 	s.announce(e, queue.Change{Kind: queue.ChangeAdmitted, At: now, Sessions: cs, CheckoutDeadline: deadline})
 	return out, nil
+}
+
+// admittable is the event and how many of its sessions may be admitted
+// now, at most limit; n <= 0 admits nobody. Admit and AdmitPresent both
+// ask it, so a rule on who may be admitted at all lives here once.
+func (s *Store) admittable(eventID string, limit int) (*event, int64) {
+	e := s.events[eventID]
+	if e == nil || e.cfg.State != queue.EventActive {
+		return nil, 0
+	}
+	return e, min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
 }
 
 // admitOne admits a queued session.

@@ -145,16 +145,6 @@ func (s *Store) ApplyAdmission(ctx context.Context, eventID string, now time.Tim
 	return s.apply(e, now, a), nil
 }
 
-// admittable is the event and how many of its sessions may be admitted
-// now, at most limit; n <= 0 admits nobody.
-func (s *Store) admittable(eventID string, limit int) (*event, int64) {
-	e := s.events[eventID]
-	if e == nil || e.cfg.State != queue.EventActive {
-		return nil, 0
-	}
-	return e, min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
-}
-
 // choose decides an admission of at most n sessions, passing over at most
 // limit absent ones; a session is present for grace after it joined. It changes nothing but runtime presence bookkeeping.
 func (e *event) choose(now, n int64, limit int, grace time.Duration) Admission {
