@@ -14,15 +14,25 @@ import (
 // StreamQueuePosition send it.
 func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 	return &waitroomv1.PositionUpdate{
-		SessionId:     v.Session.ID,
-		Position:      count(v.Position),
-		QueueLength:   count(v.QueueLength),
-		Status:        SessionStatus(v.Session.Status),
-		UpdatedAt:     updatedAt(v.UpdatedAt),
-		CheckoutToken: v.CheckoutToken,
-		CheckoutUrl:   v.CheckoutURL,
-		EstimatedWait: estimatedWait(v.EstimatedWait),
+		SessionId:         v.Session.ID,
+		Position:          count(v.Position),
+		QueueLength:       count(v.QueueLength),
+		Status:            SessionStatus(v.Session.Status),
+		UpdatedAt:         updatedAt(v.UpdatedAt),
+		CheckoutToken:     v.CheckoutToken,
+		CheckoutUrl:       v.CheckoutURL,
+		EstimatedWait:     estimatedWait(v.EstimatedWait),
+		Heartbeat:         v.Heartbeat,
+		HeartbeatInterval: heartbeatInterval(v.HeartbeatInterval),
 	}
+}
+
+// heartbeatInterval is unset when the stream sends no heartbeats.
+func heartbeatInterval(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 // JoinQueueResponse is a session's view as JoinQueue answers it; created
@@ -50,6 +60,7 @@ type PositionUpdateBuf struct {
 	pos, n int32
 	at     timestamppb.Timestamp
 	wait   durationpb.Duration
+	beat   durationpb.Duration
 }
 
 // Fill sets the buffer's message to exactly what PositionUpdate(v) returns,
@@ -68,6 +79,12 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 	if d := v.EstimatedWait; d > 0 {
 		b.wait.Seconds, b.wait.Nanos = int64(d/time.Second), int32(d%time.Second)
 		m.EstimatedWait = &b.wait
+	}
+	m.Heartbeat = v.Heartbeat
+	m.HeartbeatInterval = nil
+	if d := v.HeartbeatInterval; d > 0 {
+		b.beat.Seconds, b.beat.Nanos = int64(d/time.Second), int32(d%time.Second)
+		m.HeartbeatInterval = &b.beat
 	}
 	return m
 }
