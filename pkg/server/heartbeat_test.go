@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -54,8 +55,12 @@ func TestStreamHeartbeats(t *testing.T) {
 			received++
 		})
 	}
-	if n := debugStats(t, ts).HeartbeatsSent; n < int64(received) {
-		t.Fatalf("heartbeats_sent = %d, want at least the %d received", n, received)
+	st := debugStats(t, ts)
+	if st.HeartbeatsSent < int64(received) {
+		t.Fatalf("heartbeats_sent = %d, want at least the %d received", st.HeartbeatsSent, received)
+	}
+	if _, err := os.Stat("/proc/self/io"); err == nil && st.WrittenBytes == 0 {
+		t.Fatal("written_bytes = 0 after serving streams")
 	}
 }
 

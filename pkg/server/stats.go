@@ -42,6 +42,7 @@ func (s *Server) stats() stats.Server {
 		TotalBytes:     u64(2),
 		RSSBytes:       rss(),
 		CPUSeconds:     processCPU(),
+		WrittenBytes:   writtenBytes(),
 		Store:          s.storeName(),
 	}
 	sr := s.streamLimit.Refused()
