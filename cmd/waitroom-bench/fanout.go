@@ -85,6 +85,25 @@ type FanoutResult struct {
 	// stream settled.
 	ServerCPUSeconds float64    `json:"server_cpu_seconds,omitempty"`
 	Redis            *RedisCost `json:"redis,omitempty"`
+	// Idle is the server's cost while the streams stood idle (-idle).
+	Idle *IdleCost `json:"idle,omitempty"`
+	// Heartbeats counts the heartbeats the streams received.
+	Heartbeats int64 `json:"heartbeats"`
+}
+
+// IdleCost is what open streams cost the server while nothing changes:
+// with heartbeats on, mostly the heartbeats.
+type IdleCost struct {
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"server_cpu_seconds"`
+	// Heartbeats is what the server counted as sent (heartbeats_sent);
+	// Rounds is that per open stream.
+	Heartbeats int64   `json:"heartbeats"`
+	Rounds     float64 `json:"rounds"`
+	// WrittenBytes is what the server wrote meanwhile (sockets, logs).
+	WrittenBytes uint64 `json:"written_bytes"`
+	// HeartbeatPayload is one heartbeat's protobuf size, as received.
+	HeartbeatPayload int `json:"heartbeat_payload_bytes"`
 }
 
 // fanoutRun is one run of the fanout scenario; its phases share it.
@@ -104,6 +123,9 @@ func (r *runner) fanout(ctx context.Context) error {
 	r.rep.Fanout = f.res
 	defer f.close()
 	if err := f.open(ctx); err != nil {
+		return err
+	}
+	if err := f.idle(ctx); err != nil {
 		return err
 	}
 	var idle *redisIdle
@@ -181,6 +203,40 @@ func (f *fanoutRun) open(ctx context.Context) error {
 	return nil
 }
 
+// idle holds the open streams idle for -idle and measures what the server
+// spends meanwhile.
+func (f *fanoutRun) idle(ctx context.Context) error {
+	if f.cfg.Idle <= 0 {
+		return nil
+	}
+	before, err := fetchStats(ctx, f.cfg.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("-idle needs the server's /debug/stats: %w", err)
+	}
+	t0 := time.Now()
+	f.r.prog.begin("idle", int64(f.cfg.Idle/time.Second), nil)
+	for time.Since(t0) < f.cfg.Idle {
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+		f.r.prog.done.Store(int64(time.Since(t0) / time.Second))
+	}
+	after, err := fetchStats(ctx, f.cfg.DebugAddr)
+	if err != nil {
+		return err
+	}
+	c := &IdleCost{
+		Seconds:          time.Since(t0).Seconds(),
+		CPUSeconds:       after.CPUSeconds - before.CPUSeconds,
+		Heartbeats:       after.HeartbeatsSent - before.HeartbeatsSent,
+		WrittenBytes:     after.WrittenBytes - before.WrittenBytes,
+		HeartbeatPayload: int(f.check.beatSize.Load()),
+	}
+	c.Rounds = float64(c.Heartbeats) / float64(max(f.cfg.Streams, 1))
+	f.res.Idle = c
+	return nil
+}
+
 // settle waits up to -settle for every stream to show its final state, and
 // returns how many do.
 func (f *fanoutRun) settle(ctx context.Context, fin *finalState, changesDone time.Time) int {
@@ -212,6 +268,7 @@ func (f *fanoutRun) tally(fin *finalState, final int) {
 	res.Unexpected = sc.unexp.Load()
 	res.Duplicates = sc.dups.Load()
 	res.WaitOnly = sc.waits.Load()
+	res.Heartbeats = sc.beats.Load()
 	res.Coalesced = sc.coalesced(fin)
 	if n := len(sc.streams); final < n {
 		f.r.fail("%d of %d streams never reached the final state within %s; e.g. %v", n-final, n, f.cfg.Settle, sc.notAtFinal(fin))

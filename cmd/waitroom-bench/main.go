@@ -45,6 +45,7 @@ type Config struct {
 	Streams        int           `json:"streams,omitempty"`
 	Changes        int           `json:"changes,omitempty"`
 	ChangeRate     float64       `json:"change_rate,omitempty"`
+	Idle           time.Duration `json:"idle,omitempty"`
 	Mix            string        `json:"mix,omitempty"`
 	Queue          int           `json:"queue,omitempty"`
 	Admit          int           `json:"admit,omitempty"`
@@ -111,6 +112,7 @@ func parseFlags(args []string, getenv func(string) string) (*Config, error) {
 	fs.IntVar(&c.Streams, "streams", 1000, "fanout: open streams")
 	fs.IntVar(&c.Changes, "changes", 100, "fanout: queue changes to make")
 	fs.Float64Var(&c.ChangeRate, "change-rate", 10, "fanout: changes per second")
+	fs.DurationVar(&c.Idle, "idle", 0, "fanout: hold the open streams idle this long before the changes, measuring the server's CPU and the heartbeats it sends")
 	fs.StringVar(&c.Mix, "mix", "join=2,leave=1,admit=1", "fanout: weights of the kinds of change")
 	fs.IntVar(&c.Queue, "queue", 20000, "admit: queue length before slots free")
 	fs.IntVar(&c.Admit, "admit", 10000, "admit: slots freed at once (each admitted session has a stream)")

@@ -8,7 +8,9 @@
 #   cmd/waitroom-bench/matrix.sh OUTDIR redis  [RUN...]
 #
 # RUN names: fanout-1k fanout-10k fanout-50k fanout-100k join join-rate
-# join-1k join-100k join-1m admit (default: all), and for disk start-1m
+# join-1k join-100k join-1m admit (default: all), idle-100k and
+# idle-100k-off (100,000 streams idle for 2 minutes, with QUEUE_STREAM_HEARTBEAT
+# at its default and off: the heartbeats' cost), and for disk start-1m
 # (1,000,000 joined, the server killed with SIGKILL, then the time until a
 # new one on the same data answers). Each writes OUTDIR/<backend>-<run>.txt
 # and .json. JOIN_RATE sets join-rate's open-loop rate (default 50000/s);
@@ -56,7 +58,7 @@ SERVER_PIN=(); TOOL_PIN=()
 start_server() {
   local name=$1
   env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
-    QUEUE_PROCESS_INTERVAL=100ms WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
+    QUEUE_PROCESS_INTERVAL=100ms QUEUE_STREAM_HEARTBEAT=${HEARTBEAT:-20s} WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
     WAITROOM_DATA_DIR="$OUT/$BACKEND-$name.data" "${SERVER_PIN[@]}" \
     "$OUT/waitroom" >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
   spid=$!
@@ -97,6 +99,8 @@ for r in "${RUNS[@]}"; do
     fanout-10k)  run "$r" -scenario fanout -streams 10000  -changes 30 -change-rate 1 ;;
     fanout-50k)  run "$r" -scenario fanout -streams 50000  -changes 30 -change-rate 1 ;;
     fanout-100k) run "$r" -scenario fanout -streams 100000 -changes 30 -change-rate 1 -settle 60s ;;
+    idle-100k)   run "$r" -scenario fanout -streams 100000 -changes 1 -idle 2m -settle 60s ;;
+    idle-100k-off) HEARTBEAT=0 run "$r" -scenario fanout -streams 100000 -changes 1 -idle 2m -settle 60s ;;
     join)        run "$r" -scenario join -n 200000 -c 256 ;;
     join-rate)   run "$r" -scenario join -n 300000 -c 1024 -rate "${JOIN_RATE:-50000}" ;;
     join-1k)     run "$r" -scenario join -n 200000 -c 256 -prefill 1000 ;;

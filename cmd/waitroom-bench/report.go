@@ -70,6 +70,15 @@ func (rep *Report) print(w io.Writer) {
 		row("messages received", "%d (%.1f per stream), %d coalesced-away pairs, %d only moved the estimated wait", f.Messages, float64(f.Messages)/float64(max(f.Streams, 1)), f.Coalesced, f.WaitOnly)
 		row("final state", "%d/%d streams reached it (settled %.2fs after the last change)", f.Final, f.Streams, f.SettleSeconds)
 		row("unexpected / duplicate", "%d / %d messages", f.Unexpected, f.Duplicates)
+		if i := f.Idle; i != nil {
+			row("idle streams", "%.0fs: server CPU %.3fs, %d heartbeats sent (%.2f rounds), %d bytes written",
+				i.Seconds, i.CPUSeconds, i.Heartbeats, i.Rounds, i.WrittenBytes)
+			if i.Heartbeats > 0 {
+				row("  per heartbeat round", "%.3f CPU-s (%.2f µs and %.1f bytes written per heartbeat; %d B protobuf)",
+					i.CPUSeconds/max(i.Rounds, 1e-9), 1e6*i.CPUSeconds/float64(i.Heartbeats),
+					float64(i.WrittenBytes)/float64(i.Heartbeats), i.HeartbeatPayload)
+			}
+		}
 		if f.ServerCPUSeconds > 0 {
 			row("server CPU in changes", "%.2fs (%.1f ms per change, %.1f µs per message sent)", f.ServerCPUSeconds,
 				1000*f.ServerCPUSeconds/float64(max(f.Changes, 1)), 1e6*f.ServerCPUSeconds/float64(max(f.Messages, 1)))

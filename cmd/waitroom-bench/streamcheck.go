@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 )
 
@@ -39,17 +41,19 @@ func endStatus(kind int) waitroomv1.SessionStatus {
 // streamCheck checks every stream's messages against the queue model and
 // tallies them.
 type streamCheck struct {
-	queue   *queueModel
-	streams []*fstream // stream i is on ticket i+1
-	all     hist
-	byKind  [numKinds]hist
-	credits atomic.Int64 // (stream, change) pairs given a latency
-	unexp   atomic.Int64
-	dups    atomic.Int64
-	waits   atomic.Int64 // messages that only moved the estimated wait
-	msgs    atomic.Int64
-	samples sync.Mutex
-	bad     []string
+	queue    *queueModel
+	streams  []*fstream // stream i is on ticket i+1
+	all      hist
+	byKind   [numKinds]hist
+	credits  atomic.Int64 // (stream, change) pairs given a latency
+	unexp    atomic.Int64
+	dups     atomic.Int64
+	waits    atomic.Int64 // messages that only moved the estimated wait
+	msgs     atomic.Int64
+	beats    atomic.Int64 // heartbeats: the last state again, by design
+	beatSize atomic.Int64 // a heartbeat's protobuf size
+	samples  sync.Mutex
+	bad      []string
 }
 
 func newStreamCheck(q *queueModel, streams int) *streamCheck {
@@ -85,6 +89,18 @@ func (sc *streamCheck) badSamples() []string {
 // state after a newer one); one equal to the message before it is a duplicate.
 func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Time) {
 	sc.msgs.Add(1)
+	if msg.GetHeartbeat() {
+		sc.beats.Add(1)
+		sc.beatSize.Store(int64(proto.Size(msg)))
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.msgs == 0 || msg.GetStatus() != f.lastStatus || msg.GetPosition() != f.lastPos || msg.GetQueueLength() != f.lastLen {
+			sc.unexp.Add(1)
+			sc.note("ticket %d: heartbeat %s %d of %d after %s %d of %d", f.ticket, msg.GetStatus(), msg.GetPosition(),
+				msg.GetQueueLength(), f.lastStatus, f.lastPos, f.lastLen)
+		}
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, mpos, mlen := msg.GetStatus(), msg.GetPosition(), msg.GetQueueLength()

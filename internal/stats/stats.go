@@ -7,9 +7,12 @@ import "time"
 
 // Server are the server's own figures, for load tools and dashboards.
 type Server struct {
-	OpenStreams int64  `json:"open_streams"`
-	Goroutines  int    `json:"goroutines"`
-	HeapBytes   uint64 `json:"heap_bytes"`
+	OpenStreams int64 `json:"open_streams"`
+	// HeartbeatsSent counts the keep-alives position streams sent (or were
+	// sending) since start.
+	HeartbeatsSent int64  `json:"heartbeats_sent"`
+	Goroutines     int    `json:"goroutines"`
+	HeapBytes      uint64 `json:"heap_bytes"`
 	// StackBytes is the memory of goroutine stacks: most of a stream's cost.
 	StackBytes uint64 `json:"stack_bytes"`
 	// TotalBytes is all memory the Go runtime holds from the OS.
@@ -18,7 +21,10 @@ type Server struct {
 	RSSBytes uint64 `json:"rss_bytes"`
 	// CPUSeconds is user+system CPU time used by the process so far.
 	CPUSeconds float64 `json:"cpu_seconds"`
-	Store      string  `json:"store"`
+	// WrittenBytes is what the process has written so far, to sockets and
+	// files alike (/proc's wchar; 0 where there is none).
+	WrittenBytes uint64 `json:"written_bytes"`
+	Store        string `json:"store"`
 	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
 	Kafka *Kafka `json:"kafka,omitempty"`
 	// Limits counts the requests each limit refused since start.

@@ -14,17 +14,27 @@ import (
 // StreamQueuePosition send it.
 func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 	m := &waitroomv1.PositionUpdate{
-		SessionId:     v.Session.ID,
-		Position:      count(v.Position),
-		QueueLength:   count(v.QueueLength),
-		Status:        SessionStatus(v.Session.Status),
-		UpdatedAt:     updatedAt(v.UpdatedAt),
-		CheckoutToken: v.CheckoutToken,
-		CheckoutUrl:   v.CheckoutURL,
-		EstimatedWait: estimatedWait(v.EstimatedWait),
+		SessionId:         v.Session.ID,
+		Position:          count(v.Position),
+		QueueLength:       count(v.QueueLength),
+		Status:            SessionStatus(v.Session.Status),
+		UpdatedAt:         updatedAt(v.UpdatedAt),
+		CheckoutToken:     v.CheckoutToken,
+		CheckoutUrl:       v.CheckoutURL,
+		EstimatedWait:     estimatedWait(v.EstimatedWait),
+		Heartbeat:         v.Heartbeat,
+		HeartbeatInterval: heartbeatInterval(v.HeartbeatInterval),
 	}
 	setHeld(m, v, nil)
 	return m
+}
+
+// heartbeatInterval is unset when the stream sends no heartbeats.
+func heartbeatInterval(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 // JoinQueueResponse is a session's view as JoinQueue answers it; created
@@ -53,6 +63,7 @@ type PositionUpdateBuf struct {
 	at     timestamppb.Timestamp
 	wait   durationpb.Duration
 	held   timestamppb.Timestamp
+	beat   durationpb.Duration
 }
 
 // Fill sets the buffer's message to exactly what PositionUpdate(v) returns,
@@ -73,5 +84,11 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 		m.EstimatedWait = &b.wait
 	}
 	setHeld(m, v, &b.held)
+	m.Heartbeat = v.Heartbeat
+	m.HeartbeatInterval = nil
+	if d := v.HeartbeatInterval; d > 0 {
+		b.beat.Seconds, b.beat.Nanos = int64(d/time.Second), int32(d%time.Second)
+		m.HeartbeatInterval = &b.beat
+	}
 	return m
 }

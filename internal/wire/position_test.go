@@ -23,6 +23,9 @@ func sampleViews() []queue.View {
 		{Session: s, Position: 1, QueueLength: 1, UpdatedAt: at},
 		{Session: ready, QueueLength: 5, UpdatedAt: at, CheckoutToken: "tok", CheckoutURL: "/checkout"},
 		{Session: s, Position: 1 << 40, QueueLength: -3, UpdatedAt: at},
+		{Session: s, Position: 3, QueueLength: 9, UpdatedAt: at, HeartbeatInterval: 20 * time.Second},
+		{Session: s, Position: 3, QueueLength: 9, UpdatedAt: at, Heartbeat: true, EstimatedWait: time.Minute},
+		{Session: s, Position: 3, QueueLength: 9, UpdatedAt: at, Heartbeat: true, HeartbeatInterval: 1500 * time.Millisecond},
 	}
 }
 

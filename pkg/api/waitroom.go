@@ -119,7 +119,8 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 		last = v.Session.Status
 		if debug {
 			h.log.Debug("Sent position update to client", "session_id", id, "event_id", event,
-				"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String())
+				"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String(),
+				"heartbeat", v.Heartbeat)
 		}
 	}
 }

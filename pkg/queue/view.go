@@ -15,4 +15,10 @@ type View struct {
 	// CheckoutToken and CheckoutURL are set when the session is Ready.
 	CheckoutToken string
 	CheckoutURL   string
+	// Heartbeat marks a stream's keep-alive: nothing changed since the
+	// stream's last state, which this repeats.
+	Heartbeat bool
+	// HeartbeatInterval is set on a stream's first state when the stream
+	// sends heartbeats: how long it stays silent at most before one.
+	HeartbeatInterval time.Duration
 }

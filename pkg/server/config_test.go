@@ -27,7 +27,7 @@ func TestConfigDefaults(t *testing.T) {
 	c = c.withDefaults()
 	if c.ListenAddr != ":50056" || c.MaxStreamsPerConn != 1000 || c.ShutdownTimeout != 10*time.Second ||
 		queue.DefaultProcessInterval != time.Second || fanout.DefaultResync != 5*time.Second ||
-		fanout.DefaultCoalesce != 100*time.Millisecond || queue.DefaultSessionTTL != 2*time.Hour ||
+		fanout.DefaultCoalesce != 100*time.Millisecond || fanout.DefaultHeartbeat != 20*time.Second || queue.DefaultSessionTTL != 2*time.Hour ||
 		queue.DefaultMaxConcurrent != 100 || queue.DefaultCheckoutURL != "/checkout" ||
 		queue.DefaultCheckoutWindow != 10*time.Minute || queue.DefaultAdmitBatch != 1000 ||
 		c.Queue.UnknownEvents != queue.RegisterUnknownEvents || len(c.RedisAddrs) != 0 || c.KafkaEnabled() ||
@@ -91,6 +91,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"WAITROOM_SERVICE_TOKENS_FILE":   "/does/not/exist",
 		"WAITROOM_VERIFY_KEYS_FILE":      "/does/not/exist.pem",
 		"WAITROOM_STREAM_MAX_AGE":        "1s",
+		"QUEUE_STREAM_HEARTBEAT":         "-20s",
 		"WAITROOM_CONNS_PER_IP":          "-1",
 		"WAITROOM_STREAMS_PER_IP":        "0",
 		"WAITROOM_JOIN_RATE_PER_IP":      "-3",
@@ -131,6 +132,12 @@ func TestConfigDurationBounds(t *testing.T) {
 		{"QUEUE_PROCESS_INTERVAL", "10ms", "", 10 * time.Millisecond},
 		{"QUEUE_POSITION_UPDATE_INTERVAL", "99ms", "at least 100ms", 0},
 		{"QUEUE_STREAM_COALESCE", "999us", "at least 1ms", 0},
+		{"QUEUE_STREAM_HEARTBEAT", "20ms", "must be at least 1s (0 turns heartbeats off)", 0},
+		{"QUEUE_STREAM_HEARTBEAT", "1s", "", time.Second},
+		{"QUEUE_STREAM_HEARTBEAT", "45", "", 45 * time.Second},
+		{"QUEUE_STREAM_HEARTBEAT", "0", "", -1},
+		{"QUEUE_STREAM_HEARTBEAT", "0s", "", -1},
+		{"QUEUE_STREAM_HEARTBEAT", "off", "", -1},
 	} {
 		cfg, err := ConfigFromEnv(func(k string) string {
 			if k == c.name {
@@ -148,6 +155,8 @@ func TestConfigDurationBounds(t *testing.T) {
 			got = cfg.Fanout.Resync
 		case "QUEUE_STREAM_COALESCE":
 			got = cfg.Fanout.Coalesce
+		case "QUEUE_STREAM_HEARTBEAT":
+			got = cfg.Fanout.Heartbeat
 		}
 		switch {
 		case c.wantErr == "" && (err != nil || got != c.want):

@@ -122,6 +122,7 @@ func fanoutSettings(f *fanout.Config) []setting {
 		// event's view checks itself against the store.
 		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, fanout.MinResync)},
 		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, fanout.MinCoalesce)},
+		{"QUEUE_STREAM_HEARTBEAT", streamHeartbeat(&f.Heartbeat)},
 		{"WAITROOM_STREAM_MAX_AGE", func(s string) error {
 			if s == "off" {
 				f.MaxAge = -1
@@ -129,6 +130,30 @@ func fanoutSettings(f *fanout.Config) []setting {
 			}
 			return durationAtLeast(&f.MaxAge, time.Minute)(s)
 		}},
+	}
+}
+
+// MinStreamHeartbeat is the shortest QUEUE_STREAM_HEARTBEAT: each round
+// costs a message per quiet stream (see BENCHMARKS.md), and "20ms" for "20s"
+// must not flood every client.
+const MinStreamHeartbeat = time.Second
+
+// streamHeartbeat reads QUEUE_STREAM_HEARTBEAT: a duration of at least
+// MinStreamHeartbeat, or 0 (or off) for none, stored as -1.
+func streamHeartbeat(dst *time.Duration) func(string) error {
+	return func(s string) error {
+		if s == "off" {
+			*dst = -1
+			return nil
+		}
+		if d, err := time.ParseDuration(s); err == nil && d == 0 || s == "0" {
+			*dst = -1
+			return nil
+		}
+		if err := durationAtLeast(dst, MinStreamHeartbeat)(s); err != nil {
+			return fmt.Errorf("%v (0 turns heartbeats off)", err)
+		}
+		return nil
 	}
 }
 

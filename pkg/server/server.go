@@ -33,6 +33,7 @@ type Server struct {
 	debugLn net.Listener
 	debug   *http.Server
 	svc     *queue.Service
+	hub     *fanout.Hub
 	store   queue.Store
 	health  *grpchealth.StaticChecker
 	relay   *kafka.Relay // nil without Kafka
@@ -79,7 +80,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.startRelay(); err != nil {
 		return nil, err
 	}
-	s.svc = queue.NewService(s.store, tokens, fanout.New(s.store, s.fanoutConfig()), s.queueConfig())
+	s.hub = fanout.New(s.store, s.fanoutConfig())
+	s.svc = queue.NewService(s.store, tokens, s.hub, s.queueConfig())
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunPresence(ctx) })

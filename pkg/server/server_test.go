@@ -135,11 +135,24 @@ func (r *streamReader) until(what string, ok func(*waitroomv1.PositionUpdate) bo
 }
 
 // check asserts what every message must satisfy: no repeat of the last one
-// and never an older state after a newer one.
+// but a heartbeat, which repeats it exactly, and never an older state after a
+// newer one.
 func (r *streamReader) check(m *waitroomv1.PositionUpdate) {
 	r.t.Helper()
 	if m.UpdatedAt == nil || m.Status == waitroomv1.SessionStatus_SESSION_STATUS_UNSPECIFIED || m.Position == nil || m.QueueLength == nil {
 		r.t.Fatalf("incomplete message %v", m)
+	}
+	if m.GetHeartbeat() {
+		// A keep-alive repeats the last state, and never comes first.
+		p := r.last
+		if p == nil || p.GetSessionId() != m.GetSessionId() || p.GetStatus() != m.GetStatus() ||
+			p.GetPosition() != m.GetPosition() || p.GetQueueLength() != m.GetQueueLength() ||
+			p.GetEstimatedWait().AsDuration() != m.GetEstimatedWait().AsDuration() ||
+			m.GetUpdatedAt().AsTime().Before(p.GetUpdatedAt().AsTime()) || m.HeartbeatInterval != nil {
+			r.t.Fatalf("heartbeat %v does not repeat the last state %v", m, p)
+		}
+		r.last = m
+		return
 	}
 	if p := r.last; p != nil {
 		// The same place with a new estimated wait is news (the admission

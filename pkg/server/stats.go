@@ -34,14 +34,16 @@ func (s *Server) stats() stats.Server {
 		return 0
 	}
 	st := stats.Server{
-		OpenStreams: s.svc.OpenStreams(),
-		Goroutines:  runtime.NumGoroutine(),
-		HeapBytes:   u64(0),
-		StackBytes:  u64(1),
-		TotalBytes:  u64(2),
-		RSSBytes:    rss(),
-		CPUSeconds:  processCPU(),
-		Store:       s.storeName(),
+		OpenStreams:    s.svc.OpenStreams(),
+		HeartbeatsSent: s.hub.Heartbeats(),
+		Goroutines:     runtime.NumGoroutine(),
+		HeapBytes:      u64(0),
+		StackBytes:     u64(1),
+		TotalBytes:     u64(2),
+		RSSBytes:       rss(),
+		CPUSeconds:     processCPU(),
+		WrittenBytes:   writtenBytes(),
+		Store:          s.storeName(),
 	}
 	sr := s.streamLimit.Refused()
 	st.Limits = stats.Limits{JoinsPerIP: s.joinLimit.Refused(),
@@ -85,6 +87,22 @@ func rss() uint64 {
 		if len(f) >= 2 && string(f[0]) == "VmRSS:" {
 			kb, _ := strconv.ParseUint(string(f[1]), 10, 64)
 			return kb << 10
+		}
+	}
+	return 0
+}
+
+// writtenBytes reads wchar from /proc/self/io: every byte the process
+// handed to write calls, sockets included.
+func writtenBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("wchar:")); ok {
+			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
+			return n
 		}
 	}
 	return 0

@@ -12,16 +12,23 @@ import (
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/pkg/api"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/server"
 )
 
 // TestStreamWriteTimeout: a reader that answers pings but never opens flow
 // control gets its stream reset once an update has waited the write timeout,
 // and the stream's place and memory are released; a stream whose reader
-// keeps up lives on, however long it idles between updates.
+// keeps up lives on, however long it idles between updates, with heartbeats
+// or without.
 func TestStreamWriteTimeout(t *testing.T) {
+	t.Run("heartbeats=off", func(t *testing.T) { testStreamWriteTimeout(t, -1) })
+	t.Run("heartbeats=200ms", func(t *testing.T) { testStreamWriteTimeout(t, 200*time.Millisecond) })
+}
+
+func testStreamWriteTimeout(t *testing.T, heartbeat time.Duration) {
 	ts := startServer(t, server.Config{DebugAddr: "127.0.0.1:0",
-		StreamLimit: api.StreamLimitConfig{WriteTimeout: time.Second}})
+		StreamLimit: api.StreamLimitConfig{WriteTimeout: time.Second}, Fanout: fanout.Config{Heartbeat: heartbeat}})
 	client := ts.Client()
 	ahead := join(t, client, "ahead", "gig").SessionId
 	honest := join(t, client, "honest", "gig").SessionId
@@ -62,8 +69,15 @@ func TestStreamWriteTimeout(t *testing.T) {
 	if _, err := client.LeaveQueue(ctx, connect.NewRequest(&waitroomv1.LeaveQueueRequest{SessionId: ahead})); err != nil {
 		t.Fatal(err)
 	}
-	if !hs.Receive() || hs.Msg().GetPosition() != 1 {
+	beats := 0
+	for hs.Receive() && hs.Msg().GetHeartbeat() {
+		beats++
+	}
+	if hs.Msg().GetPosition() != 1 || hs.Msg().GetHeartbeat() {
 		t.Fatalf("honest stream after the timeout: %v %v", hs.Msg(), hs.Err())
+	}
+	if heartbeat > 0 && beats == 0 {
+		t.Fatal("the honest stream idled past the write timeout without a heartbeat")
 	}
 	// The stuck reader's connection still serves: only its stream ended.
 	if err := c.headers(3, "HEAD", "/healthz", true); err != nil {

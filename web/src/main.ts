@@ -3,8 +3,9 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { WaitroomService } from "./gen/waitroom/v1/waitroom_pb";
-import { announcement, checkoutHref, num, people, progressPercent, waitText } from "./format";
+import { checkoutHref, progressPercent } from "./format";
 import { parseLocation, safeStorage, takeJoinToken, visitorId } from "./ids";
+import { queueText } from "./present";
 import { WaitingRoom, type Phase, type State } from "./room";
 
 /** Seconds between "It's your turn" and the move to checkout. */
@@ -24,7 +25,16 @@ const ui = {
   event: el("event"),
   queue: el("queue"),
   title: el("title"),
+  placeLabel: el("place-label"),
   position: el("position"),
+  held: el("held"),
+  prequeue: el("prequeue"),
+  draw: el<HTMLDetailsElement>("draw"),
+  drawSummary: el("draw-summary"),
+  drawText: el("draw-text"),
+  seedRow: el("seed-row"),
+  seed: el("seed"),
+  commitment: el("commitment"),
   progress: el<HTMLProgressElement>("progress"),
   ahead: el("ahead"),
   length: el("length"),
@@ -95,7 +105,7 @@ const notices: Partial<Record<Phase, { title: string; text: string; again?: stri
 let shownPhase: Phase | undefined;
 let lastAnnounced = 0;
 let pendingAnnouncement: ReturnType<typeof setTimeout> | undefined;
-let spokenPosition: number | undefined;
+let spokenPosition: string | undefined;
 let countdown: ReturnType<typeof setInterval> | undefined;
 /** The lost connection was announced; reset once it is live again. */
 let announcedUnreachable = false;
@@ -115,19 +125,22 @@ function announce(text: string): void {
   ui.announcer.textContent = text;
 }
 
-/** announcePosition speaks position changes, coalescing fast-moving lines. */
-function announcePosition(position: number): void {
-  if (position === spokenPosition) return;
+/**
+ * announcePosition speaks what the place in line says when it changes,
+ * coalescing fast-moving lines.
+ */
+function announcePosition(text: string): void {
+  if (text === spokenPosition) return;
   const wait = lastAnnounced + announceEveryMs - Date.now();
   if (wait <= 0) {
-    spokenPosition = position;
-    announce(announcement(position));
+    spokenPosition = text;
+    announce(text);
     return;
   }
   clearTimeout(pendingAnnouncement);
   pendingAnnouncement = setTimeout(() => {
-    spokenPosition = position;
-    announce(announcement(position));
+    spokenPosition = text;
+    announce(text);
   }, wait);
 }
 
@@ -181,17 +194,40 @@ function renderJoining(s: Readonly<State>): void {
 
 function renderQueued(s: Readonly<State>): void {
   const position = s.position ?? 0;
-  ui.title.textContent = position <= 1 ? "You're next" : "You're in line";
-  ui.position.textContent = position > 0 ? num(position) : "–";
-  ui.ahead.textContent = position > 0 ? people(Math.max(0, position - 1)) : "–";
-  ui.length.textContent = s.queueLength !== undefined ? people(s.queueLength) : "–";
-  ui.wait.textContent = waitText(s.waitSeconds);
-  const pct = progressPercent(position, s.startPosition ?? position);
+  const t = queueText(s, Date.now());
+  setText(ui.title, t.title);
+  setText(ui.placeLabel, t.placeLabel);
+  setText(ui.position, t.position);
+  setText(ui.ahead, t.ahead);
+  setText(ui.length, t.length);
+  setText(ui.wait, t.wait);
+  note(ui.prequeue, t.prequeue);
+  note(ui.held, t.held);
+  ui.draw.hidden = t.draw === undefined;
+  if (t.draw) {
+    setText(ui.drawSummary, t.draw.summary);
+    setText(ui.drawText, t.draw.text);
+    setText(ui.commitment, t.draw.commitment);
+    setText(ui.seed, t.draw.seed ?? "");
+    ui.seedRow.hidden = t.draw.seed === undefined;
+  }
+  // Before a fair start the number is a bound, not progress.
+  const pct = s.fairStart && !s.fairStart.placed ? 0 : progressPercent(position, s.startPosition ?? position);
   ui.progress.value = pct;
   ui.progress.textContent = `${pct}%`;
   ui.leave.disabled = false;
-  document.title = `#${num(position)} in line · Waiting room`;
-  announcePosition(position);
+  document.title = t.documentTitle;
+  announcePosition(t.announcement);
+}
+
+/** setText changes an element's text only when it differs (a countdown re-renders each second). */
+function setText(e: HTMLElement, text: string): void {
+  if (e.textContent !== text) e.textContent = text;
+}
+
+function note(e: HTMLElement, text: string | undefined): void {
+  e.hidden = text === undefined;
+  setText(e, text ?? "");
 }
 
 function renderConnection(s: Readonly<State>): void {
@@ -325,9 +361,11 @@ function boot(): void {
     room.wake();
     if (Date.now() - hiddenAt > resyncAfterHiddenMs) room.resync();
   });
-  // The "retrying in N s" text counts down between attempts.
+  // The "retrying in N s" text, a sale's start and a held place count down.
   setInterval(() => {
-    if (room.current.connection === "reconnecting") renderConnection(room.current);
+    const s = room.current;
+    if (s.connection === "reconnecting") renderConnection(s);
+    if (s.phase === "queued" && ((s.fairStart && !s.fairStart.placed) || s.held)) renderQueued(s);
   }, 1000);
   window.addEventListener("pagehide", () => {
     clearInterval(countdown);

@@ -2,6 +2,7 @@
 // stream, reconnect with backoff when it drops, leave. The page renders the
 // State snapshots it emits.
 
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import {
   SessionStatus,
@@ -53,6 +54,30 @@ export interface State {
   retryAt?: number;
   /** The server's message, for the invalid phase. */
   detail?: string;
+  /**
+   * The event's fair start, for a session that joined before the sale
+   * started. Until placed, position is only a bound: the furthest back the
+   * draw can put the visitor.
+   */
+  fairStart?: FairStartState;
+  /**
+   * The visitor's turn came while they were away: their place is held, and
+   * they go first once back, until heldUntil (ms since the epoch).
+   */
+  held?: boolean;
+  heldUntil?: number;
+}
+
+/** FairStartState is a pre-queue session's view of its event's fair start. */
+export interface FairStartState {
+  /** When the pre-queue is placed and admission begins (ms since the epoch). */
+  saleStartsAt?: number;
+  /** Lowercase hex SHA-256 of the seed, published before the start. */
+  seedCommitment: string;
+  /** The pre-queue has been placed: position is exact. */
+  placed: boolean;
+  /** The seed, revealed once placed. */
+  seed?: string;
 }
 
 export interface Options {
@@ -75,11 +100,19 @@ export interface Options {
    */
   storage?: Storage;
   /**
-   * A stream silent this long (plus up to half again, at random) is reopened:
-   * a half-open connection looks exactly like a quiet queue. The random part
-   * keeps a crowd that got its last message together from reopening together.
+   * A stream silent this long (plus up to half again, at random) is reopened,
+   * when the server does not say how often it sends heartbeats: a half-open
+   * connection looks exactly like a quiet queue. The random part keeps a
+   * crowd that got its last message together from reopening together.
    */
   quietMs?: number;
+  /**
+   * With heartbeats (the stream's first message carries heartbeat_interval),
+   * a stream is reopened after two to two and a half intervals of silence,
+   * plus this much for the network's delays: the server is never silent for
+   * more than an interval and a quarter.
+   */
+  heartbeatSlackMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /**
@@ -107,6 +140,7 @@ export class WaitingRoom {
   private stream?: AbortController;
   private wakeUp?: () => void;
   private readonly quietMs: number;
+  private readonly heartbeatSlackMs: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly spreadMs: number;
@@ -116,6 +150,7 @@ export class WaitingRoom {
 
   constructor(private readonly opts: Options) {
     this.quietMs = opts.quietMs ?? 45_000;
+    this.heartbeatSlackMs = opts.heartbeatSlackMs ?? 1_000;
     this.baseDelayMs = opts.baseDelayMs ?? 500;
     this.maxDelayMs = opts.maxDelayMs ?? 20_000;
     this.spreadMs = opts.spreadMs ?? 5_000;
@@ -248,12 +283,16 @@ export class WaitingRoom {
     this.spoke = false;
     const cancel = () => stream.abort();
     signal.addEventListener("abort", cancel, { once: true });
-    const quietFor = () => this.quietMs * (1 + this.random() / 2);
+    // Until the first message says how often the server beats, the
+    // fallback; then from the interval.
+    let beatMs: number | undefined;
+    const quietFor = () => silenceLimit(beatMs, this.quietMs, this.heartbeatSlackMs, this.random());
     let quiet = setTimeout(cancel, quietFor());
     try {
       const updates = this.opts.client.streamQueuePosition({ sessionId }, { signal: stream.signal });
       for await (const u of updates) {
         clearTimeout(quiet);
+        if (u.heartbeatInterval) beatMs = durationMs(u.heartbeatInterval);
         quiet = setTimeout(cancel, quietFor());
         if (!this.spoke) {
           // Only a stream that speaks proves the link works: a status call
@@ -314,6 +353,17 @@ export class WaitingRoom {
         break;
       default:
         break; // UNSPECIFIED is never sent; keep what is shown
+    }
+    if (u.$typeName === "waitroom.v1.PositionUpdate") {
+      // A join's answer says nothing of these; a stream's message says all.
+      next.fairStart = u.fairStart && {
+        saleStartsAt: u.fairStart.saleStartsAt && timestampMs(u.fairStart.saleStartsAt),
+        seedCommitment: u.fairStart.seedCommitment,
+        placed: u.fairStart.placed,
+        seed: u.fairStart.seed || undefined,
+      };
+      next.held = u.held && u.status === SessionStatus.QUEUED;
+      next.heldUntil = next.held && u.heldUntil ? timestampMs(u.heldUntil) : undefined;
     }
     const final = finalStatuses.has(u.status);
     if (final) next.connection = "idle";
@@ -377,6 +427,27 @@ export class WaitingRoom {
 export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: number): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
   return ceiling / 2 + random * (ceiling / 2);
+}
+
+/**
+ * silenceLimit is how long a stream may stay silent before it is reopened:
+ * with the server's heartbeat interval, two to two and a half intervals
+ * (`random` in [0, 1)) plus slackMs; without one, fallbackMs plus up to half
+ * of it again.
+ */
+export function silenceLimit(intervalMs: number | undefined, fallbackMs: number, slackMs: number, random: number): number {
+  if (intervalMs === undefined || !(intervalMs > 0)) {
+    return fallbackMs * (1 + random / 2);
+  }
+  return intervalMs * (2 + random / 2) + slackMs;
+}
+
+function durationMs(d: Duration): number {
+  return Number(d.seconds) * 1000 + d.nanos / 1e6;
+}
+
+function timestampMs(t: Timestamp): number {
+  return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
 }
 
 /** classify maps an error to what the visitor sees next. */

@@ -291,6 +291,60 @@ describe("waiting room when a session expires", { timeout: 600_000 }, () => {
   });
 });
 
+describe("waiting room with heartbeats", { timeout: 600_000 }, () => {
+  let server;
+  let proxy;
+
+  before(async () => {
+    server = await startServer(build.bin, {
+      QUEUE_STREAM_HEARTBEAT: "1s",
+      WAITROOM_ADMIN_TOKEN: adminToken,
+      WAITROOM_STORE: "memory",
+    });
+    proxy = await startProxy(server.port);
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it("recovers by itself from a stream that stops hearing heartbeats, and shows the same place", async () => {
+    const streams = /StreamQueuePosition$/;
+    // A paused event admits nobody: only a leave moves the line.
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "beats", state: "EVENT_STATE_PAUSED" } }, admin);
+    const first = await call(server.base, "WaitroomService/JoinQueue", { user_id: "ahead-1", event_id: "beats" });
+    await call(server.base, "WaitroomService/JoinQueue", { user_id: "ahead-2", event_id: "beats" });
+    const page = await open(`${proxy.base}/e/beats`);
+    await waitText(page, "#position", "3");
+    await waitText(page, "#connection-text", "Live: updates as the line moves");
+
+    // Heartbeats every second keep a quiet stream: the page would reopen one
+    // silent for 3.5 s.
+    const opened = proxy.requests(streams);
+    assert.equal(opened, 1);
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.equal(proxy.requests(streams), opened, "a stream with heartbeats was reopened");
+
+    // The stream's connection stays open and goes silent: no heartbeat gets
+    // through, and no error either.
+    assert.ok(proxy.stall(streams) >= 1, "no stream connection to stall");
+    const deadline = Date.now() + 30_000;
+    while (proxy.requests(streams) === opened) {
+      assert.ok(Date.now() < deadline, "the page never reopened its stalled stream");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitText(page, "#connection-text", "Live: updates as the line moves");
+    assert.equal(await page.locator("#position").textContent(), "3");
+
+    // Only the new stream can bring this.
+    await call(server.base, "WaitroomService/LeaveQueue", { session_id: first.session_id });
+    await waitText(page, "#position", "2");
+    await waitText(page, "#length", "2 people");
+    await shot(page, "14-heartbeat-recovered.png");
+  });
+});
+
 describe("waiting room when the server goes away", { timeout: 600_000 }, () => {
   let server;
   let dataDir;

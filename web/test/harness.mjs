@@ -179,25 +179,46 @@ export async function visible(page, selector, timeout = 30_000) {
 /**
  * startProxy forwards a local port to the server, so a test can cut every
  * connection through it (a dropped stream, as a phone moving between networks
- * sees it) and refuse new ones for a while (a server that cannot be reached).
+ * sees it), refuse new ones for a while (a server that cannot be reached), or
+ * stall the connections carrying position streams: their sockets stay open
+ * and nothing more passes either way, the half-open connection a NAT or a
+ * proxy that forgot it leaves behind.
  */
 export async function startProxy(targetPort) {
   const sockets = new Set();
+  // Each client connection's last request path, read from the HTTP/1.1
+  // request line, and whether it is stalled.
+  const conns = new Set();
   let refusing = false;
+  const requests = [];
   const srv = createServer((client) => {
     if (refusing) {
       client.destroy();
       return;
     }
     const upstream = connect(targetPort, "127.0.0.1");
+    const conn = { client, path: "", stalled: false };
+    conns.add(conn);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
       s.on("error", () => {});
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on("close", () => upstream.destroy());
+    client.on("data", (chunk) => {
+      const line = /^[A-Z]+ (\S+) HTTP\/1\.1\r\n/.exec(chunk.toString("latin1", 0, 512));
+      if (line && !conn.stalled) {
+        conn.path = line[1];
+        requests.push(line[1]);
+      }
+      if (!conn.stalled) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!conn.stalled) client.write(chunk);
+    });
+    client.on("close", () => {
+      conns.delete(conn);
+      upstream.destroy();
+    });
     upstream.on("close", () => client.destroy());
   });
   srv.listen(0, "127.0.0.1");
@@ -212,6 +233,25 @@ export async function startProxy(targetPort) {
     },
     restore() {
       refusing = false;
+    },
+    /**
+     * stall stops forwarding, both ways and for good, on the open connections
+     * whose last request path matches; they stay open. New connections pass.
+     * It returns how many it stalled.
+     */
+    stall(path) {
+      let n = 0;
+      for (const c of conns) {
+        if (!c.stalled && path.test(c.path)) {
+          c.stalled = true;
+          n++;
+        }
+      }
+      return n;
+    },
+    /** requests counts the requests forwarded whose path matches. */
+    requests(path) {
+      return requests.filter((p) => path.test(p)).length;
     },
     async close() {
       refusing = true;

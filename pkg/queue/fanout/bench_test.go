@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,4 +127,88 @@ func BenchmarkStoreJoin(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHubHeartbeat is the in-memory half of heartbeat rounds on idle
+// watchers: the views' periodic pass finding the silent ones, their
+// mailboxes and waking each reader to take its heartbeat. An op is one round
+// (every watcher takes one heartbeat); cpu-ns/heartbeat is the process's CPU
+// time (getrusage) per heartbeat, since a round's wall time is mostly the
+// interval itself. The network's share is measured by waitroom-bench -idle
+// (BENCHMARKS.md).
+//
+//	go test -run '^$' -bench HubHeartbeat -benchtime 10x ./pkg/queue/fanout/
+func BenchmarkHubHeartbeat(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run("watchers="+strconv.Itoa(n), func(b *testing.B) { benchHeartbeat(b, n) })
+	}
+}
+
+func benchHeartbeat(b *testing.B, n int) {
+	ctx := context.Background()
+	store := memstore.New(memstore.Config{})
+	const event = "bench"
+	if _, err := store.PutEvent(ctx, queue.Event{ID: event, State: queue.EventPaused, MaxConcurrent: 1, CheckoutWindow: time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	hub := fanout.New(store, fanout.Config{Coalesce: time.Millisecond, Resync: time.Hour, Heartbeat: 50 * time.Millisecond})
+	defer hub.Close()
+	var firsts, beats atomic.Int64
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i := range n {
+		s, _, _, err := store.Join(ctx, queue.JoinParams{
+			SessionID: queue.NewSessionID(event), UserID: "s-" + strconv.Itoa(i), EventID: event,
+			Now: time.Now(), TTL: time.Hour,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := hub.Watch(ctx, s.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			defer w.Close()
+			for {
+				v, err := w.Next(wctx)
+				if err != nil {
+					return
+				}
+				if v.Heartbeat {
+					beats.Add(1)
+				} else {
+					firsts.Add(1)
+				}
+			}
+		})
+	}
+	// Polled: a millisecond's sleep costs the process nothing that counts.
+	until := func(c *atomic.Int64, want int64) {
+		for deadline := time.Now().Add(time.Minute); c.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d first states and %d heartbeats for %d watchers", firsts.Load(), beats.Load(), n)
+			}
+		}
+	}
+	until(&firsts, int64(n))
+	start := beats.Load()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	until(&beats, start+int64(b.N*n))
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*n), "cpu-ns/heartbeat")
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -25,10 +25,14 @@ const (
 	DefaultResync   = 5 * time.Second
 	DefaultLinger   = 30 * time.Second
 	DefaultMaxAge   = time.Hour
-	// MinCoalesce and MinResync are the shortest settings: a typo must not
-	// spin a core per event. Shorter values are raised to them.
-	MinCoalesce = time.Millisecond
-	MinResync   = 100 * time.Millisecond
+	// DefaultHeartbeat keeps a quiet stream well inside the 60 s idle
+	// timeout of common proxies and load balancers.
+	DefaultHeartbeat = 20 * time.Second
+	// MinCoalesce, MinResync and MinHeartbeat are the shortest settings: a
+	// typo must not spin a core per event. Shorter values are raised to them.
+	MinCoalesce  = time.Millisecond
+	MinResync    = 100 * time.Millisecond
+	MinHeartbeat = 10 * time.Millisecond
 )
 
 // Config tunes the fan-out. The zero value is the defaults.
@@ -48,6 +52,13 @@ type Config struct {
 	// end together (DefaultMaxAge; negative: never). It is checked at each
 	// Resync, so a stream may outlive it by up to one Resync.
 	MaxAge time.Duration
+	// Heartbeat is how long a stream may stay silent: a stream that sent
+	// nothing for this long gets its last state again, marked as a
+	// keep-alive (DefaultHeartbeat; negative: never). The views' periodic
+	// pass sends them, running at least every Heartbeat/4 while they are on,
+	// so a stream is never silent for more than 1.25 × Heartbeat and no
+	// stream costs a timer of its own.
+	Heartbeat time.Duration
 	// Logger receives the views' warnings; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -68,6 +79,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultMaxAge
 	}
+	switch {
+	case c.Heartbeat == 0:
+		c.Heartbeat = DefaultHeartbeat
+	case c.Heartbeat > 0:
+		c.Heartbeat = max(c.Heartbeat, MinHeartbeat)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +92,15 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	return c
+}
+
+// tick is the period of a view's periodic pass: Resync, or a quarter of the
+// heartbeat interval when that is shorter.
+func (c Config) tick() time.Duration {
+	if c.Heartbeat > 0 {
+		return min(c.Resync, c.Heartbeat/4)
+	}
+	return c.Resync
 }
 
 // ErrClosed ends the watchers of a hub that is shutting down. It is
@@ -90,7 +116,8 @@ type Hub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	open atomic.Int64 // open watchers
+	open       atomic.Int64 // open watchers
+	heartbeats atomic.Int64 // heartbeats handed to streams
 
 	mu    sync.Mutex
 	views map[string]*viewRef
@@ -113,6 +140,9 @@ func New(store queue.Store, cfg Config) *Hub {
 
 // OpenStreams is how many watchers are open.
 func (h *Hub) OpenStreams() int64 { return h.open.Load() }
+
+// Heartbeats is how many heartbeats streams have taken to send since start.
+func (h *Hub) Heartbeats() int64 { return h.heartbeats.Load() }
 
 // Views is how many events this process holds a live view of.
 func (h *Hub) Views() int {

@@ -827,7 +827,7 @@ func TestStreamsEndAtTheirMaximumAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		store := memstore.New(memstore.Config{})
-		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: time.Minute})
+		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: time.Minute, Heartbeat: -1})
 		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
 		defer svc.Close()
 		v, _, err := svc.Join(ctx, "u1", "ages")
@@ -851,7 +851,7 @@ func TestStreamsEndAtTheirMaximumAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		store := memstore.New(memstore.Config{})
-		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: -1})
+		hub := fanout.New(store, fanout.Config{Resync: time.Second, MaxAge: -1, Heartbeat: -1})
 		svc := queue.NewService(store, queuetest.Tokens{}, hub, queue.Config{})
 		defer svc.Close()
 		v, _, _ := svc.Join(ctx, "u1", "ages")

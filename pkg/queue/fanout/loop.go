@@ -22,15 +22,23 @@ func (v *eventView) run(ctx context.Context, retire func() bool) {
 		v.shutdown()
 	}()
 
-	tick := time.NewTicker(v.cfg.Resync)
+	// One ticker drives the periodic pass: heartbeats at every tick, the
+	// checks against the store every Resync.
+	period := v.cfg.tick()
+	checkEvery := max(1, int(v.cfg.Resync/period))
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	var lastFlush time.Time
-	for {
+	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-v.wake:
 		case <-tick.C:
+			v.beat(v.cfg.Now())
+			if ticks++; ticks%checkEvery != 0 {
+				continue
+			}
 			if retire() {
 				return
 			}
@@ -169,6 +177,23 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	if v.st.storeSeq(stats.Seq, v.cfg.Now()) {
 		// Give the changes in flight a grace period, then look again.
 		time.AfterFunc(suspectGrace(v.cfg), v.poke)
+	}
+}
+
+// beat sends a heartbeat on every stream that has sent nothing for the
+// heartbeat interval. A stream's own reader stamps each send, so this pass is
+// all heartbeats cost beyond the messages: no timer or goroutine per stream.
+func (v *eventView) beat(now time.Time) {
+	if v.cfg.Heartbeat <= 0 {
+		return
+	}
+	due := now.Add(-v.cfg.Heartbeat).UnixNano()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for w := range v.watchers {
+		if w.started && !w.final && w.lastSent.Load() <= due {
+			w.box.heartbeat()
+		}
 	}
 }
 

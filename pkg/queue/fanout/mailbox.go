@@ -29,7 +29,9 @@ type mailbox struct {
 	has    bool
 	// taken is what the reader last took: a state put and then replaced by
 	// one equal to taken before the reader came (A, B, A) is no change to it.
-	taken  shown
+	taken shown
+	// beat asks the reader to send latest again as a heartbeat.
+	beat   bool
 	err    error // ends the watch after the mailbox is drained
 	notify chan struct{}
 }
@@ -61,7 +63,21 @@ func waitStep(d time.Duration) int {
 // put replaces the mailbox's content with a newer state.
 func (b *mailbox) put(u update) {
 	b.mu.Lock()
-	b.latest, b.has = u, true
+	b.latest, b.has, b.beat = u, true, false
+	b.mu.Unlock()
+	b.wake()
+}
+
+// heartbeat asks the reader to send the state it last took again, as a
+// keep-alive. It does nothing when the reader has taken nothing yet, or has
+// a new state or the end to take, which it sends anyway.
+func (b *mailbox) heartbeat() {
+	b.mu.Lock()
+	if b.has || b.beat || b.err != nil || b.taken == (shown{}) {
+		b.mu.Unlock()
+		return
+	}
+	b.beat = true
 	b.mu.Unlock()
 	b.wake()
 }
@@ -95,7 +111,7 @@ func (b *mailbox) next(ctx context.Context) (update, error) {
 		b.mu.Lock()
 		if b.has {
 			u := b.latest
-			b.has = false
+			b.has, b.beat = false, false
 			sh := shownOf(u.View)
 			if sh == b.taken {
 				b.mu.Unlock()
@@ -105,6 +121,14 @@ func (b *mailbox) next(ctx context.Context) (update, error) {
 			if u.Session.Status.EndsStream() && b.err == nil {
 				b.err = io.EOF
 			}
+			b.mu.Unlock()
+			return u, nil
+		}
+		if b.beat {
+			// latest is what the reader took last: a state it replaced
+			// before the reader came was equal to it (see taken).
+			u := b.latest
+			u.Heartbeat, b.beat = true, false
 			b.mu.Unlock()
 			return u, nil
 		}

@@ -26,6 +26,12 @@ type Watcher struct {
 	endsAt  int64         // Unix nanoseconds at which the stream reaches its maximum age; 0: never
 
 	closed atomic.Bool
+	// lastSent is when the reader last took a state to send (Unix
+	// nanoseconds; 0: never): the view's heartbeat pass reads it.
+	lastSent atomic.Int64
+	// spoke is set once the reader took its first state; only the
+	// reader touches it.
+	spoke bool
 }
 
 var _ queue.Watch = (*Watcher)(nil)
@@ -48,6 +54,17 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 	u, err := w.box.next(ctx)
 	if err != nil {
 		return queue.View{}, err
+	}
+	now := w.hub.cfg.Now()
+	w.lastSent.Store(now.UnixNano())
+	if u.Heartbeat {
+		// The state is as it was; the server vouches for it now.
+		u.UpdatedAt = now
+		w.hub.heartbeats.Add(1)
+	}
+	if !w.spoke {
+		w.spoke = true
+		u.HeartbeatInterval = max(w.hub.cfg.Heartbeat, 0)
 	}
 	if u.Session.Status == queue.StatusReady && u.CheckoutURL == "" && !u.eventKnown {
 		// The event's own checkout URL, when the view had not loaded the

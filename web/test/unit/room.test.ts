@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type PositionUpdateSchema, SessionStatus, WaitroomService } from "../../src/gen/waitroom/v1/waitroom_pb";
-import { WaitingRoom, backoffDelay, type Options, type State } from "../../src/room";
+import { WaitingRoom, backoffDelay, silenceLimit, type Options, type State } from "../../src/room";
 
 type Update = MessageInitShape<typeof PositionUpdateSchema>;
 
@@ -492,4 +492,99 @@ test("a refused join token stops with what the visitor can do about it", async (
     assert.equal(states.at(-1)!.connection, "idle", err.message);
     assert.deepEqual(calls, ["join u1 launch"], err.message);
   }
+});
+
+/** beat is a heartbeat: the state again, marked. */
+const q = (position: number, queueLength: number) => ({ sessionId: "s1", status: SessionStatus.QUEUED, position, queueLength });
+const beat = (position: number, queueLength: number) => ({ ...q(position, queueLength), heartbeat: true });
+
+const ms = (n: number) => ({ seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1e6 });
+
+const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+
+test("silenceLimit: two to two and a half heartbeat intervals plus slack, else the fallback", () => {
+  assert.equal(silenceLimit(20_000, 45_000, 1_000, 0), 41_000);
+  assert.equal(silenceLimit(20_000, 45_000, 1_000, 0.999999) < 51_000, true);
+  assert.equal(silenceLimit(1_000, 45_000, 1_000, 0.5), 3_250);
+  assert.equal(silenceLimit(undefined, 45_000, 1_000, 0), 45_000);
+  assert.equal(silenceLimit(0, 45_000, 1_000, 1), 67_500);
+});
+
+test("a stream silent for two heartbeat intervals is reopened at once, not counted as a failure", async () => {
+  let opened = 0;
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2)],
+    streams: [
+      async function* (ctx): AsyncGenerator<Update> {
+        opened++;
+        yield { ...q(2, 2), heartbeatInterval: ms(10) };
+        await waitForever(ctx);
+      },
+      async function* (): AsyncGenerator<Update> {
+        yield { ...q(2, 2), heartbeatInterval: ms(10) };
+        yield ready;
+      },
+    ],
+  });
+  // The fallback would wait a minute: only the interval can reopen it this soon.
+  const { states, finished } = run(client, (s) => s.phase === "ready", { quietMs: 60_000, heartbeatSlackMs: 0 });
+  await finished;
+  assert.equal(opened, 1);
+  assert.deepEqual(calls, ["join u1 launch", "stream s1", "stream s1"]);
+  assert.ok(states.every((s) => s.connection !== "reconnecting"), "a missed heartbeat counted as a failure");
+  assert.deepEqual([...new Set(states.filter((s) => s.phase === "queued").map((s) => s.position))], [2]);
+});
+
+test("heartbeats keep a quiet stream open past the fallback, and show the same place", async () => {
+  const { client, calls } = fakeServer({
+    join: [() => queued(2, 2)],
+    streams: [
+      async function* (): AsyncGenerator<Update> {
+        yield { ...q(2, 2), heartbeatInterval: ms(50) };
+        // Ten heartbeats, 10 ms apart: each well inside 2 × 50 ms, and
+        // together far past the 20 ms fallback.
+        for (let i = 0; i < 10; i++) {
+          await sleep(10);
+          yield beat(2, 2);
+        }
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready", { quietMs: 20, heartbeatSlackMs: 0 });
+  await finished;
+  assert.deepEqual(calls, ["join u1 launch", "stream s1"]);
+  assert.ok(
+    states.filter((s) => s.phase === "queued").every((s) => s.position === 2 && s.queueLength === 2),
+    "a heartbeat changed the place shown",
+  );
+});
+
+test("fair start and held places reach the state; a join's answer keeps what the stream said", async () => {
+  const saleStartsAt = { seconds: 1_900_000_000n, nanos: 0 };
+  const heldUntil = { seconds: 1_900_000_600n, nanos: 500_000_000 };
+  const { client } = fakeServer({
+    join: [() => queued(5, 5)],
+    streams: [
+      async function* (ctx): AsyncGenerator<Update> {
+        yield { ...q(5, 5), fairStart: { saleStartsAt, seedCommitment: "c0ffee", placed: false } };
+        yield { ...q(3, 5), fairStart: { saleStartsAt, seedCommitment: "c0ffee", placed: true, seed: "5eed" } };
+        yield { ...q(1, 5), held: true, heldUntil };
+        yield queued(1, 4);
+        await waitForever(ctx);
+      },
+    ],
+  });
+  const { room, states, finished } = run(client, (s) => s.phase === "queued" && s.queueLength === 4);
+  await finished;
+  room.stop();
+  const seen = states.filter((s) => s.phase === "queued");
+  assert.deepEqual(seen[0].fairStart, undefined); // the join's answer
+  assert.deepEqual(seen[1].fairStart, { saleStartsAt: 1_900_000_000_000, seedCommitment: "c0ffee", placed: false, seed: undefined });
+  assert.deepEqual(seen[2].fairStart, { saleStartsAt: 1_900_000_000_000, seedCommitment: "c0ffee", placed: true, seed: "5eed" });
+  assert.equal(seen[3].fairStart, undefined);
+  assert.equal(seen[3].held, true);
+  assert.equal(seen[3].heldUntil, 1_900_000_600_500);
+  assert.equal(seen[4].held, false);
+  assert.equal(seen[4].heldUntil, undefined);
 });
