@@ -93,6 +93,11 @@ type Store interface {
 
 	// Ping checks that the store can be reached.
 	Ping(ctx context.Context) error
+
+	// FairStarter places fair starts' pre-queues. An event whose pre-queue
+	// is unplaced (FairStart.Holding) admits nobody; Join, Session and
+	// PutEvent follow the rules in FairStart's doc.
+	FairStarter
 }
 
 // JoinParams are the inputs of Store.Join. The caller validates them.

@@ -15,4 +15,7 @@ type View struct {
 	// CheckoutToken and CheckoutURL are set when the session is Ready.
 	CheckoutToken string
 	CheckoutURL   string
+	// FairStart is set for a session of a fair start's pre-queue: the
+	// event's fair start (its Seed only once placed).
+	FairStart *FairStartInfo
 }

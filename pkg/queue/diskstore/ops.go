@@ -29,6 +29,7 @@ const (
 	opAck
 	opForgetIdle
 	opOutbox
+	opPlace
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -66,6 +67,9 @@ func (o *op) encode() []byte {
 		w.String(o.id)
 		w.Time(o.now)
 		w.Varint(int64(o.limit))
+	case opPlace:
+		w.String(o.id)
+		w.Time(o.now)
 	case opPutEvent:
 		w.Event(o.event)
 	case opAck:
@@ -119,6 +123,8 @@ func decodeOp(b []byte) (op, error) {
 		o.now, o.idleFor, o.limit = r.Time(), r.Duration(), r.Int()
 	case opOutbox:
 		o.on = r.Bool()
+	case opPlace:
+		o.id, o.now = r.String(), r.Time()
 	default:
 		return op{}, fmt.Errorf("unknown record kind %d", o.kind)
 	}
@@ -152,6 +158,10 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 		_, err = m.ForgetIdle(ctx, o.now, o.idleFor, o.limit)
 	case opOutbox:
 		m.SetOutbox(o.on)
+	case opPlace:
+		// The seed is in the snapshot or the logged PutEvent before: the
+		// same order comes out again.
+		_, _, err = m.PlacePreQueue(ctx, o.id, o.now)
 	}
 	return err
 }

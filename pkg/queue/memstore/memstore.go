@@ -78,6 +78,8 @@ type event struct {
 	// auto says a join registered the event and PutEvent has not written
 	// it since: only such an event is forgotten when idle.
 	auto bool
+	// order is the placed pre-queue's ids in queue order (fairstart.go).
+	order []string
 	// idleGen counts the event's turns from live to idle; an idle-queue
 	// entry of an earlier turn is stale.
 	idleGen uint64
@@ -143,6 +145,7 @@ func (e *event) place(r *rec) queue.Place {
 	pl := queue.Place{QueueLength: e.waiting.Len(), Seq: e.seq}
 	if r.status == queue.StatusQueued {
 		pl.Position = e.waiting.Rank(r.ticket) + 1
+		pl = e.cfg.FairStart.PlaceOf(r.ticket, pl)
 	}
 	return pl
 }
@@ -197,6 +200,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		key:        key,
 	}
 	r.userLen = uint8(copy(r.user[:], p.UserID))
+	e.joinPreQueue(r, p)
 	e.byKey[key] = h
 	e.live.add(p.UserID, h)
 	e.waiting.Insert(r.ticket)
@@ -275,6 +279,9 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 	e := s.events[eventID]
 	if e == nil || e.cfg.State != queue.EventActive {
 		return nil, nil
+	}
+	if e.cfg.FairStart.Holding() {
+		return nil, nil // an event whose pre-queue is not placed admits nobody
 	}
 	n := min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
 	if n <= 0 {

@@ -122,7 +122,7 @@ func replyCode(r []rueidis.RedisMessage) string {
 
 // sessionPlace decodes {session JSON, rank or -1, queue length, seq}.
 func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) {
-	if len(r) != 4 {
+	if len(r) != 4 && len(r) != 8 {
 		return queue.Session{}, queue.Place{}, fmt.Errorf("redisstore: unexpected session reply of %d values", len(r))
 	}
 	raw, _ := r[0].ToString()
@@ -136,6 +136,9 @@ func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) 
 	pl := queue.Place{QueueLength: qlen, Seq: uint64(seq)}
 	if sess.Status == queue.StatusQueued && rank >= 0 {
 		pl.Position = rank + 1
+		if len(r) == 8 {
+			pl = placeFairStart(r[4:]).PlaceOf(sess.Ticket, pl)
+		}
 	}
 	return sess, pl, nil
 }
