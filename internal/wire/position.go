@@ -22,6 +22,7 @@ func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 		CheckoutToken: v.CheckoutToken,
 		CheckoutUrl:   v.CheckoutURL,
 		EstimatedWait: estimatedWait(v.EstimatedWait),
+		FairStart:     FairStart(v.FairStart),
 	}
 }
 
@@ -38,6 +39,7 @@ func JoinQueueResponse(v queue.View, created bool) *waitroomv1.JoinQueueResponse
 		CheckoutToken: v.CheckoutToken,
 		CheckoutUrl:   v.CheckoutURL,
 		Created:       created,
+		FairStart:     FairStart(v.FairStart),
 	}
 }
 
@@ -69,5 +71,6 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 		b.wait.Seconds, b.wait.Nanos = int64(d/time.Second), int32(d%time.Second)
 		m.EstimatedWait = &b.wait
 	}
+	m.FairStart = FairStart(v.FairStart) // rare: allocated afresh
 	return m
 }

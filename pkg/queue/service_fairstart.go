@@ -65,3 +65,20 @@ func (s *Service) placeDue(ctx context.Context, e Event) error {
 		"seed_commitment", fs.Commitment(), "took", time.Since(start))
 	return nil
 }
+
+// PreQueue returns an event's placed fair start and its pre-queue's session
+// ids in their placed order; ErrNotPlaced before placement.
+func (s *Service) PreQueue(ctx context.Context, eventID string) (FairStart, []string, error) {
+	if err := ValidateEventID(eventID); err != nil {
+		return FairStart{}, nil, err
+	}
+	e, _, err := s.store.Event(ctx, eventID)
+	if err != nil {
+		return FairStart{}, nil, err
+	}
+	if !e.FairStart.IsPlaced() {
+		return FairStart{}, nil, ErrNotPlaced
+	}
+	ids, err := s.store.PreQueue(ctx, eventID)
+	return e.FairStart, ids, err
+}
