@@ -126,7 +126,9 @@ func testFairStart(t *testing.T, cfg server.Config) {
 	for i, id := range ids {
 		byID[id] = streams[i]
 	}
-	placed := func(m *waitroomv1.PositionUpdate) bool { return m.GetFairStart().GetSeed() == seed && m.GetFairStart().GetPlaced() }
+	placed := func(m *waitroomv1.PositionUpdate) bool {
+		return m.GetFairStart().GetSeed() == seed && m.GetFairStart().GetPlaced()
+	}
 	byID[order[0]].until("READY, first in the seed's order", isStatus(waitroomv1.SessionStatus_SESSION_STATUS_READY))
 	for i, id := range order[1:] {
 		want := queued(int32(i+1), n)
