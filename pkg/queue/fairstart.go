@@ -195,14 +195,15 @@ func (f FairStart) Info() *FairStartInfo {
 	return i
 }
 
-// PlaceOf applies the fair start to the place of a queued session holding
-// ticket: a pre-queue session's place is marked, and hidden until placement.
-func (f FairStart) PlaceOf(ticket uint64, pl Place) Place {
+// PlaceOf applies the fair start to the place of a session holding ticket:
+// a pre-queue session's place is marked, and while it is queued and the
+// pre-queue unplaced, its position is hidden.
+func (f FairStart) PlaceOf(ticket uint64, queued bool, pl Place) Place {
 	if !f.Holds(ticket) {
 		return pl
 	}
 	pl.PreQueue = true
-	if !f.IsPlaced() {
+	if queued && !f.IsPlaced() {
 		pl.Unplaced = true
 		pl.Position = pl.QueueLength
 	}

@@ -129,7 +129,9 @@ func testFairStart(t *testing.T, cfg server.Config) {
 	placed := func(m *waitroomv1.PositionUpdate) bool {
 		return m.GetFairStart().GetSeed() == seed && m.GetFairStart().GetPlaced()
 	}
-	byID[order[0]].until("READY, first in the seed's order", isStatus(waitroomv1.SessionStatus_SESSION_STATUS_READY))
+	if r := byID[order[0]].until("READY, first in the seed's order", isStatus(waitroomv1.SessionStatus_SESSION_STATUS_READY)); !placed(r) {
+		t.Fatalf("READY without the revealed seed: %v", r)
+	}
 	for i, id := range order[1:] {
 		want := queued(int32(i+1), n)
 		m := byID[id].until(fmt.Sprintf("position %d of %d with the seed", i+1, n), func(m *waitroomv1.PositionUpdate) bool { return want(m) && placed(m) })

@@ -73,7 +73,7 @@ func (v *eventView) fairInfo(w *Watcher) *queue.FairStartInfo {
 		return nil
 	}
 	i := v.event.FairStart.Info()
-	if i != nil && w.fair.unplaced {
+	if i != nil && w.fair.unplaced && w.session.Status == queue.StatusQueued {
 		// Its read was before the placement the event shows: unplaced, as
 		// its place is, until the re-read.
 		i.PlacedAt, i.Placed, i.Seed = time.Time{}, 0, ""

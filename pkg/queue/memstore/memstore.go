@@ -145,9 +145,8 @@ func (e *event) place(r *rec) queue.Place {
 	pl := queue.Place{QueueLength: e.waiting.Len(), Seq: e.seq}
 	if r.status == queue.StatusQueued {
 		pl.Position = e.waiting.Rank(r.ticket) + 1
-		pl = e.cfg.FairStart.PlaceOf(r.ticket, pl)
 	}
-	return pl
+	return e.cfg.FairStart.PlaceOf(r.ticket, r.status == queue.StatusQueued, pl)
 }
 
 // Join implements queue.Store.

@@ -167,6 +167,9 @@ func testFairStartReproducible(t *testing.T, newStore func(*testing.T) queue.Sto
 	if !slices.Equal(got, want[:10]) {
 		t.Fatalf("admitted %v, want the first ten placed %v", got, want[:10])
 	}
+	if s, pl := session(t, st, got[0]); s.Status != queue.StatusReady || !pl.PreQueue || pl.Unplaced || pl.Position != 0 {
+		t.Fatalf("an admitted pre-queue session: %v, place %+v; want PreQueue at position 0", s.Status, pl)
+	}
 }
 
 func testFairStartLaterArrivals(t *testing.T, newStore func(*testing.T) queue.Store) {

@@ -134,11 +134,12 @@ func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) 
 	qlen, _ := r[2].AsInt64()
 	seq, _ := r[3].AsInt64()
 	pl := queue.Place{QueueLength: qlen, Seq: uint64(seq)}
-	if sess.Status == queue.StatusQueued && rank >= 0 {
+	queued := sess.Status == queue.StatusQueued && rank >= 0
+	if queued {
 		pl.Position = rank + 1
-		if len(r) == 8 {
-			pl = placeFairStart(r[4:]).PlaceOf(sess.Ticket, pl)
-		}
+	}
+	if len(r) == 8 {
+		pl = placeFairStart(r[4:]).PlaceOf(sess.Ticket, queued, pl)
 	}
 	return sess, pl, nil
 }
