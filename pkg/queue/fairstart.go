@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (f FairStart) seedBytes() []byte {
 // Order is the pre-queue's order for ids under this fair start's seed.
 func (f FairStart) Order(ids []string) []string { return FairOrder(f.seedBytes(), ids) }
 
+// Permutation is FairPermutation under this fair start's seed.
+func (f FairStart) Permutation(ids []string) []int { return FairPermutation(f.seedBytes(), ids) }
+
 // MergeFairStart is the fair start PutEvent stores, given the stored one,
 // the one it was handed (whose Seed is a fresh one, used only when
 // sale_starts_at is set for the first time) and the event's last ticket.
@@ -134,25 +138,38 @@ func ShuffleKey(seed []byte, sessionID string) []byte {
 // break ties, which never happen in practice): the pre-queue's order, first
 // in line first. It is the documented rule `waitroom verify-shuffle` checks.
 func FairOrder(seed []byte, ids []string) []string {
-	type keyed struct {
-		key []byte
-		id  string
-	}
-	ks := make([]keyed, len(ids))
-	for i, id := range ids {
-		ks[i] = keyed{ShuffleKey(seed, id), id}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int {
-		if c := bytes.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.id
+	out := make([]string, len(ids))
+	for i, j := range FairPermutation(seed, ids) {
+		out[i] = ids[j]
 	}
 	return out
+}
+
+// FairPermutation is FairOrder as indices: the i-th in line is ids[p[i]].
+func FairPermutation(seed []byte, ids []string) []int {
+	type keyed struct {
+		key [sha256.Size]byte
+		i   int
+	}
+	ks := make([]keyed, len(ids))
+	m := hmac.New(sha256.New, seed)
+	for i, id := range ids {
+		m.Reset()
+		io.WriteString(m, id)
+		m.Sum(ks[i].key[:0])
+		ks[i].i = i
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := bytes.Compare(a.key[:], b.key[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(ids[a.i], ids[b.i])
+	})
+	p := make([]int, len(ks))
+	for i, k := range ks {
+		p[i] = k.i
+	}
+	return p
 }
 
 // FairStarter is implemented by stores that run fair starts. Every store of

@@ -38,22 +38,22 @@ func (s *Store) PlacePreQueue(ctx context.Context, eventID string, now time.Time
 	// The pre-queue's waiting sessions, in ticket order.
 	var tickets []uint64
 	var ids []string
-	byID := map[string]handle{}
+	var hs []handle
 	for t := fs.After + 1; t <= fs.Last; t++ {
 		h, ok := e.byTicket[t]
 		if !ok {
 			continue // left or expired before the start
 		}
-		id := e.session(e.recs.at(h)).ID
 		tickets = append(tickets, t)
-		ids = append(ids, id)
-		byID[id] = h
+		ids = append(ids, e.session(e.recs.at(h)).ID)
+		hs = append(hs, h)
 	}
-	order := fs.Order(ids)
-	for i, id := range order {
-		h := byID[id]
+	order := make([]string, len(ids))
+	for i, j := range fs.Permutation(ids) {
+		h := hs[j]
 		e.recs.at(h).ticket = tickets[i]
 		e.byTicket[tickets[i]] = h
+		order[i] = ids[j]
 	}
 	fs.PlacedAt, fs.Placed, e.order = now, int64(len(order)), order
 	s.announce(e, queue.Change{Kind: queue.ChangePlaced, At: now})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
@@ -247,4 +248,24 @@ func fillQueue(b *testing.B, srv *redistest.Server, ev string, n int) {
 		}
 	}
 	b.Cleanup(func() { srv.Do(b.Context(), "UNLINK", key) })
+}
+
+// BenchmarkPlacement100k: placing a pre-queue of 100,000 (one read of the
+// pre-queue, the order in Go, one script). listing-MB is what a change
+// listing every placed session would have weighed on pub/sub, which the
+// session-less placement change avoids.
+//
+//	go test ./pkg/queue/redisstore -run X -bench Placement -benchtime 3x
+func BenchmarkPlacement100k(b *testing.B) {
+	srv := redistest.Start(b)
+	st := dial(b, []string{srv.Addr()})
+	m := startCPU(srv)
+	queuetest.BenchmarkPlacement(b, st, 100_000)
+	m.report(b)
+	var listing int
+	for i := range 100_000 {
+		id := queue.NewSessionID("concert-2026")
+		listing += len(fmt.Sprintf(`{"id":%q,"user_id":"user-%d","ticket":%d,"status":"queued"},`, id, i, i+1)) + len(id) + 3
+	}
+	b.ReportMetric(float64(listing)/1e6, "listing-MB")
 }
