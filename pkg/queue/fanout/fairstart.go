@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -11,10 +12,28 @@ import (
 // A fair start's placement (queue.ChangePlaced) moves the pre-queue's
 // sessions to new tickets without a word about which: a change listing
 // 100,000 sessions would not fit pub/sub or Kafka well. The waiting set is
-// the same, so memory stays right; only the watchers of pre-queue sessions
-// re-read their session (maxRereads at a time), and the view re-reads the
-// event for the revealed seed. Until its re-read, such a watcher shows
-// its last state: the pre-queue's bound, never a wrong exact position.
+// the same, so memory stays right, and the view works the new tickets out
+// with two reads, whatever the number of streams: the event (for the
+// pre-queue's first ticket, the count placed and the seed) and the placed
+// order (Store.PreQueue). The i-th placed session holds the i-th smallest
+// of the pre-queue's tickets as they were at the placement, which the view
+// keeps from the moment it applies the change. Until then a pre-queue
+// stream shows its last state, the pre-queue's bound: never a wrong exact
+// position. Should the reads fail, or the view miss the change, the
+// pre-queue's watchers re-read their sessions one by one instead.
+
+// placement is a placement the view applied and has still to deal out.
+type placement struct {
+	seq uint64
+	// tickets are the waiting tickets as of seq, ascending.
+	tickets []uint64
+	tries   int
+}
+
+// maxPlacementTries bounds the attempts to read a placement's event and
+// order (a replica's cached event may trail it for a moment) before the
+// view falls back to re-reading the sessions.
+const maxPlacementTries = 5
 
 // fairState is a watcher's fair-start state as its last read gave it.
 type fairState struct {
@@ -33,19 +52,35 @@ func (v *eventView) placedSeq() uint64 {
 	return max(v.placedAt, v.event.FairStart.PlacedSeq)
 }
 
-// fairApplied handles a placement among applied changes: the pre-queue's
-// watchers re-read their sessions, the view its event. Called with v.mu held.
-func (v *eventView) fairApplied(c queue.Change) {
-	if c.Kind != queue.ChangePlaced {
-		return
-	}
-	v.placedAt = max(v.placedAt, c.Seq)
-	v.eventStale = true
-	for w := range v.watchers {
-		if v.placedSince(w) {
-			v.markStale(w)
+// fairApplied notes the newest placement among applied changes, with the
+// waiting tickets as of it: memory has applied every change of the batch,
+// so the tickets later ones took out of the queue are put back (those they
+// added are later arrivals', above the pre-queue). Called with v.mu held.
+func (v *eventView) fairApplied(changes []queue.Change) {
+	at := -1
+	for i, c := range changes {
+		if c.Kind == queue.ChangePlaced {
+			at = i
 		}
 	}
+	if at < 0 {
+		return
+	}
+	seq := changes[at].Seq
+	v.placedAt = max(v.placedAt, seq)
+	tickets := make([]uint64, 0, v.st.tickets.Len())
+	v.st.tickets.Ascend(func(t uint64) bool { tickets = append(tickets, t); return true })
+	for _, c := range changes[at+1:] {
+		for _, cs := range c.Sessions {
+			if cs.Status != queue.StatusQueued {
+				tickets = append(tickets, cs.Ticket)
+			}
+		}
+	}
+	slices.Sort(tickets)
+	v.placing = &placement{seq: seq, tickets: slices.Compact(tickets)}
+	v.eventStale = true
+	v.poke()
 }
 
 // fairResynced re-reads the watchers whose placement a resync found (the
@@ -82,28 +117,68 @@ func (v *eventView) fairInfo(w *Watcher) *queue.FairStartInfo {
 }
 
 // refreshEvent re-reads the event's settings when a placement or a new
-// pre-queue watcher made them stale.
+// pre-queue watcher made them stale, and deals a placement out.
 func (v *eventView) refreshEvent(ctx context.Context) {
 	v.mu.Lock()
-	stale := v.eventStale
+	stale, p := v.eventStale, v.placing
 	v.eventStale = false
 	v.mu.Unlock()
-	if !stale {
+	if !stale && p == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
 	e, _, err := v.store.Event(ctx, v.eventID)
+	var order []string
+	if err == nil && p != nil && e.FairStart.PlacedSeq == p.seq {
+		order, err = v.store.PreQueue(ctx, v.eventID)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	switch {
-	case err == nil:
-		v.event, v.eventKnown, v.dirty = e, true, true
-		v.fairResynced()
-	case !errors.Is(err, queue.ErrEventNotFound):
-		v.eventStale = true // the next step tries again
+	if err != nil && !errors.Is(err, queue.ErrEventNotFound) {
 		v.log.Debug("Failed to read the event's fair start", "error", err)
 	}
+	if err == nil {
+		v.event, v.eventKnown, v.dirty = e, true, true
+	}
+	if p == nil || v.placing != p {
+		return
+	}
+	if err == nil && e.FairStart.PlacedSeq == p.seq && v.deal(p, e.FairStart, order) {
+		v.placing = nil
+		return
+	}
+	p.tries++
+	switch {
+	case p.tries >= maxPlacementTries || err != nil:
+		v.placing = nil
+		v.fairResynced() // one by one, then
+	default:
+		v.eventStale = true // the event read trails the placement: again next step
+		time.AfterFunc(suspectGrace(v.cfg)/4, v.poke)
+	}
+}
+
+// deal gives the watchers of placed sessions their new tickets; false when
+// the placement does not fit memory. Called with v.mu held.
+func (v *eventView) deal(p *placement, fs queue.FairStart, order []string) bool {
+	i, _ := slices.BinarySearch(p.tickets, fs.After+1)
+	if int64(len(order)) != fs.Placed || len(p.tickets)-i < len(order) {
+		return false
+	}
+	dealt := p.tickets[i : i+len(order)]
+	for k, id := range order {
+		for _, w := range v.bySession[id] {
+			if w.fair.unplaced && w.baseSeq < p.seq && !w.stale {
+				w.session.Ticket, w.baseSeq, w.fair.unplaced = dealt[k], p.seq, false
+			}
+		}
+	}
+	// Watchers of sessions that were not placed (they left or expired
+	// before the start) learn it from a read.
+	v.fairResynced()
+	v.dirty = true
+	return true
 }
 
 // fairShown is what of a fair start warrants a new message: its start

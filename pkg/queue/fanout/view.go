@@ -66,6 +66,7 @@ type eventView struct {
 	// (fairstart.go).
 	placedAt   uint64
 	eventStale bool
+	placing    *placement
 }
 
 func newEventView(eventID string, store queue.Store, cfg Config, open *atomic.Int64) *eventView {
@@ -129,9 +130,9 @@ func (v *eventView) applied(changes []queue.Change) {
 				v.statusChanged = append(v.statusChanged, w)
 			}
 		}
-		v.fairApplied(c)
 		v.dirty = true
 	}
+	v.fairApplied(changes)
 }
 
 // logFindings logs why the state stopped trusting memory. Called with v.mu held.
