@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -120,14 +121,22 @@ func (s *Store) placeOnce(ctx context.Context, eventID string, now time.Time) (f
 		return e.FairStart, false, false, err
 	}
 	fs = e.FairStart
-	ids, err := s.client.Do(cctx, s.client.B().Zrangebyscore().Key(p+queueKey).
-		Min("("+strconv.FormatUint(fs.After, 10)).Max(strconv.FormatUint(fs.Last, 10)).Build()).AsStrSlice()
+	// The pre-queue's sessions and tickets, ascending.
+	pairs, err := s.client.Do(cctx, s.client.B().Zrangebyscore().Key(p+queueKey).
+		Min("("+strconv.FormatUint(fs.After, 10)).Max(strconv.FormatUint(fs.Last, 10)).Withscores().Build()).AsZScores()
 	if err != nil {
 		return fs, false, false, failed(ctx, err)
 	}
+	ids := make([]string, len(pairs))
+	for i, z := range pairs {
+		ids[i] = z.Member
+	}
 	k := eventKeys(eventID, preQueueKey)
-	args := s.args(k, eventID, now, strconv.FormatUint(fs.Last, 10))
-	args = append(args, fs.Order(ids)...)
+	args := s.args(k, eventID, now, strconv.FormatUint(fs.Last, 10), strconv.Itoa(len(ids)))
+	args = slices.Grow(args, 2*len(ids))
+	for i, j := range fs.Permutation(ids) {
+		args = append(args, strconv.FormatFloat(pairs[i].Score, 'f', -1, 64), ids[j])
+	}
 	reply, err := placeScript.Exec(cctx, s.client, k.list, args).ToArray()
 	s.wrote(eventID)
 	if err != nil {

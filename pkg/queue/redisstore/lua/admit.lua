@@ -19,6 +19,7 @@ for i = 1, #head, 2 do
   redis.call('ZREM', K_EXPIRY, id)
   local s = loaded[i]
   if s then
+    s.ticket = tonumber(head[i + 1]) -- a placement may have dealt it a new one
     s.status = STATUS_READY
     s.admitted_at_ms = NOW
     s.checkout_deadline_ms = deadline

@@ -46,6 +46,7 @@ for _, p in ipairs(picks) do
     redis.call('ZREM', K_DEADLINES, p.id)
   end
   if p.s then
+    if p.ticket then p.s.ticket = tonumber(p.ticket) end -- a placement may have dealt it a new one
     out[#out + 1] = finish(p.s, STATUS_EXPIRED, p.owned)
     changed[#changed + 1] = p.s
   elseif p.ticket then

@@ -8,6 +8,7 @@ local sid, uid, ttl = ARGV[5], ARGV[6], tonumber(ARGV[7])
 
 local function existing(s, raw)
   local rank = redis.call('ZRANK', K_QUEUE, s.id)
+  if rank then raw = queued_raw(s.id, raw) end
   return {REPLY_EXISTING, raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq(), fair_place_reply()}
 end
 

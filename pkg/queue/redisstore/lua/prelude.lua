@@ -137,3 +137,18 @@ local function fair_place_reply()
   local f = redis.call('HMGET', K_EVENT, FIELD_FS_SALE, FIELD_FS_AFTER, FIELD_FS_LAST, FIELD_FS_PLACED_AT)
   return f[1] or '', f[2] or '', f[3] or '', f[4] or ''
 end
+
+-- queued_raw is a session's document with, while it waits, the ticket the
+-- queue holds for it: a placement deals the pre-queue new tickets in the
+-- queue alone (lua/place.lua), and a document catches up when its session
+-- leaves the queue (admit, leave, expire).
+local function queued_raw(id, raw)
+  local score = redis.call('ZSCORE', K_QUEUE, id)
+  if not score then return raw end
+  return (string.gsub(raw, '"ticket":%d+', '"ticket":' .. score, 1))
+end
+
+-- queue_ticket is the ticket the queue holds for a waiting session.
+local function queue_ticket(s)
+  return tonumber(redis.call('ZSCORE', K_QUEUE, s.id)) or s.ticket
+end

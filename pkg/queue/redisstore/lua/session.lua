@@ -4,4 +4,5 @@
 local raw = redis.call('GET', KEYS[9])
 if not raw then return false end
 local rank = redis.call('ZRANK', K_QUEUE, ARGV[5])
+if rank then raw = queued_raw(ARGV[5], raw) end
 return {raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq(), fair_place_reply()}
