@@ -24,26 +24,36 @@ import (
 // join, status and stream; at the start the processor places them, the seed
 // is revealed, and their positions are the order verify-shuffle recomputes
 // from the admin API, with a later arrival behind them.
-func TestFairStart(t *testing.T) { testFairStart(t, server.Config{}) }
+func TestFairStart(t *testing.T) { testFairStart(t, server.Config{}, false) }
 
-func TestFairStartDisk(t *testing.T) { testFairStart(t, server.Config{Store: server.StoreDisk}) }
+func TestFairStartDisk(t *testing.T) { testFairStart(t, server.Config{Store: server.StoreDisk}, false) }
 
 func TestFairStartRedis(t *testing.T) {
-	testFairStart(t, redisConfig(t, redistest.Start(t).Addr()))
+	testFairStart(t, redisConfig(t, redistest.Start(t).Addr()), false)
+}
+
+// TestFairStartTwoReplicas: one replica places, the visitors' streams are on
+// the other, which learns the placement from the change feed alone.
+func TestFairStartTwoReplicas(t *testing.T) {
+	testFairStart(t, redisConfig(t, redistest.Start(t).Addr()), true)
 }
 
 const fairAdminToken = "fair-admin-token-0123456789abcdef"
 
-func testFairStart(t *testing.T, cfg server.Config) {
+func testFairStart(t *testing.T, cfg server.Config, twoReplicas bool) {
 	var clock atomic.Int64
 	base := time.Now().UTC().Truncate(time.Millisecond)
 	clock.Store(base.UnixNano())
 	cfg.Queue.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	cfg.AdminToken = fairAdminToken
-	ts := startServer(t, cfg)
+	ts := startServer(t, cfg) // places, and serves the admin API
+	visitors := ts
+	if twoReplicas {
+		visitors = startServer(t, cfg)
+	}
 	ctx := context.Background()
 	admin := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithInterceptors(bearer(fairAdminToken)))
-	c := protocols()[0].client(ts)
+	c := protocols()[0].client(visitors)
 	const event = "fair-gala"
 	start := base.Add(time.Hour)
 
