@@ -112,25 +112,7 @@ func testFairStart(t *testing.T, cfg server.Config, twoReplicas bool) {
 	if got.Msg.Event.GetSeedCommitment() != commitment || len(seed) != 64 || got.Msg.Event.GetPreQueuePlaced() != n {
 		t.Fatalf("GetEvent after placement: %v", got.Msg.Event)
 	}
-	var out bytes.Buffer
-	err = verifyshuffle.Run(ctx, []string{"-server", ts.URL, "-event", event, "-commitment", commitment},
-		verifyshuffle.Env{Stdout: &out, Getenv: func(string) string { return fairAdminToken }, HTTP: h1Client()})
-	if err != nil || !strings.Contains(out.String(), "# OK") {
-		t.Fatalf("verify-shuffle against the server: %v\n%s", err, out.String())
-	}
-	order := verifiedOrder(t, &out)
-	if len(order) != n {
-		t.Fatalf("verify-shuffle printed %d sessions, want %d", len(order), n)
-	}
-	// The same from the ids alone, as a visitor holding the list would.
-	var again bytes.Buffer
-	if err := verifyshuffle.Run(ctx, []string{"-seed", seed, "-commitment", commitment},
-		verifyshuffle.Env{Stdin: strings.NewReader(strings.Join(ids, "\n")), Stdout: &again}); err != nil {
-		t.Fatalf("verify-shuffle from the ids: %v", err)
-	}
-	if o := verifiedOrder(t, &again); strings.Join(o, ",") != strings.Join(order, ",") {
-		t.Fatalf("from the ids %v, from the server %v", o, order)
-	}
+	order := verifyShuffle(t, ts.URL, event, seed, commitment, ids)
 
 	byID := map[string]*streamReader{}
 	for i, id := range ids {
@@ -152,6 +134,33 @@ func testFairStart(t *testing.T, cfg server.Config, twoReplicas bool) {
 	if st := status(t, c, late.SessionId); !queued(n, n)(st) || st.GetFairStart() != nil {
 		t.Fatalf("the later arrival: %v, want last, at %d", st, n)
 	}
+}
+
+// verifyShuffle runs verify-shuffle against the server's admin API, and
+// from the ids and the seed alone, as a visitor holding the list would; it
+// returns the order both agree on.
+func verifyShuffle(t *testing.T, url, event, seed, commitment string, ids []string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out bytes.Buffer
+	err := verifyshuffle.Run(ctx, []string{"-server", url, "-event", event, "-commitment", commitment},
+		verifyshuffle.Env{Stdout: &out, Getenv: func(string) string { return fairAdminToken }, HTTP: h1Client()})
+	if err != nil || !strings.Contains(out.String(), "# OK") {
+		t.Fatalf("verify-shuffle against the server: %v\n%s", err, out.String())
+	}
+	order := verifiedOrder(t, &out)
+	if len(order) != len(ids) {
+		t.Fatalf("verify-shuffle printed %d sessions, want %d", len(order), len(ids))
+	}
+	var again bytes.Buffer
+	if err := verifyshuffle.Run(ctx, []string{"-seed", seed, "-commitment", commitment},
+		verifyshuffle.Env{Stdin: strings.NewReader(strings.Join(ids, "\n")), Stdout: &again}); err != nil {
+		t.Fatalf("verify-shuffle from the ids: %v", err)
+	}
+	if o := verifiedOrder(t, &again); strings.Join(o, ",") != strings.Join(order, ",") {
+		t.Fatalf("from the ids %v, from the server %v", o, order)
+	}
+	return order
 }
 
 // verifiedOrder reads verify-shuffle's "position<TAB>id" lines.
