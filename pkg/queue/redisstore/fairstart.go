@@ -35,8 +35,13 @@ const (
 
 // placeAttempts bounds the retries of a placement whose pre-queue grew
 // between the read and the script (a join on a replica whose clock is
-// behind): each attempt reads the pre-queue again.
+// behind): each attempt reads the pre-queue again. Sessions leaving it
+// meanwhile need no retry (lua/place.lua).
 const placeAttempts = 5
+
+// afterPlacementRead, set by a test, runs between a placement's read of
+// the pre-queue and its script.
+var afterPlacementRead func()
 
 // fairStartArgs are put_event.lua's sale_starts_at and fresh seed.
 func fairStartArgs(f queue.FairStart) []string {
@@ -130,6 +135,9 @@ func (s *Store) placeOnce(ctx context.Context, eventID string, now time.Time) (f
 	ids := make([]string, len(pairs))
 	for i, z := range pairs {
 		ids[i] = z.Member
+	}
+	if afterPlacementRead != nil {
+		afterPlacementRead()
 	}
 	k := eventKeys(eventID, preQueueKey)
 	args := s.args(k, eventID, now, strconv.FormatUint(fs.Last, 10), strconv.Itoa(len(ids)))

@@ -4,12 +4,8 @@
 -- session dealt it (the caller orders the sessions: HMAC-SHA256 needs Go).
 -- Places the pre-queue if it is due at NOW. Returns {PLACE_DONE, seq,
 -- placed}, {PLACE_NOT_DUE} when there is nothing to place (not due, or
--- placed already), or {PLACE_STALE} when the pre-queue changed since the
+-- placed already), or {PLACE_STALE} when the pre-queue grew since the
 -- caller read it.
---
--- The pre-queue's tickets can only leave it (a join that would add one
--- moves last), so the same last and the same count mean the same sessions
--- on the same tickets as the caller read.
 --
 -- Only the queue's scores change: rewriting 100,000 session documents would
 -- hold Redis for seconds. A waiting session's document keeps its old ticket
@@ -19,19 +15,52 @@
 local fs = fair_start()
 if not fs.sale or fs.placed or NOW < fs.sale then return {PLACE_NOT_DUE} end
 local n = tonumber(ARGV[6])
-if fs.last ~= tonumber(ARGV[5]) or #ARGV ~= 6 + 2 * n or
-  redis.call('ZCOUNT', K_QUEUE, '(' .. fs.after, fs.last) ~= n then
-  return {PLACE_STALE}
+if fs.last ~= tonumber(ARGV[5]) or #ARGV ~= 6 + 2 * n then return {PLACE_STALE} end
+
+local batch = 1000 -- pairs: unpack's limit is a few thousand values
+
+-- deal sets the queue's scores and lists the order, from pairs[first..last]
+-- (ticket, session, ticket, session, ...).
+local function deal(pairs, first, last)
+  redis.call('DEL', KEYS[9])
+  for from = first, last, 2 * batch do
+    local to = math.min(from + 2 * batch - 1, last)
+    redis.call('ZADD', K_QUEUE, 'XX', unpack(pairs, from, to))
+    local ids = {}
+    for i = from + 1, to, 2 do ids[#ids + 1] = pairs[i] end
+    redis.call('RPUSH', KEYS[9], unpack(ids))
+  end
 end
 
-redis.call('DEL', KEYS[9])
-local batch = 1000 -- pairs: unpack's limit is a few thousand values
-for from = 7, #ARGV, 2 * batch do
-  local to = math.min(from + 2 * batch - 1, #ARGV)
-  redis.call('ZADD', K_QUEUE, 'XX', unpack(ARGV, from, to))
-  local ids = {}
-  for i = from + 1, to, 2 do ids[#ids + 1] = ARGV[i] end
-  redis.call('RPUSH', KEYS[9], unpack(ids))
+-- The pre-queue's tickets can only leave it (a join that would add one
+-- moves last), so the same count means the sessions and tickets the caller
+-- read: deal them as given.
+local waiting = redis.call('ZCOUNT', K_QUEUE, '(' .. fs.after, fs.last)
+if waiting == n then
+  deal(ARGV, 7, #ARGV)
+else
+  -- Some left or expired since: the given sessions still waiting, in the
+  -- given order, are dealt the tickets still waiting (their own, as none is
+  -- placed yet), ascending. The order is the seed's for them all the same.
+  local pairs, tickets = {}, {}
+  for from = 8, #ARGV, 2 * batch do
+    local ids = {}
+    for i = from, math.min(from + 2 * batch - 1, #ARGV), 2 do ids[#ids + 1] = ARGV[i] end
+    local scores = redis.call('ZMSCORE', K_QUEUE, unpack(ids))
+    for k = 1, #ids do
+      local t = tonumber(scores[k])
+      if t and t > fs.after and t <= fs.last then
+        tickets[#tickets + 1] = t
+        pairs[#pairs + 1] = false
+        pairs[#pairs + 1] = ids[k]
+      end
+    end
+  end
+  if #tickets ~= waiting then return {PLACE_STALE} end
+  table.sort(tickets)
+  for i, t in ipairs(tickets) do pairs[2 * i - 1] = t end
+  n = waiting
+  deal(pairs, 1, #pairs)
 end
 local seq = announce(CHANGE_PLACED, {})
 redis.call('HSET', K_EVENT, FIELD_FS_PLACED_AT, NOW, FIELD_FS_PLACED_SEQ, seq, FIELD_FS_PLACED, n)
