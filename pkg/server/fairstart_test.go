@@ -16,6 +16,7 @@ import (
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/verifyshuffle"
+	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/server"
 )
 
@@ -178,4 +179,54 @@ func verifiedOrder(t *testing.T, out *bytes.Buffer) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// TestFairStartAdminErrors: bad fair-start input gets the right code and
+// changes nothing, and ListPreQueue needs the admin token like the rest.
+func TestFairStartAdminErrors(t *testing.T) {
+	var clock atomic.Int64
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	clock.Store(base.UnixNano())
+	ts := startServer(t, server.Config{AdminToken: fairAdminToken, Queue: queueClock(&clock)})
+	ctx := context.Background()
+	admin := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithInterceptors(bearer(fairAdminToken)))
+	put := func(at *timestamppb.Timestamp) (*waitroomv1.Event, error) {
+		res, err := admin.PutEvent(ctx, connect.NewRequest(&waitroomv1.PutEventRequest{Event: &waitroomv1.Event{EventId: "fair-errors", SaleStartsAt: at}}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg.Event, nil
+	}
+	_, err := put(&timestamppb.Timestamp{Seconds: 1 << 40})
+	wantCode(t, err, connect.CodeInvalidArgument, "sale_starts_at")
+	start := base.Add(time.Minute)
+	e, err := put(timestamppb.New(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := put(nil); err != nil || again.GetSeedCommitment() != e.GetSeedCommitment() || !again.GetSaleStartsAt().AsTime().Equal(start) {
+		t.Fatalf("PutEvent without sale_starts_at: %v, %v; want it kept, with its commitment", again, err)
+	}
+	noAuth := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL)
+	_, err = noAuth.ListPreQueue(ctx, connect.NewRequest(&waitroomv1.ListPreQueueRequest{EventId: "fair-errors"}))
+	wantCode(t, err, connect.CodeUnauthenticated, "token")
+	_, err = admin.ListPreQueue(ctx, connect.NewRequest(&waitroomv1.ListPreQueueRequest{EventId: "nope"}))
+	wantCode(t, err, connect.CodeNotFound, "event not found")
+
+	join(t, protocols()[0].client(ts), "early", "fair-errors")
+	clock.Store(start.UnixNano())
+	process(t, ts)
+	_, err = put(timestamppb.New(start.Add(time.Hour)))
+	wantCode(t, err, connect.CodeFailedPrecondition, "sale has started")
+	if e, err := put(timestamppb.New(start)); err != nil || e.GetPreQueuePlaced() != 1 || e.GetSeed() == "" {
+		t.Fatalf("PutEvent with the same start after placement: %v, %v", e, err)
+	}
+	res, err := admin.ListPreQueue(ctx, connect.NewRequest(&waitroomv1.ListPreQueueRequest{EventId: "fair-errors"}))
+	if err != nil || len(res.Msg.GetSessionIds()) != 1 || res.Msg.GetSeedCommitment() != e.GetSeedCommitment() {
+		t.Fatalf("ListPreQueue after placement: %v, %v", res, err)
+	}
+}
+
+func queueClock(clock *atomic.Int64) queue.Config {
+	return queue.Config{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }}
 }
