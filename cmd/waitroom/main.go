@@ -5,6 +5,7 @@
 //	REDIS_ADDR=localhost:6379 go run ./cmd/waitroom
 //	go run ./cmd/waitroom keygen     # print a new Ed25519 signing key (PEM)
 //	go run ./cmd/waitroom backup DIR # copy the embedded store (WAITROOM_DATA_DIR) into DIR
+//	go run ./cmd/waitroom verify-shuffle -seed HEX -ids FILE # recompute a fair start's order
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/waitroom/waitroom/internal/verifyshuffle"
 	"github.com/waitroom/waitroom/pkg/queue/diskstore"
 	"github.com/waitroom/waitroom/pkg/server"
 	"github.com/waitroom/waitroom/pkg/token"
@@ -34,11 +36,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			return keygen(stdout)
 		case "backup":
 			return backup(args[1:], getenv, stdout)
+		case "verify-shuffle":
+			return verifyshuffle.Run(context.Background(), args[1:], verifyshuffle.Env{Stdin: os.Stdin, Stdout: stdout, Getenv: getenv})
 		case "help", "-h", "-help", "--help":
-			fmt.Fprintln(stdout, "usage: waitroom [keygen | backup DIR]\n\nConfiguration comes from the environment; see README.md.")
+			fmt.Fprintln(stdout, "usage: waitroom [keygen | backup DIR | verify-shuffle FLAGS]\n\nConfiguration comes from the environment; see README.md.")
 			return nil
 		}
-		return fmt.Errorf("unknown command %q (want no arguments, keygen, or backup DIR)", args[0])
+		return fmt.Errorf("unknown command %q (want no arguments, keygen, backup DIR or verify-shuffle)", args[0])
 	}
 	cfg, err := server.ConfigFromEnv(getenv)
 	if err != nil {

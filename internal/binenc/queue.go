@@ -5,21 +5,45 @@ import "github.com/waitroom/waitroom/pkg/queue"
 // Event appends an event's settings.
 func (w *Writer) Event(e queue.Event) {
 	w.String(e.ID)
-	w.Byte(byte(e.State))
+	st := byte(e.State)
+	if e.FairStart.On() {
+		st |= fairStartFlag
+	}
+	w.Byte(st)
 	w.Varint(e.MaxConcurrent)
 	w.Varint(int64(e.CheckoutWindow))
 	w.String(e.CheckoutURL)
+	if e.FairStart.On() {
+		f := e.FairStart
+		w.Time(f.SaleStartsAt)
+		w.String(f.Seed)
+		w.Uvarint(f.After)
+		w.Uvarint(f.Last)
+		w.Time(f.PlacedAt)
+		w.Uvarint(f.PlacedSeq)
+		w.Varint(f.Placed)
+	}
 }
+
+// fairStartFlag, set in an event's state byte, says its fair start follows:
+// events written before fair starts existed read as they did.
+const fairStartFlag = 0x80
 
 // Event reads an Event.
 func (r *Reader) Event() queue.Event {
-	return queue.Event{
-		ID:             r.String(),
-		State:          queue.EventState(r.Byte()),
-		MaxConcurrent:  r.Varint(),
-		CheckoutWindow: r.Duration(),
-		CheckoutURL:    r.String(),
+	e := queue.Event{ID: r.String()}
+	st := r.Byte()
+	e.State = queue.EventState(st &^ fairStartFlag)
+	e.MaxConcurrent = r.Varint()
+	e.CheckoutWindow = r.Duration()
+	e.CheckoutURL = r.String()
+	if st&fairStartFlag != 0 {
+		e.FairStart = queue.FairStart{
+			SaleStartsAt: r.Time(), Seed: r.String(), After: r.Uvarint(), Last: r.Uvarint(),
+			PlacedAt: r.Time(), PlacedSeq: r.Uvarint(), Placed: r.Varint(),
+		}
 	}
+	return e
 }
 
 // Change appends a change.

@@ -11,7 +11,7 @@ import (
 
 // Event is an event and its figures as the admin API shows them.
 func Event(e queue.Event, st queue.EventStats) *waitroomv1.Event {
-	return &waitroomv1.Event{
+	p := &waitroomv1.Event{
 		EventId:        e.ID,
 		State:          eventState(e.State),
 		MaxConcurrent:  int32(min(e.MaxConcurrent, math.MaxInt32)),
@@ -20,6 +20,8 @@ func Event(e queue.Event, st queue.EventStats) *waitroomv1.Event {
 		QueueLength:    clamp32(st.QueueLength),
 		Processing:     clamp32(st.Processing),
 	}
+	eventFairStart(p, e.FairStart)
+	return p
 }
 
 // EventFromProto reads an event given to the admin API. A missing event, an
@@ -40,7 +42,8 @@ func EventFromProto(p *waitroomv1.Event) (queue.Event, error) {
 		}
 		e.CheckoutWindow = w.AsDuration()
 	}
-	return e, nil
+	e.FairStart, err = fairStartFromProto(p)
+	return e, err
 }
 
 func eventState(s queue.EventState) waitroomv1.EventState {

@@ -24,6 +24,7 @@ func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 		EstimatedWait:     estimatedWait(v.EstimatedWait),
 		Heartbeat:         v.Heartbeat,
 		HeartbeatInterval: heartbeatInterval(v.HeartbeatInterval),
+		FairStart:         FairStart(v.FairStart),
 	}
 	setHeld(m, v, nil)
 	return m
@@ -50,6 +51,7 @@ func JoinQueueResponse(v queue.View, created bool) *waitroomv1.JoinQueueResponse
 		CheckoutToken: v.CheckoutToken,
 		CheckoutUrl:   v.CheckoutURL,
 		Created:       created,
+		FairStart:     FairStart(v.FairStart),
 	}
 }
 
@@ -90,5 +92,6 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 		b.beat.Seconds, b.beat.Nanos = int64(d/time.Second), int32(d%time.Second)
 		m.HeartbeatInterval = &b.beat
 	}
+	m.FairStart = FairStart(v.FairStart) // rare: allocated afresh
 	return m
 }

@@ -16,6 +16,10 @@ const (
 	TypeAdmitted  = "queue.admitted"
 	TypeExpired   = "queue.expired"
 	TypeCompleted = "queue.completed"
+	// TypePlaced: a fair start's pre-queue was placed. It lists no sessions
+	// (the pre-queue's sessions hold new tickets, read them from the admin
+	// API's ListPreQueue); it keeps the event's seq without gaps.
+	TypePlaced = "queue.placed"
 )
 
 // QueueEventID is the id of an event's change number seq: "<event_id>:<seq>".
@@ -39,6 +43,8 @@ func QueueEventType(k queue.ChangeKind) (typ string, ok bool) {
 		return TypeExpired, true
 	case queue.ChangeCompleted:
 		return TypeCompleted, true
+	case queue.ChangePlaced:
+		return TypePlaced, true
 	}
 	return "", false
 }

@@ -54,7 +54,7 @@ func TestQueueEvent(t *testing.T) {
 	for kind, typ := range map[queue.ChangeKind]string{
 		queue.ChangeJoined: "queue.joined", queue.ChangeLeft: "queue.left",
 		queue.ChangeAdmitted: "queue.admitted", queue.ChangeExpired: "queue.expired",
-		queue.ChangeCompleted: "queue.completed",
+		queue.ChangeCompleted: "queue.completed", queue.ChangePlaced: "queue.placed",
 	} {
 		if got, ok := wire.QueueEventType(kind); !ok || got != typ {
 			t.Errorf("QueueEventType(%v) = %q, %v; want %q", kind, got, ok, typ)
@@ -65,6 +65,10 @@ func TestQueueEvent(t *testing.T) {
 	}
 	if m, _ := wire.QueueEvent(queue.Change{EventID: "e", Seq: 1, Kind: queue.ChangeJoined, At: at}); m.CheckoutDeadline != nil {
 		t.Error("a join carries a checkout deadline")
+	}
+	if m, err := wire.QueueEvent(queue.Change{EventID: "e", Seq: 9, Kind: queue.ChangePlaced, QueueLength: 3, At: at}); err != nil ||
+		m.GetType() != "queue.placed" || len(m.GetSessions()) != 0 || m.GetQueueLength() != 3 || m.GetId() != "e:9" {
+		t.Errorf("a placement's record: %v, %v", m, err)
 	}
 }
 

@@ -29,7 +29,8 @@ func (h *adminHandler) PutEvent(ctx context.Context, req *connect.Request[waitro
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
 	}
-	h.log.Info("Event settings changed", "event_id", e.ID, "state", e.State.String(), "max_concurrent", e.MaxConcurrent, "checkout_window", e.CheckoutWindow)
+	h.log.Info("Event settings changed", "event_id", e.ID, "state", e.State.String(), "max_concurrent", e.MaxConcurrent, "checkout_window", e.CheckoutWindow,
+		"sale_starts_at", e.FairStart.SaleStartsAt, "seed_commitment", e.FairStart.Commitment())
 	_, st, err := h.svc.Event(ctx, e.ID)
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
@@ -59,4 +60,12 @@ func (h *adminHandler) ListEvents(ctx context.Context, req *connect.Request[wait
 		out = append(out, wire.Event(e, st))
 	}
 	return connect.NewResponse(&waitroomv1.ListEventsResponse{Events: out}), nil
+}
+
+func (h *adminHandler) ListPreQueue(ctx context.Context, req *connect.Request[waitroomv1.ListPreQueueRequest]) (*connect.Response[waitroomv1.ListPreQueueResponse], error) {
+	fs, ids, err := h.svc.PreQueue(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, connectError(h.log, req.Spec().Procedure, err)
+	}
+	return connect.NewResponse(wire.PreQueue(fs, ids)), nil
 }

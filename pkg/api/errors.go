@@ -25,6 +25,8 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 		return connect.NewError(connect.CodeFailedPrecondition, status)
 	case errors.Is(err, queue.ErrEventClosed):
 		return connect.NewError(connect.CodeFailedPrecondition, queue.ErrEventClosed)
+	case errors.Is(err, queue.ErrSaleStarted), errors.Is(err, queue.ErrNotPlaced):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, queue.ErrShuttingDown):
 		// Every open stream ends this way at shutdown: not worth a line each.
 		return connect.NewError(connect.CodeUnavailable, bare(err))

@@ -18,6 +18,7 @@ const (
 	TopicAdmitted          = wire.TypeAdmitted
 	TopicExpired           = wire.TypeExpired
 	TopicCompleted         = wire.TypeCompleted
+	TopicPlaced            = wire.TypePlaced
 	TopicCheckoutCompleted = "checkout.completed"
 )
 
@@ -97,7 +98,7 @@ func (c Config) Topic(name string) string { return c.TopicPrefix + name }
 func (c Config) ProducedTopics() []string {
 	return []string{
 		c.Topic(TopicJoined), c.Topic(TopicLeft), c.Topic(TopicAdmitted),
-		c.Topic(TopicExpired), c.Topic(TopicCompleted),
+		c.Topic(TopicExpired), c.Topic(TopicCompleted), c.Topic(TopicPlaced),
 	}
 }
 

@@ -12,6 +12,9 @@ const (
 	ChangeAdmitted
 	ChangeCompleted
 	ChangeExpired
+	// ChangePlaced placed a fair start's pre-queue: no session entered or
+	// left the waiting set, but the pre-queue's sessions hold new tickets.
+	ChangePlaced
 )
 
 // String returns the update_type name announced on pub/sub.
@@ -27,6 +30,8 @@ func (k ChangeKind) String() string {
 		return "checkout_completed"
 	case ChangeExpired:
 		return "session_expired"
+	case ChangePlaced:
+		return "pre_queue_placed"
 	}
 	return "unknown"
 }
@@ -34,7 +39,7 @@ func (k ChangeKind) String() string {
 // ParseChangeKind is the inverse of ChangeKind.String; ok is false for an
 // unknown name.
 func ParseChangeKind(s string) (k ChangeKind, ok bool) {
-	for k := ChangeJoined; k <= ChangeExpired; k++ {
+	for k := ChangeJoined; k <= ChangePlaced; k++ {
 		if k.String() == s {
 			return k, true
 		}

@@ -15,6 +15,11 @@ var (
 	ErrEventNotFound = errors.New("event not found")
 	// ErrEventClosed: the event refuses new joins (FailedPrecondition).
 	ErrEventClosed = errors.New("event is closed")
+	// ErrSaleStarted: sale_starts_at cannot change once the pre-queue is
+	// placed (FailedPrecondition).
+	ErrSaleStarted = errors.New("the sale has started: its fair start is fixed")
+	// ErrNotPlaced: the event has no placed pre-queue to list (FailedPrecondition).
+	ErrNotPlaced = errors.New("the event's pre-queue is not placed")
 	// ErrNotQueued: the operation needs a queued session (FailedPrecondition).
 	ErrNotQueued = errors.New("session is not queued")
 	// ErrNotAdmitted: the operation needs an admitted session (FailedPrecondition).

@@ -38,6 +38,8 @@ type Event struct {
 	CheckoutWindow time.Duration
 	// CheckoutURL is where admitted visitors are sent with their token.
 	CheckoutURL string
+	// FairStart is the event's fair start (fairstart.go); zero: none.
+	FairStart FairStart
 }
 
 // EventStats are an event's current counts.

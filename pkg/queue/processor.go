@@ -115,6 +115,9 @@ func (s *Service) processEvent(ctx context.Context, e Event) error {
 			break
 		}
 	}
+	if err := s.placeDue(ctx, e); err != nil {
+		return err
+	}
 	if e.State != EventActive {
 		return nil
 	}

@@ -279,6 +279,11 @@ func (s *Service) view(ctx context.Context, sess Session, pl Place) (View, error
 	if sess.Status == StatusQueued {
 		v.EstimatedWait = s.streams.EstimatedWait(sess.EventID, pl.Position)
 	}
+	if pl.PreQueue {
+		if err := s.fairStartView(ctx, &v, pl); err != nil {
+			return View{}, err
+		}
+	}
 	if sess.Status == StatusReady {
 		e, _, err := s.store.Event(ctx, sess.EventID)
 		if err != nil && !errors.Is(err, ErrEventNotFound) {
@@ -367,6 +372,9 @@ func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
 		return Event{}, &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
 	}
 	if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
+		return Event{}, err
+	}
+	if err := s.checkFairStart(ctx, &e); err != nil {
 		return Event{}, err
 	}
 	return s.store.PutEvent(ctx, e)

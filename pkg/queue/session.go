@@ -85,4 +85,11 @@ type Place struct {
 	QueueLength int64
 	// Seq is the event's change sequence number this place reflects.
 	Seq uint64
+	// PreQueue says the session joined its event's fair-start pre-queue
+	// (whatever its status now).
+	PreQueue bool
+	// Unplaced says the pre-queue is not placed yet: Position and
+	// QueueLength are then both the event's queue length, the furthest back
+	// the session can be placed.
+	Unplaced bool
 }

@@ -99,6 +99,10 @@ type Store interface {
 	// marked present gets HeldUntil = the end of its presence instead), and
 	// Admit admits held sessions like any other.
 	PresenceStore
+	// FairStarter places fair starts' pre-queues. An event whose pre-queue
+	// is unplaced (FairStart.Holding) admits nobody; Join, Session and
+	// PutEvent follow the rules in FairStart's doc.
+	FairStarter
 }
 
 // JoinParams are the inputs of Store.Join. The caller validates them.

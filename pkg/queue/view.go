@@ -21,4 +21,7 @@ type View struct {
 	// HeartbeatInterval is set on a stream's first state when the stream
 	// sends heartbeats: how long it stays silent at most before one.
 	HeartbeatInterval time.Duration
+	// FairStart is set for a session of a fair start's pre-queue: the
+	// event's fair start (its Seed only once placed).
+	FairStart *FairStartInfo
 }

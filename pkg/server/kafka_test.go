@@ -173,7 +173,7 @@ func TestKafkaCreateTopics(t *testing.T) {
 	}
 	defer admin.Close()
 	want := map[string]int{}
-	for _, name := range []string{kafka.TopicJoined, kafka.TopicAdmitted, kafka.TopicExpired, kafka.TopicCompleted, kafka.TopicCheckoutCompleted} {
+	for _, name := range []string{kafka.TopicJoined, kafka.TopicAdmitted, kafka.TopicExpired, kafka.TopicCompleted, kafka.TopicPlaced, kafka.TopicCheckoutCompleted} {
 		want[prefix+name] = 3
 	}
 	want[prefix+kafka.TopicLeft] = 2 // it existed

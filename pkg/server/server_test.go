@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
@@ -158,10 +159,12 @@ func (r *streamReader) check(m *waitroomv1.PositionUpdate) {
 		// The same place with a new estimated wait is news (the admission
 		// rate moved); everything the same is not.
 		if p.GetStatus() == m.GetStatus() && p.GetPosition() == m.GetPosition() && p.GetQueueLength() == m.GetQueueLength() &&
-			p.GetEstimatedWait().AsDuration() == m.GetEstimatedWait().AsDuration() {
+			p.GetEstimatedWait().AsDuration() == m.GetEstimatedWait().AsDuration() && proto.Equal(p.GetFairStart(), m.GetFairStart()) {
 			r.t.Fatalf("duplicate message %v after %v", m, p)
 		}
-		if m.GetStatus() < p.GetStatus() || (m.GetStatus() == p.GetStatus() && m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() > p.GetPosition()) {
+		// An unplaced pre-queue's bound grows with it; a place never does.
+		growing := m.GetFairStart() != nil && !m.GetFairStart().GetPlaced()
+		if m.GetStatus() < p.GetStatus() || (m.GetStatus() == p.GetStatus() && m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() > p.GetPosition() && !growing) {
 			r.t.Fatalf("older state %v after %v", m, p)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -98,9 +99,26 @@ type Event struct {
 	// queue_length is how many sessions are waiting (read only).
 	QueueLength int32 `protobuf:"varint,6,opt,name=queue_length,proto3" json:"queue_length,omitempty"`
 	// processing is how many admitted sessions hold a checkout slot (read only).
-	Processing    int32 `protobuf:"varint,7,opt,name=processing,proto3" json:"processing,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Processing int32 `protobuf:"varint,7,opt,name=processing,proto3" json:"processing,omitempty"`
+	// sale_starts_at makes a fair start: joins before it wait in a pre-queue,
+	// placed at it in a random order fixed by a seed committed to now and
+	// revealed then; later joins queue behind, first come first served. It can
+	// be moved until the start, never removed (unset keeps it); once the
+	// pre-queue is placed it is fixed, and a different value is refused with
+	// FailedPrecondition.
+	SaleStartsAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=sale_starts_at,proto3" json:"sale_starts_at,omitempty"`
+	// seed_commitment is the lowercase hex SHA-256 of the fair start's seed,
+	// set from the moment sale_starts_at is (read only).
+	SeedCommitment string `protobuf:"bytes,9,opt,name=seed_commitment,proto3" json:"seed_commitment,omitempty"`
+	// seed is the fair start's seed in lowercase hex, revealed once the
+	// pre-queue is placed (read only).
+	Seed string `protobuf:"bytes,10,opt,name=seed,proto3" json:"seed,omitempty"`
+	// placed_at is when the pre-queue was placed (read only).
+	PlacedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=placed_at,proto3" json:"placed_at,omitempty"`
+	// pre_queue_placed is how many sessions the placement placed (read only).
+	PreQueuePlaced int32 `protobuf:"varint,12,opt,name=pre_queue_placed,proto3" json:"pre_queue_placed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -178,6 +196,41 @@ func (x *Event) GetQueueLength() int32 {
 func (x *Event) GetProcessing() int32 {
 	if x != nil {
 		return x.Processing
+	}
+	return 0
+}
+
+func (x *Event) GetSaleStartsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaleStartsAt
+	}
+	return nil
+}
+
+func (x *Event) GetSeedCommitment() string {
+	if x != nil {
+		return x.SeedCommitment
+	}
+	return ""
+}
+
+func (x *Event) GetSeed() string {
+	if x != nil {
+		return x.Seed
+	}
+	return ""
+}
+
+func (x *Event) GetPlacedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PlacedAt
+	}
+	return nil
+}
+
+func (x *Event) GetPreQueuePlaced() int32 {
+	if x != nil {
+		return x.PreQueuePlaced
 	}
 	return 0
 }
@@ -449,11 +502,141 @@ func (x *ListEventsResponse) GetEvents() []*Event {
 	return nil
 }
 
+// ListPreQueueRequest names an event.
+type ListPreQueueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event_id identifies the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPreQueueRequest) Reset() {
+	*x = ListPreQueueRequest{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPreQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPreQueueRequest) ProtoMessage() {}
+
+func (x *ListPreQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPreQueueRequest.ProtoReflect.Descriptor instead.
+func (*ListPreQueueRequest) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListPreQueueRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// ListPreQueueResponse is a placed pre-queue.
+type ListPreQueueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// session_ids are the placed sessions in their placed order, first in line
+	// first: the ids sorted by HMAC-SHA256(seed, session_id) ascending.
+	SessionIds []string `protobuf:"bytes,1,rep,name=session_ids,proto3" json:"session_ids,omitempty"`
+	// seed is the revealed seed, lowercase hex.
+	Seed string `protobuf:"bytes,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// seed_commitment is the lowercase hex SHA-256 of the seed, as published
+	// before the start.
+	SeedCommitment string `protobuf:"bytes,3,opt,name=seed_commitment,proto3" json:"seed_commitment,omitempty"`
+	// sale_starts_at is the sale's start.
+	SaleStartsAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=sale_starts_at,proto3" json:"sale_starts_at,omitempty"`
+	// placed_at is when the pre-queue was placed.
+	PlacedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=placed_at,proto3" json:"placed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPreQueueResponse) Reset() {
+	*x = ListPreQueueResponse{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPreQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPreQueueResponse) ProtoMessage() {}
+
+func (x *ListPreQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPreQueueResponse.ProtoReflect.Descriptor instead.
+func (*ListPreQueueResponse) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListPreQueueResponse) GetSessionIds() []string {
+	if x != nil {
+		return x.SessionIds
+	}
+	return nil
+}
+
+func (x *ListPreQueueResponse) GetSeed() string {
+	if x != nil {
+		return x.Seed
+	}
+	return ""
+}
+
+func (x *ListPreQueueResponse) GetSeedCommitment() string {
+	if x != nil {
+		return x.SeedCommitment
+	}
+	return ""
+}
+
+func (x *ListPreQueueResponse) GetSaleStartsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaleStartsAt
+	}
+	return nil
+}
+
+func (x *ListPreQueueResponse) GetPlacedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PlacedAt
+	}
+	return nil
+}
+
 var File_waitroom_v1_admin_proto protoreflect.FileDescriptor
 
 const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\"\xa7\x02\n" +
+	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.waitroom.v1.EventStateR\x05state\x12&\n" +
@@ -463,7 +646,13 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\fqueue_length\x18\x06 \x01(\x05R\fqueue_length\x12\x1e\n" +
 	"\n" +
 	"processing\x18\a \x01(\x05R\n" +
-	"processing\";\n" +
+	"processing\x12B\n" +
+	"\x0esale_starts_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0esale_starts_at\x12(\n" +
+	"\x0fseed_commitment\x18\t \x01(\tR\x0fseed_commitment\x12\x12\n" +
+	"\x04seed\x18\n" +
+	" \x01(\tR\x04seed\x128\n" +
+	"\tplaced_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at\x12*\n" +
+	"\x10pre_queue_placed\x18\f \x01(\x05R\x10pre_queue_placed\";\n" +
 	"\x0fPutEventRequest\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"<\n" +
 	"\x10PutEventResponse\x12(\n" +
@@ -474,18 +663,27 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"\x13\n" +
 	"\x11ListEventsRequest\"@\n" +
 	"\x12ListEventsResponse\x12*\n" +
-	"\x06events\x18\x01 \x03(\v2\x12.waitroom.v1.EventR\x06events*q\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.waitroom.v1.EventR\x06events\"1\n" +
+	"\x13ListPreQueueRequest\x12\x1a\n" +
+	"\bevent_id\x18\x01 \x01(\tR\bevent_id\"\xf4\x01\n" +
+	"\x14ListPreQueueResponse\x12 \n" +
+	"\vsession_ids\x18\x01 \x03(\tR\vsession_ids\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\tR\x04seed\x12(\n" +
+	"\x0fseed_commitment\x18\x03 \x01(\tR\x0fseed_commitment\x12B\n" +
+	"\x0esale_starts_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0esale_starts_at\x128\n" +
+	"\tplaced_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at*q\n" +
 	"\n" +
 	"EventState\x12\x1b\n" +
 	"\x17EVENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_STATE_ACTIVE\x10\x01\x12\x16\n" +
 	"\x12EVENT_STATE_PAUSED\x10\x02\x12\x16\n" +
-	"\x12EVENT_STATE_CLOSED\x10\x032\xfe\x01\n" +
+	"\x12EVENT_STATE_CLOSED\x10\x032\xd8\x02\n" +
 	"\x11EventAdminService\x12G\n" +
 	"\bPutEvent\x12\x1c.waitroom.v1.PutEventRequest\x1a\x1d.waitroom.v1.PutEventResponse\x12L\n" +
 	"\bGetEvent\x12\x1c.waitroom.v1.GetEventRequest\x1a\x1d.waitroom.v1.GetEventResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\n" +
-	"ListEvents\x12\x1e.waitroom.v1.ListEventsRequest\x1a\x1f.waitroom.v1.ListEventsResponse\"\x03\x90\x02\x01B\xa3\x01\n" +
+	"ListEvents\x12\x1e.waitroom.v1.ListEventsRequest\x1a\x1f.waitroom.v1.ListEventsResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\fListPreQueue\x12 .waitroom.v1.ListPreQueueRequest\x1a!.waitroom.v1.ListPreQueueResponse\"\x03\x90\x02\x01B\xa3\x01\n" +
 	"\x0fcom.waitroom.v1B\n" +
 	"AdminProtoP\x01Z7github.com/waitroom/waitroom/gen/waitroom/v1;waitroomv1\xa2\x02\x03WXX\xaa\x02\vWaitroom.V1\xca\x02\vWaitroom\\V1\xe2\x02\x17Waitroom\\V1\\GPBMetadata\xea\x02\fWaitroom::V1b\x06proto3"
 
@@ -502,36 +700,45 @@ func file_waitroom_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_waitroom_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_waitroom_v1_admin_proto_goTypes = []any{
-	(EventState)(0),             // 0: waitroom.v1.EventState
-	(*Event)(nil),               // 1: waitroom.v1.Event
-	(*PutEventRequest)(nil),     // 2: waitroom.v1.PutEventRequest
-	(*PutEventResponse)(nil),    // 3: waitroom.v1.PutEventResponse
-	(*GetEventRequest)(nil),     // 4: waitroom.v1.GetEventRequest
-	(*GetEventResponse)(nil),    // 5: waitroom.v1.GetEventResponse
-	(*ListEventsRequest)(nil),   // 6: waitroom.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),  // 7: waitroom.v1.ListEventsResponse
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
+	(EventState)(0),               // 0: waitroom.v1.EventState
+	(*Event)(nil),                 // 1: waitroom.v1.Event
+	(*PutEventRequest)(nil),       // 2: waitroom.v1.PutEventRequest
+	(*PutEventResponse)(nil),      // 3: waitroom.v1.PutEventResponse
+	(*GetEventRequest)(nil),       // 4: waitroom.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 5: waitroom.v1.GetEventResponse
+	(*ListEventsRequest)(nil),     // 6: waitroom.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),    // 7: waitroom.v1.ListEventsResponse
+	(*ListPreQueueRequest)(nil),   // 8: waitroom.v1.ListPreQueueRequest
+	(*ListPreQueueResponse)(nil),  // 9: waitroom.v1.ListPreQueueResponse
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_waitroom_v1_admin_proto_depIdxs = []int32{
-	0, // 0: waitroom.v1.Event.state:type_name -> waitroom.v1.EventState
-	8, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
-	1, // 2: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
-	1, // 3: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
-	1, // 4: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
-	1, // 5: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
-	2, // 6: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
-	4, // 7: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
-	6, // 8: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
-	3, // 9: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
-	5, // 10: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
-	7, // 11: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: waitroom.v1.Event.state:type_name -> waitroom.v1.EventState
+	10, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
+	11, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
+	11, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
+	1,  // 4: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
+	1,  // 5: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
+	1,  // 6: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
+	1,  // 7: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
+	11, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
+	11, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
+	4,  // 11: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
+	6,  // 12: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
+	8,  // 13: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
+	3,  // 14: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
+	5,  // 15: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
+	7,  // 16: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
+	9,  // 17: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_admin_proto_init() }
@@ -545,7 +752,7 @@ func file_waitroom_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_admin_proto_rawDesc), len(file_waitroom_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -91,7 +91,9 @@ type QueueEvent struct {
 	// re-delivery of it, so consumers can drop duplicates.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// type is what happened, the topic name without any prefix: queue.joined,
-	// queue.left, queue.admitted, queue.expired or queue.completed.
+	// queue.left, queue.admitted, queue.expired or queue.completed; and
+	// queue.placed when a fair start's pre-queue was placed in its random
+	// order (no sessions: the admin API's ListPreQueue lists the order).
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// event_id identifies the on-sale whose queue changed.
 	EventId string `protobuf:"bytes,3,opt,name=event_id,proto3" json:"event_id,omitempty"`

@@ -165,7 +165,11 @@ type JoinQueueResponse struct {
 	CheckoutUrl string `protobuf:"bytes,8,opt,name=checkout_url,proto3" json:"checkout_url,omitempty"`
 	// created is true when this call created the session, false when it returned
 	// the user's live session for the event.
-	Created       bool `protobuf:"varint,9,opt,name=created,proto3" json:"created,omitempty"`
+	Created bool `protobuf:"varint,9,opt,name=created,proto3" json:"created,omitempty"`
+	// fair_start is set when the session joined its event's pre-queue, as on
+	// PositionUpdate: before the sale starts, position and queue_length are
+	// both the pre-queue's bound.
+	FairStart     *FairStart `protobuf:"bytes,10,opt,name=fair_start,proto3" json:"fair_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -261,6 +265,13 @@ func (x *JoinQueueResponse) GetCreated() bool {
 		return x.Created
 	}
 	return false
+}
+
+func (x *JoinQueueResponse) GetFairStart() *FairStart {
+	if x != nil {
+		return x.FairStart
+	}
+	return nil
 }
 
 // GetQueueStatusRequest names a session.
@@ -783,7 +794,7 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\x1awaitroom/v1/waitroom.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n" +
 	"\x10JoinQueueRequest\x12\x18\n" +
 	"\auser_id\x18\x01 \x01(\tR\auser_id\x12\x1a\n" +
-	"\bevent_id\x18\x02 \x01(\tR\bevent_id\"\xb4\x03\n" +
+	"\bevent_id\x18\x02 \x01(\tR\bevent_id\"\xec\x03\n" +
 	"\x11JoinQueueResponse\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -797,7 +808,11 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"updated_at\x12&\n" +
 	"\x0echeckout_token\x18\a \x01(\tR\x0echeckout_token\x12\"\n" +
 	"\fcheckout_url\x18\b \x01(\tR\fcheckout_url\x12\x18\n" +
-	"\acreated\x18\t \x01(\bR\acreatedB\v\n" +
+	"\acreated\x18\t \x01(\bR\acreated\x126\n" +
+	"\n" +
+	"fair_start\x18\n" +
+	" \x01(\v2\x16.waitroom.v1.FairStartR\n" +
+	"fair_startB\v\n" +
 	"\t_positionB\x0f\n" +
 	"\r_queue_length\"7\n" +
 	"\x15GetQueueStatusRequest\x12\x1e\n" +
@@ -898,28 +913,29 @@ var file_waitroom_v1_waitroom_proto_depIdxs = []int32{
 	0,  // 0: waitroom.v1.JoinQueueResponse.status:type_name -> waitroom.v1.SessionStatus
 	11, // 1: waitroom.v1.JoinQueueResponse.estimated_wait:type_name -> google.protobuf.Duration
 	12, // 2: waitroom.v1.JoinQueueResponse.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: waitroom.v1.PositionUpdate.status:type_name -> waitroom.v1.SessionStatus
-	12, // 4: waitroom.v1.PositionUpdate.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 5: waitroom.v1.PositionUpdate.estimated_wait:type_name -> google.protobuf.Duration
-	11, // 6: waitroom.v1.PositionUpdate.heartbeat_interval:type_name -> google.protobuf.Duration
-	8,  // 7: waitroom.v1.PositionUpdate.fair_start:type_name -> waitroom.v1.FairStart
-	12, // 8: waitroom.v1.PositionUpdate.held_until:type_name -> google.protobuf.Timestamp
-	12, // 9: waitroom.v1.FairStart.sale_starts_at:type_name -> google.protobuf.Timestamp
-	1,  // 10: waitroom.v1.WaitroomService.JoinQueue:input_type -> waitroom.v1.JoinQueueRequest
-	3,  // 11: waitroom.v1.WaitroomService.GetQueueStatus:input_type -> waitroom.v1.GetQueueStatusRequest
-	4,  // 12: waitroom.v1.WaitroomService.LeaveQueue:input_type -> waitroom.v1.LeaveQueueRequest
-	6,  // 13: waitroom.v1.WaitroomService.StreamQueuePosition:input_type -> waitroom.v1.StreamQueuePositionRequest
-	9,  // 14: waitroom.v1.WaitroomService.CompleteCheckout:input_type -> waitroom.v1.CompleteCheckoutRequest
-	2,  // 15: waitroom.v1.WaitroomService.JoinQueue:output_type -> waitroom.v1.JoinQueueResponse
-	7,  // 16: waitroom.v1.WaitroomService.GetQueueStatus:output_type -> waitroom.v1.PositionUpdate
-	5,  // 17: waitroom.v1.WaitroomService.LeaveQueue:output_type -> waitroom.v1.LeaveQueueResponse
-	7,  // 18: waitroom.v1.WaitroomService.StreamQueuePosition:output_type -> waitroom.v1.PositionUpdate
-	10, // 19: waitroom.v1.WaitroomService.CompleteCheckout:output_type -> waitroom.v1.CompleteCheckoutResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 3: waitroom.v1.JoinQueueResponse.fair_start:type_name -> waitroom.v1.FairStart
+	0,  // 4: waitroom.v1.PositionUpdate.status:type_name -> waitroom.v1.SessionStatus
+	12, // 5: waitroom.v1.PositionUpdate.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 6: waitroom.v1.PositionUpdate.estimated_wait:type_name -> google.protobuf.Duration
+	11, // 7: waitroom.v1.PositionUpdate.heartbeat_interval:type_name -> google.protobuf.Duration
+	8,  // 8: waitroom.v1.PositionUpdate.fair_start:type_name -> waitroom.v1.FairStart
+	12, // 9: waitroom.v1.PositionUpdate.held_until:type_name -> google.protobuf.Timestamp
+	12, // 10: waitroom.v1.FairStart.sale_starts_at:type_name -> google.protobuf.Timestamp
+	1,  // 11: waitroom.v1.WaitroomService.JoinQueue:input_type -> waitroom.v1.JoinQueueRequest
+	3,  // 12: waitroom.v1.WaitroomService.GetQueueStatus:input_type -> waitroom.v1.GetQueueStatusRequest
+	4,  // 13: waitroom.v1.WaitroomService.LeaveQueue:input_type -> waitroom.v1.LeaveQueueRequest
+	6,  // 14: waitroom.v1.WaitroomService.StreamQueuePosition:input_type -> waitroom.v1.StreamQueuePositionRequest
+	9,  // 15: waitroom.v1.WaitroomService.CompleteCheckout:input_type -> waitroom.v1.CompleteCheckoutRequest
+	2,  // 16: waitroom.v1.WaitroomService.JoinQueue:output_type -> waitroom.v1.JoinQueueResponse
+	7,  // 17: waitroom.v1.WaitroomService.GetQueueStatus:output_type -> waitroom.v1.PositionUpdate
+	5,  // 18: waitroom.v1.WaitroomService.LeaveQueue:output_type -> waitroom.v1.LeaveQueueResponse
+	7,  // 19: waitroom.v1.WaitroomService.StreamQueuePosition:output_type -> waitroom.v1.PositionUpdate
+	10, // 20: waitroom.v1.WaitroomService.CompleteCheckout:output_type -> waitroom.v1.CompleteCheckoutResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_waitroom_proto_init() }

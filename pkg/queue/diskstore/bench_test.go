@@ -12,6 +12,7 @@ import (
 
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/diskstore"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 )
 
 // BenchmarkStartMillion opens a store holding 1,000,000 waiting sessions
@@ -101,4 +102,17 @@ func checkPositions(b *testing.B, s *diskstore.Store, ids []string) {
 			b.Fatalf("the session with ticket %d is at %d, want %d", p.ticket, p.pos, i+1)
 		}
 	}
+}
+
+// BenchmarkPlacement100k: placing a pre-queue of 100,000, logged as one
+// record.
+//
+//	go test ./pkg/queue/diskstore -run X -bench Placement -benchtime 3x
+func BenchmarkPlacement100k(b *testing.B) {
+	s, err := diskstore.Open(diskstore.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	queuetest.BenchmarkPlacement(b, s, 100_000)
 }

@@ -35,6 +35,7 @@ const (
 	// opExpireRespite is an Expire that let held sessions present at their
 	// HeldUntil keep their place, logged with those respites.
 	opExpireRespite
+	opPlace
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -74,6 +75,9 @@ func (o *op) encode() []byte {
 		w.String(o.id)
 		w.Time(o.now)
 		w.Varint(int64(o.limit))
+	case opPlace:
+		w.String(o.id)
+		w.Time(o.now)
 	case opPutEvent:
 		w.Event(o.event)
 	case opAck:
@@ -142,6 +146,8 @@ func decodeOp(b []byte) (op, error) {
 	case opExpireRespite:
 		o.id, o.now, o.limit = r.String(), r.Time(), r.Int()
 		o.rs = decodeRespites(r)
+	case opPlace:
+		o.id, o.now = r.String(), r.Time()
 	default:
 		return op{}, fmt.Errorf("unknown record kind %d", o.kind)
 	}
@@ -179,6 +185,10 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 		_, err = m.ApplyAdmission(ctx, o.id, o.now, o.adm)
 	case opExpireRespite:
 		_, err = m.ExpireWith(ctx, o.id, o.now, o.limit, o.rs)
+	case opPlace:
+		// The seed is in the snapshot or the logged PutEvent before: the
+		// same order comes out again.
+		_, _, err = m.PlacePreQueue(ctx, o.id, o.now)
 	}
 	return err
 }

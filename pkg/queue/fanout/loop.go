@@ -102,6 +102,7 @@ func (v *eventView) step(ctx context.Context) {
 	if resync {
 		v.resync(ctx)
 	}
+	v.refreshEvent(ctx)
 	v.reread(ctx)
 
 	v.mu.Lock()
@@ -154,6 +155,7 @@ func (v *eventView) resync(ctx context.Context) {
 		}
 	}
 	v.applied(applied)
+	v.fairResynced()
 	v.logFindings()
 	v.log.Debug("Resynchronised queue positions", "seq", v.st.seq, "queue_length", v.st.queueLength())
 }

@@ -44,10 +44,11 @@ type shown struct {
 	position    int64
 	queueLength int64
 	wait        int // the estimated wait, coarsely (waitStep)
+	fair        fairShown
 }
 
 func shownOf(v queue.View) shown {
-	return shown{v.Session.Status, v.Position, v.QueueLength, waitStep(v.EstimatedWait)}
+	return shown{v.Session.Status, v.Position, v.QueueLength, waitStep(v.EstimatedWait), fairShownOf(v.FairStart)}
 }
 
 // waitStep buckets an estimated wait so that a stream is told when its

@@ -61,6 +61,12 @@ type eventView struct {
 	// next periodic check, not at once, so a failing store is not hammered.
 	failedRereads []*Watcher
 	dirty         bool
+	// placedAt is the seq of the newest placement of the event's pre-queue
+	// heard on the feed; eventStale asks for the event to be read again
+	// (fairstart.go).
+	placedAt   uint64
+	eventStale bool
+	placing    *placement
 }
 
 func newEventView(eventID string, store queue.Store, cfg Config, open *atomic.Int64) *eventView {
@@ -126,6 +132,7 @@ func (v *eventView) applied(changes []queue.Change) {
 		}
 		v.dirty = true
 	}
+	v.fairApplied(changes)
 }
 
 // logFindings logs why the state stopped trusting memory. Called with v.mu held.
@@ -203,6 +210,10 @@ func (v *eventView) start(w *Watcher, s queue.Session, pl queue.Place) {
 			w.session.Status, w.session.AdmittedAt, w.session.CheckoutDeadline, w.session.EndedAt
 	}
 	w.session, w.baseSeq, w.started = s, pl.Seq, true
+	v.fairStarted(w, pl)
+	if v.placedSince(w) {
+		v.markStale(w) // read before a placement this view has seen
+	}
 	u, ok := v.updateOf(w, perSecond)
 	if !ok {
 		// The view has not caught up with the read yet: the read is the newest.
@@ -230,6 +241,9 @@ func (v *eventView) updateOf(w *Watcher, perSecond float64) (update, bool) {
 		v.markStale(w)
 		return update{}, false
 	}
+	if w.fair.unplaced {
+		pos = v.st.queueLength() // hidden until placed: the bound
+	}
 	return v.makeUpdate(w, pos, v.st.queueLength(), waitAt(pos, perSecond)), true
 }
 
@@ -242,6 +256,7 @@ func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) upd
 			EstimatedWait: wait,
 			UpdatedAt:     v.cfg.Now(),
 			CheckoutURL:   v.event.CheckoutURL,
+			FairStart:     v.fairInfo(w),
 		},
 		eventKnown: v.eventKnown,
 	}
@@ -327,6 +342,7 @@ func (v *eventView) reread(ctx context.Context) {
 			// A watcher not started yet (its stream's first read in flight when
 			// the store lost its changes) keeps this read: it is the newer.
 			w.baseSeq, w.stale, w.started = pl.Seq, false, true
+			w.fair = fairState{preQueue: pl.PreQueue, unplaced: pl.Unplaced}
 			v.dirty = true
 		case errors.Is(err, queue.ErrSessionNotFound):
 			w.box.fail(err)

@@ -69,6 +69,13 @@ func (s *Store) Dump() []byte {
 
 func (e *event) dump(w *binenc.Writer, live bool) {
 	w.Event(e.cfg)
+	if e.cfg.FairStart.IsPlaced() {
+		// Only placed fair starts have an order: older dumps have none.
+		w.Uvarint(uint64(len(e.order)))
+		for _, id := range e.order {
+			w.String(id)
+		}
+	}
 	w.Uvarint(e.lastTicket)
 	w.Uvarint(e.seq)
 	w.Bool(e.auto)
@@ -157,6 +164,16 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 	e := s.newEvent(cfg) // takes lastSeq[cfg.ID], which must stay
 	if hadSeq {
 		s.lastSeq[cfg.ID] = seq
+	}
+	if cfg.FairStart.IsPlaced() {
+		n := r.Uvarint()
+		if n > uint64(r.Len()) {
+			return binenc.ErrCorrupt
+		}
+		e.order = make([]string, 0, n)
+		for ; n > 0 && r.Err() == nil; n-- {
+			e.order = append(e.order, r.String())
+		}
 	}
 	e.lastTicket = r.Uvarint()
 	e.seq = r.Uvarint()

@@ -38,10 +38,13 @@ func changed(s queue.Session) []queue.ChangedSession {
 func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.events[cfg.ID]; e != nil {
+	e := s.events[cfg.ID]
+	if e != nil {
+		cfg.FairStart = queue.MergeFairStart(e.cfg.FairStart, cfg.FairStart, e.lastTicket)
 		e.cfg = cfg
 		e.auto = false // an operator's event now: never forgotten
 	} else {
+		cfg.FairStart = queue.MergeFairStart(queue.FairStart{}, cfg.FairStart, 0)
 		s.events[cfg.ID] = s.newEvent(cfg)
 	}
 	return cfg, nil

@@ -78,6 +78,8 @@ type event struct {
 	// auto says a join registered the event and PutEvent has not written
 	// it since: only such an event is forgotten when idle.
 	auto bool
+	// order is the placed pre-queue's ids in queue order (fairstart.go).
+	order []string
 	// idleGen counts the event's turns from live to idle; an idle-queue
 	// entry of an earlier turn is stale.
 	idleGen uint64
@@ -147,7 +149,7 @@ func (e *event) place(r *rec) queue.Place {
 	if r.status == queue.StatusQueued {
 		pl.Position = e.waiting.Rank(r.ticket) + 1
 	}
-	return pl
+	return e.cfg.FairStart.PlaceOf(r.ticket, r.status == queue.StatusQueued, pl)
 }
 
 // Join implements queue.Store.
@@ -200,6 +202,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		key:        key,
 	}
 	r.userLen = uint8(copy(r.user[:], p.UserID))
+	e.joinPreQueue(r, p)
 	e.byKey[key] = h
 	e.live.add(p.UserID, h)
 	e.waiting.Insert(r.ticket)
@@ -299,6 +302,9 @@ func (s *Store) admittable(eventID string, limit int) (*event, int64) {
 	e := s.events[eventID]
 	if e == nil || e.cfg.State != queue.EventActive {
 		return nil, 0
+	}
+	if e.cfg.FairStart.Holding() {
+		return nil, 0 // an event whose pre-queue is not placed admits nobody
 	}
 	return e, min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
 }

@@ -225,3 +225,10 @@ func gcCPUSeconds() float64 {
 	metrics.Read(m)
 	return m[0].Value.Float64()
 }
+
+// BenchmarkPlacement100k: placing a pre-queue of 100,000.
+//
+//	go test ./pkg/queue/memstore -run X -bench Placement -benchtime 3x
+func BenchmarkPlacement100k(b *testing.B) {
+	queuetest.BenchmarkPlacement(b, memstore.New(memstore.Config{}), 100_000)
+}

@@ -88,6 +88,12 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"PresenceJoinGrace", testPresenceJoinGrace},
 		{"PresenceOffAdmitsHeld", testPresenceOffAdmitsHeld},
 		{"ExpiryReasons", testExpiryReasons},
+		{"FairStartPermutation", testFairStartPermutation},
+		{"FairStartReproducible", testFairStartReproducible},
+		{"FairStartLaterArrivals", testFairStartLaterArrivals},
+		{"FairStartSettings", testFairStartSettings},
+		{"FairStartAnnounced", testFairStartAnnounced},
+		{"FairStartRace", testFairStartRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

@@ -14,6 +14,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
 	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
@@ -247,4 +248,48 @@ func fillQueue(b *testing.B, srv *redistest.Server, ev string, n int) {
 		}
 	}
 	b.Cleanup(func() { srv.Do(b.Context(), "UNLINK", key) })
+}
+
+// BenchmarkPlacement100k: placing a pre-queue of 100,000 (one read of the
+// pre-queue, the order in Go, one script). listing-MB is what a change
+// listing every placed session would have weighed on pub/sub, which the
+// session-less placement change avoids.
+//
+//	go test ./pkg/queue/redisstore -run X -bench Placement -benchtime 3x
+func BenchmarkPlacement100k(b *testing.B) {
+	srv := redistest.Start(b)
+	st := dial(b, []string{srv.Addr()})
+	// The slow log times the placement's commands (a loaded machine puts
+	// the odd join in it too): the script, whose 200,000 arguments the log
+	// cuts to 32, and the read of the pre-queue. redis-held-s is how long
+	// they held Redis, which serves nothing else meanwhile.
+	if err := srv.Do(b.Context(), "CONFIG", "SET", "slowlog-log-slower-than", "1000").Error(); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Do(b.Context(), "CONFIG", "SET", "slowlog-max-len", "100000").Error(); err != nil {
+		b.Fatal(err)
+	}
+	srv.Do(b.Context(), "SLOWLOG", "RESET")
+	queuetest.BenchmarkPlacement(b, st, 100_000)
+	entries, err := srv.Do(b.Context(), "SLOWLOG", "GET", "-1").ToArray()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var held int64
+	for _, e := range entries {
+		f, _ := e.ToArray()
+		us, _ := f[2].AsInt64()
+		cmd, _ := f[3].ToArray()
+		name, _ := cmd[0].ToString()
+		if name == "ZRANGEBYSCORE" || len(cmd) == 32 {
+			held += us
+		}
+	}
+	b.ReportMetric(float64(held)/1e6/float64(b.N), "redis-held-s")
+	var listing int
+	for i := range 100_000 {
+		id := queue.NewSessionID("concert-2026")
+		listing += len(fmt.Sprintf(`{"id":%q,"user_id":"user-%d","ticket":%d,"status":"queued"},`, id, i, i+1)) + len(id) + 3
+	}
+	b.ReportMetric(float64(listing)/1e6, "listing-MB")
 }

@@ -24,6 +24,7 @@ func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error
 	k := eventKeys(e.ID)
 	args := s.args(k, e.ID, time.Time{}, e.State.String(), strconv.FormatInt(e.MaxConcurrent, 10),
 		strconv.FormatInt(e.CheckoutWindow.Milliseconds(), 10), e.CheckoutURL)
+	args = append(args, fairStartArgs(e.FairStart)...)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	err := putEventScript.Exec(cctx, s.client, k.list, args).Error()
@@ -32,7 +33,11 @@ func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error
 	if err != nil {
 		return queue.Event{}, failed(ctx, err)
 	}
-	return e, nil
+	if !e.FairStart.On() {
+		return e, nil
+	}
+	// The fair start as merged (queue.MergeFairStart), read back.
+	return s.storedFairStart(cctx, e)
 }
 
 // Event implements queue.Store. The settings come from the client-side cache
@@ -222,11 +227,16 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 	if err1 != nil || err2 != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s has malformed settings %v", id, m)
 	}
+	fs, err := decodeFairStart(m)
+	if err != nil {
+		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: %w", id, err)
+	}
 	return queue.Event{
 		ID:             id,
 		State:          st,
 		MaxConcurrent:  maxc,
 		CheckoutWindow: time.Duration(win) * time.Millisecond,
 		CheckoutURL:    m[fieldCheckoutURL],
+		FairStart:      fs,
 	}, true, nil
 }

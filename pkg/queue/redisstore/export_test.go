@@ -25,3 +25,10 @@ func SetSweep(every time.Duration, page int) func() {
 	sweepEvery, sweepPage = every, page
 	return func() { sweepEvery, sweepPage = oldEvery, oldPage }
 }
+
+// SetAfterPlacementRead runs f between a placement's read of the pre-queue
+// and its script; it returns a func that removes it.
+func SetAfterPlacementRead(f func()) func() {
+	afterPlacementRead = f
+	return func() { afterPlacementRead = nil }
+}

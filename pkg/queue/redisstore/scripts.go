@@ -43,6 +43,13 @@ var shared = []struct{ lua, value string }{
 	{"FIELD_AUTO", fieldAuto},
 	{"FIELD_IDLE_SEQ", fieldIdleSeq},
 	{"FIELD_IDLE_AT", fieldIdleAt},
+	{"FIELD_FS_SALE", fieldFSSale},
+	{"FIELD_FS_SEED", fieldFSSeed},
+	{"FIELD_FS_AFTER", fieldFSAfter},
+	{"FIELD_FS_LAST", fieldFSLast},
+	{"FIELD_FS_PLACED_AT", fieldFSPlacedAt},
+	{"FIELD_FS_PLACED_SEQ", fieldFSPlacedSeq},
+	{"FIELD_FS_PLACED", fieldFSPlaced},
 	{"STATE_ACTIVE", queue.EventActive.String()},
 	{"STATE_PAUSED", queue.EventPaused.String()},
 	{"STATE_CLOSED", queue.EventClosed.String()},
@@ -58,6 +65,7 @@ var shared = []struct{ lua, value string }{
 	{"CHANGE_ADMITTED", queue.ChangeAdmitted.String()},
 	{"CHANGE_COMPLETED", queue.ChangeCompleted.String()},
 	{"CHANGE_EXPIRED", queue.ChangeExpired.String()},
+	{"CHANGE_PLACED", queue.ChangePlaced.String()},
 
 	{"REPLY_CREATED", replyCreated},
 	{"REPLY_EXISTING", replyExisting},
@@ -71,6 +79,9 @@ var shared = []struct{ lua, value string }{
 	{"IDLE_KEPT", idleKept},
 	{"IDLE_WAITING", idleWaiting},
 	{"IDLE_FORGOTTEN", idleForgotten},
+	{"PLACE_DONE", placeDone},
+	{"PLACE_NOT_DUE", placeNotDue},
+	{"PLACE_STALE", placeStale},
 }
 
 // declareShared is the Lua that declares shared.
@@ -136,6 +147,8 @@ var (
 	idleLua string
 	//go:embed lua/presence.lua
 	presenceLua string
+	//go:embed lua/place.lua
+	placeLua string
 )
 
 var (
@@ -153,6 +166,8 @@ var (
 	idleScript = rueidis.NewLuaScriptRetryable(prelude + idleLua)
 	// A repeated presence mark marks the same sessions until the same time.
 	presenceScript = rueidis.NewLuaScriptRetryable(prelude + presenceLua)
+	// A repeated placement finds the pre-queue placed and changes nothing.
+	placeScript = rueidis.NewLuaScriptRetryable(prelude + placeLua)
 	// The outbox's claim and acknowledgement; they change no queue state and
 	// share no names with Go. A repeated claim returns what the first one
 	// claimed (as the consumer's own entries).

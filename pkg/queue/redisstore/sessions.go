@@ -122,7 +122,7 @@ func replyCode(r []rueidis.RedisMessage) string {
 
 // sessionPlace decodes {session JSON, rank or -1, queue length, seq}.
 func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) {
-	if len(r) != 4 {
+	if len(r) != 4 && len(r) != 8 {
 		return queue.Session{}, queue.Place{}, fmt.Errorf("redisstore: unexpected session reply of %d values", len(r))
 	}
 	raw, _ := r[0].ToString()
@@ -134,8 +134,12 @@ func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) 
 	qlen, _ := r[2].AsInt64()
 	seq, _ := r[3].AsInt64()
 	pl := queue.Place{QueueLength: qlen, Seq: uint64(seq)}
-	if sess.Status == queue.StatusQueued && rank >= 0 {
+	queued := sess.Status == queue.StatusQueued && rank >= 0
+	if queued {
 		pl.Position = rank + 1
+	}
+	if len(r) == 8 {
+		pl = placeFairStart(r[4:]).PlaceOf(sess.Ticket, queued, pl)
 	}
 	return sess, pl, nil
 }

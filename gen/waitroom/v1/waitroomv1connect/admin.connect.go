@@ -42,6 +42,9 @@ const (
 	// EventAdminServiceListEventsProcedure is the fully-qualified name of the EventAdminService's
 	// ListEvents RPC.
 	EventAdminServiceListEventsProcedure = "/waitroom.v1.EventAdminService/ListEvents"
+	// EventAdminServiceListPreQueueProcedure is the fully-qualified name of the EventAdminService's
+	// ListPreQueue RPC.
+	EventAdminServiceListPreQueueProcedure = "/waitroom.v1.EventAdminService/ListPreQueue"
 )
 
 // EventAdminServiceClient is a client for the waitroom.v1.EventAdminService service.
@@ -54,6 +57,12 @@ type EventAdminServiceClient interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListEvents returns every known event, ordered by id.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// ListPreQueue returns a placed pre-queue's session ids in their placed
+	// order, with the revealed seed: what `waitroom verify-shuffle` checks.
+	// FailedPrecondition before the pre-queue is placed. Session ids are the
+	// sessions' credentials (they leave the queue with them): publish the list
+	// with care.
+	ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error)
 }
 
 // NewEventAdminServiceClient constructs a client for the waitroom.v1.EventAdminService service. By
@@ -87,14 +96,22 @@ func NewEventAdminServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listPreQueue: connect.NewClient[v1.ListPreQueueRequest, v1.ListPreQueueResponse](
+			httpClient,
+			baseURL+EventAdminServiceListPreQueueProcedure,
+			connect.WithSchema(eventAdminServiceMethods.ByName("ListPreQueue")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // eventAdminServiceClient implements EventAdminServiceClient.
 type eventAdminServiceClient struct {
-	putEvent   *connect.Client[v1.PutEventRequest, v1.PutEventResponse]
-	getEvent   *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
-	listEvents *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	putEvent     *connect.Client[v1.PutEventRequest, v1.PutEventResponse]
+	getEvent     *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
+	listEvents   *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	listPreQueue *connect.Client[v1.ListPreQueueRequest, v1.ListPreQueueResponse]
 }
 
 // PutEvent calls waitroom.v1.EventAdminService.PutEvent.
@@ -112,6 +129,11 @@ func (c *eventAdminServiceClient) ListEvents(ctx context.Context, req *connect.R
 	return c.listEvents.CallUnary(ctx, req)
 }
 
+// ListPreQueue calls waitroom.v1.EventAdminService.ListPreQueue.
+func (c *eventAdminServiceClient) ListPreQueue(ctx context.Context, req *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error) {
+	return c.listPreQueue.CallUnary(ctx, req)
+}
+
 // EventAdminServiceHandler is an implementation of the waitroom.v1.EventAdminService service.
 type EventAdminServiceHandler interface {
 	// PutEvent creates an event or replaces its settings. Fields left unset take
@@ -122,6 +144,12 @@ type EventAdminServiceHandler interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListEvents returns every known event, ordered by id.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// ListPreQueue returns a placed pre-queue's session ids in their placed
+	// order, with the revealed seed: what `waitroom verify-shuffle` checks.
+	// FailedPrecondition before the pre-queue is placed. Session ids are the
+	// sessions' credentials (they leave the queue with them): publish the list
+	// with care.
+	ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error)
 }
 
 // NewEventAdminServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -151,6 +179,13 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	eventAdminServiceListPreQueueHandler := connect.NewUnaryHandler(
+		EventAdminServiceListPreQueueProcedure,
+		svc.ListPreQueue,
+		connect.WithSchema(eventAdminServiceMethods.ByName("ListPreQueue")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/waitroom.v1.EventAdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EventAdminServicePutEventProcedure:
@@ -159,6 +194,8 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 			eventAdminServiceGetEventHandler.ServeHTTP(w, r)
 		case EventAdminServiceListEventsProcedure:
 			eventAdminServiceListEventsHandler.ServeHTTP(w, r)
+		case EventAdminServiceListPreQueueProcedure:
+			eventAdminServiceListPreQueueHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -178,4 +215,8 @@ func (UnimplementedEventAdminServiceHandler) GetEvent(context.Context, *connect.
 
 func (UnimplementedEventAdminServiceHandler) ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.ListEvents is not implemented"))
+}
+
+func (UnimplementedEventAdminServiceHandler) ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.ListPreQueue is not implemented"))
 }

@@ -4,6 +4,7 @@
 -- capacity. Returns {seq, JSON, JSON, …} or {}.
 local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
 if ev[1] ~= STATE_ACTIVE then return {} end
+if fair_holding() then return {} end -- an event whose pre-queue is not placed admits nobody
 local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
 if n <= 0 then return {} end
 local hold = tonumber(ARGV[6] or '0') or 0

@@ -14,6 +14,7 @@ local function admit_loaded(head, loaded, window)
     local s = loaded[i]
     if s then
       unhold(s)
+      s.ticket = tonumber(head[i + 1]) -- a placement may have dealt it a new one
       s.status = STATUS_READY
       s.admitted_at_ms = NOW
       s.checkout_deadline_ms = deadline
@@ -83,6 +84,7 @@ local function admit_present(n, limit, hold, grace, window)
   for i = 1, #holds, 2 do
     local s = byID[holds[i]]
     if s then
+      s.ticket = tonumber(holds[i + 1]) -- a placement may have dealt it a new one
       s.held_until_ms = until_ms
       save_live(s)
       redis.call('ZADD', K_HELD, until_ms, s.id)

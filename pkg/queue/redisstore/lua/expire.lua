@@ -31,6 +31,7 @@ for k = 1, #h, 2 do
       p.skip = true
     else
       p.s, p.owned, p.queued = s, owns_user(s), true
+      p.ticket = redis.call('ZSCORE', K_QUEUE, h[k])
       n = n + 1
       picked[p.id] = true
     end
@@ -83,6 +84,7 @@ for _, p in ipairs(picks) do
       redis.call('ZREM', K_DEADLINES, p.id)
     end
     if p.s then
+      if p.ticket then p.s.ticket = tonumber(p.ticket) end -- a placement may have dealt it a new one
       out[#out + 1] = finish(p.s, STATUS_EXPIRED, p.owned)
       p.s.reason = p.reason
       changed[#changed + 1] = p.s

@@ -1,13 +1,15 @@
 -- KEYS[9] session (the new id), KEYS[10] user.
 -- ARGV[5] session id, [6] user id, [7] TTL ms, then the event to register if
 -- unknown: [8] state, [9] max concurrent, [10] checkout window ms, [11] URL.
--- Returns {code, session JSON, rank or -1, queue length, seq}; code is
+-- Returns {code, session JSON, rank or -1, queue length, seq, fair start
+-- sale, after, last, placed (lua/prelude.lua)}; code is
 -- REPLY_CREATED or REPLY_EXISTING, or just {REPLY_CLOSED} / {REPLY_CONFLICT}.
 local sid, uid, ttl = ARGV[5], ARGV[6], tonumber(ARGV[7])
 
 local function existing(s, raw)
   local rank = redis.call('ZRANK', K_QUEUE, s.id)
-  return {REPLY_EXISTING, raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq()}
+  if rank then raw = queued_raw(s.id, raw) end
+  return {REPLY_EXISTING, raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq(), fair_place_reply()}
 end
 
 -- The user's live session, if any, is the answer: one live session per user.
@@ -33,10 +35,16 @@ if redis.call('HGET', K_EVENT, FIELD_STATE) == STATE_CLOSED then return {REPLY_C
 local ticket = redis.call('INCR', K_TICKETS)
 s = {id = sid, user_id = uid, event_id = EVENT, ticket = ticket, status = STATUS_QUEUED,
   joined_at_ms = NOW, expires_at_ms = NOW + ttl}
+-- A pre-queue join (FairStart.JoinsPreQueue) extends the pre-queue and waits from the start.
+local fs = fair_start()
+if fs.sale and not fs.placed and NOW < fs.sale and ticket == fs.last + 1 then
+  redis.call('HSET', K_EVENT, FIELD_FS_LAST, ticket)
+  s.expires_at_ms = fs.sale + ttl
+end
 raw = save_live(s)
 redis.call('SET', KEYS[10], sid)
 redis.call('ZADD', K_QUEUE, ticket, sid)
 redis.call('ZADD', K_EXPIRY, s.expires_at_ms, sid)
 local seq, qlen = announce(CHANGE_JOINED, {s})
 -- The newest ticket is the highest score: last in line.
-return {REPLY_CREATED, raw, qlen - 1, qlen, seq}
+return {REPLY_CREATED, raw, qlen - 1, qlen, seq, fair_place_reply()}

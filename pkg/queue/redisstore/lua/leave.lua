@@ -12,6 +12,7 @@ if s.status ~= STATUS_QUEUED then
   return {REPLY_STATUS, raw}
 end
 local owned = owns_user(s)
+s.ticket = queue_ticket(s) -- a placement may have dealt it a new one
 redis.call('ZREM', K_QUEUE, s.id)
 redis.call('ZREM', K_EXPIRY, s.id)
 s.end_request = ARGV[6]

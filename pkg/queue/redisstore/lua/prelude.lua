@@ -104,7 +104,8 @@ end
 
 -- announce numbers a change, publishes it to the event's channel and, with the
 -- outbox on, records it there, all inside the script: subscribers see changes
--- in seq order and the outbox never misses one. changed is never empty.
+-- in seq order and the outbox never misses one. changed is empty only for a
+-- placement.
 local function announce(kind, changed, deadline_ms)
   local seq = redis.call('INCR', K_SEQ)
   local qlen = redis.call('ZCARD', K_QUEUE)
@@ -117,6 +118,9 @@ local function announce(kind, changed, deadline_ms)
     timestamp = rfc3339(NOW), seq = seq, queue_length = qlen, sessions = list}
   if deadline_ms then msg.checkout_deadline = rfc3339(deadline_ms) end
   local body = cjson.encode(msg)
+  -- cjson writes an empty table as {}: a change with no sessions (a
+  -- placement) lists them as the empty arrays they are.
+  if #changed == 0 then body = string.gsub(body, '":{}', '":[]') end
   redis.call('PUBLISH', CHANNEL_PREFIX .. EVENT, body)
   if OUTBOX then redis.call('XADD', K_OUTBOX, '*', OUTBOX_FIELD, body) end
   return seq, qlen
@@ -128,4 +132,38 @@ local function current_seq() return tonumber(redis.call('GET', K_SEQ) or '0') en
 local function put_settings(state, max_concurrent, checkout_window_ms, checkout_url)
   redis.call('HSET', K_EVENT, FIELD_ID, EVENT, FIELD_STATE, state, FIELD_MAX_CONCURRENT, max_concurrent,
     FIELD_CHECKOUT_WINDOW, checkout_window_ms, FIELD_CHECKOUT_URL, checkout_url)
+end
+
+-- The fair start (queue.FairStart; its rules are in Go, repeated here).
+-- fair_start reads the event's fair start: sale and placed are Unix ms
+-- (nil: none / not yet), after and last the pre-queue's tickets.
+local function fair_start()
+  local f = redis.call('HMGET', K_EVENT, FIELD_FS_SALE, FIELD_FS_AFTER, FIELD_FS_LAST, FIELD_FS_PLACED_AT)
+  return {sale = tonumber(f[1]), after = tonumber(f[2]) or 0, last = tonumber(f[3]) or 0, placed = tonumber(f[4])}
+end
+
+-- fair_holding: an event whose pre-queue is not placed admits nobody.
+local function fair_holding()
+  return redis.call('HEXISTS', K_EVENT, FIELD_FS_SALE) == 1 and redis.call('HEXISTS', K_EVENT, FIELD_FS_PLACED_AT) == 0
+end
+
+-- fair_place_reply is what session replies append for Go's FairStart.PlaceOf.
+local function fair_place_reply()
+  local f = redis.call('HMGET', K_EVENT, FIELD_FS_SALE, FIELD_FS_AFTER, FIELD_FS_LAST, FIELD_FS_PLACED_AT)
+  return f[1] or '', f[2] or '', f[3] or '', f[4] or ''
+end
+
+-- queued_raw is a session's document with, while it waits, the ticket the
+-- queue holds for it: a placement deals the pre-queue new tickets in the
+-- queue alone (lua/place.lua), and a document catches up when its session
+-- leaves the queue (admit, leave, expire).
+local function queued_raw(id, raw)
+  local score = redis.call('ZSCORE', K_QUEUE, id)
+  if not score then return raw end
+  return (string.gsub(raw, '"ticket":%d+', '"ticket":' .. score, 1))
+end
+
+-- queue_ticket is the ticket the queue holds for a waiting session.
+local function queue_ticket(s)
+  return tonumber(redis.call('ZSCORE', K_QUEUE, s.id)) or s.ticket
 end
