@@ -17,11 +17,7 @@ import (
 // returns the topics it created.
 func CreateTopics(ctx context.Context, cfg Config) ([]string, error) {
 	cfg = cfg.withDefaults()
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	}, cfg.Opts...)...)
+	cl, err := kgo.NewClient(append(cfg.clientOpts(), cfg.Opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/waitroom/waitroom/internal/wire"
 )
@@ -59,10 +61,17 @@ type Config struct {
 	// TopicReplication is the replication factor of a topic CreateTopics
 	// creates; zero or -1 takes the broker's default.replication.factor.
 	TopicReplication int16
+	// TLS, when set, dials every broker over TLS with it: nil RootCAs trusts
+	// the system's roots, and an empty ServerName checks each broker's
+	// certificate against the host it was dialed by. Nil dials in the clear.
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection with it (NewSASL
+	// builds one from a mechanism's name). Nil authenticates nothing.
+	SASL sasl.Mechanism
 	// Logger receives the client's own warnings and errors, rate-limited
 	// (LimitWarnings); nil discards them.
 	Logger *slog.Logger
-	// Opts are appended to the client options (TLS, SASL, tuning).
+	// Opts are appended to the client options (tuning).
 	Opts []kgo.Opt
 }
 
@@ -102,6 +111,23 @@ func (c Config) ProducedTopics() []string {
 	}
 }
 
+// clientOpts are the options every client of cfg starts with: where the
+// brokers are, how to reach them and who this is. cfg has its defaults.
+func (c Config) clientOpts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.WithLogger(kgoLogger{c.Logger}),
+	}
+	if c.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.TLS))
+	}
+	if c.SASL != nil {
+		opts = append(opts, kgo.SASL(c.SASL))
+	}
+	return opts
+}
+
 // NewProducerClient returns the client for a Relay: idempotent (franz-go's
 // default), acks from all in-sync replicas, and a delivery timeout that bounds
 // every record, even one in flight when the broker died, so that a relay hears
@@ -109,9 +135,7 @@ func (c Config) ProducedTopics() []string {
 // request path uses it.
 func NewProducerClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
+	opts := append(cfg.clientOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
 		// By default an idempotent record already sent is never failed (the
@@ -123,9 +147,8 @@ func NewProducerClient(cfg Config) (*kgo.Client, error) {
 		// record id, which consumers de-duplicate on anyway.
 		kgo.AllowIdempotentProduceCancellation(),
 		kgo.ProduceRequestTimeout(min(10*time.Second, cfg.DeliveryTimeout)),
-		kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	}
+		kgo.ProducerLinger(5*time.Millisecond),
+	)
 	if cfg.AllowAutoTopicCreation {
 		opts = append(opts, kgo.AllowAutoTopicCreation())
 	}
@@ -137,9 +160,7 @@ func NewProducerClient(cfg Config) (*kgo.Client, error) {
 // records the consumer has finished with (at least once).
 func NewConsumerClient(cfg Config) (*kgo.Client, error) {
 	cfg = cfg.withDefaults()
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
+	opts := append(cfg.clientOpts(),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic(TopicCheckoutCompleted)),
 		// A new group starts at the oldest record: replaying a completion is
@@ -150,8 +171,7 @@ func NewConsumerClient(cfg Config) (*kgo.Client, error) {
 		// re-created topic is picked up without delay (CheckoutConsumer.Run);
 		// the other retryable errors come along, and are only logged.
 		kgo.KeepRetryableFetchErrors(),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	}
+	)
 	return kgo.NewClient(append(opts, cfg.Opts...)...)
 }
 
@@ -177,6 +197,14 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	l := slog.LevelDebug
 	if level == kgo.LogLevelError {
 		l = slog.LevelWarn
+	}
+	for _, v := range keyvals {
+		if err, ok := v.(error); ok && refused(err) {
+			// Unlike a broker outage, this does not end by itself.
+			k.l.Error("Kafka refuses this client's credentials or permissions; nothing is relayed or consumed until they are fixed",
+				append([]any{"client_message", msg}, keyvals...)...)
+			return
+		}
 	}
 	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
 }

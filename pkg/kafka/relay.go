@@ -50,7 +50,10 @@ type Relay struct {
 	stats   RelayStats
 	// outage is true from a failure until the next fully successful batch; it
 	// keeps the log to one line per outage plus the periodic backlog line.
-	outage         bool
+	outage bool
+	// refused is true once an outage was found to be the brokers refusing
+	// this client, which was then logged as an error.
+	refused        bool
 	failuresLogged uint64
 }
 

@@ -2,8 +2,11 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // RelayStats is a snapshot of a Relay's progress.
@@ -65,10 +68,29 @@ func (r *Relay) failN(n uint64, what string, err error) {
 	r.stats.LastErrorAt = time.Now()
 	first := !r.outage
 	r.outage = true
+	refusedNow := !r.refused && refused(err)
+	r.refused = r.refused || refusedNow
 	r.statsMu.Unlock()
-	if first {
+	switch {
+	case refusedNow:
+		// Unlike an outage, this does not end by itself.
+		r.log.Error("Kafka relay failing: the brokers refuse this client's credentials or permissions; "+
+			"outbox entries are kept and retried", "error", msg)
+	case first:
 		r.log.Warn("Kafka relay failing; outbox entries are kept and retried", "error", msg)
 	}
+}
+
+// refused says whether err is the brokers refusing the client: its SASL
+// credentials or mechanism, or its ACLs.
+func refused(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.UnsupportedSaslMechanism,
+		kerr.IllegalSaslState, kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // maybeRecovered logs the end of an outage once nothing is failing or
@@ -86,7 +108,7 @@ func (r *Relay) maybeRecovered() {
 		}
 	}
 	r.statsMu.Lock()
-	r.outage = false
+	r.outage, r.refused = false, false
 	failures := r.stats.Failures
 	r.statsMu.Unlock()
 	r.log.Info("Kafka relay recovered", "failures", failures)

@@ -24,19 +24,21 @@ type setting struct {
 
 // secrets are the variables whose values an error must not quote, not even
 // a rejected one.
-var secrets = map[string]bool{"WAITROOM_SIGNING_KEY": true, "WAITROOM_ADMIN_TOKEN": true}
+var secrets = map[string]bool{"WAITROOM_SIGNING_KEY": true, "WAITROOM_ADMIN_TOKEN": true, "KAFKA_SASL_PASSWORD": true}
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in production.
 // An error names the variable that is wrong.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	var key signingKeySource
+	var kafkaSec kafkaSecurity
 	groups := [][]setting{
 		listenSettings(&c),
 		queueSettings(&c.Queue),
 		fanoutSettings(&c.Fanout),
 		storeSettings(&c),
 		kafkaSettings(&c.Kafka),
+		kafkaSecuritySettings(&kafkaSec),
 		tokenSettings(&c, &key),
 		joinAuthSettings(&c.JoinAuth),
 		limitSettings(&c.JoinLimit),
@@ -57,6 +59,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 				return Config{}, fmt.Errorf("%s=%q: %v", s.name, v, err)
 			}
 		}
+	}
+	if err := kafkaSec.apply(&c.Kafka); err != nil {
+		return Config{}, err
 	}
 	pem, err := key.read()
 	if err != nil {

@@ -57,6 +57,7 @@ func (s *Server) startRelay() error {
 	if !ok {
 		return errors.New("KAFKA_BROKERS is set but the store keeps no outbox")
 	}
+	s.warnCleartextPassword(kcfg)
 	if kcfg.CreateTopics {
 		s.background = append(s.background, func(ctx context.Context) { s.createTopics(ctx, kcfg) })
 	}
@@ -77,6 +78,16 @@ func (s *Server) startRelay() error {
 		closeProducer()
 	})
 	return nil
+}
+
+// warnCleartextPassword says at start when SASL PLAIN sends the password
+// without TLS. It is allowed, for a broker on a private network; SCRAM never
+// sends the password itself, so it gets no warning.
+func (s *Server) warnCleartextPassword(kcfg kafka.Config) {
+	if kcfg.SASL != nil && kcfg.TLS == nil && kcfg.SASL.Name() == kafka.SASLPlain {
+		s.kafkaLog().Warn("KAFKA_SASL_MECHANISM=PLAIN without KAFKA_TLS=true: " +
+			"the Kafka password crosses the network in clear on every connection")
+	}
 }
 
 // createTopics creates the missing topics, retrying until the brokers
