@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
+	"github.com/waitroom/waitroom/internal/stats"
 )
 
 // JoinResult is the join scenario's outcome.
@@ -25,7 +26,9 @@ type JoinResult struct {
 	ServerCPUSeconds       float64    `json:"server_cpu_seconds,omitempty"`
 	ServerCPUMicrosPerJoin float64    `json:"server_cpu_us_per_join,omitempty"`
 	Redis                  *RedisCost `json:"redis,omitempty"`
-	FirstErrors            []string   `json:"first_errors,omitempty"`
+	// Disk is the embedded store's group commits during the joins.
+	Disk        *stats.Disk `json:"disk,omitempty"`
+	FirstErrors []string    `json:"first_errors,omitempty"`
 }
 
 // joined is one session the tool created.
@@ -171,6 +174,10 @@ func (r *runner) join(ctx context.Context) error {
 	if after, err := fetchStats(ctx, cfg.DebugAddr); err == nil && beforeErr == nil {
 		res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 		res.ServerCPUMicrosPerJoin = 1e6 * res.ServerCPUSeconds / float64(max(res.OK, 1))
+		if after.Disk != nil && before.Disk != nil {
+			res.Disk = &stats.Disk{Commits: after.Disk.Commits - before.Disk.Commits, Records: after.Disk.Records - before.Disk.Records,
+				CommitSeconds: after.Disk.CommitSeconds - before.Disk.CommitSeconds}
+		}
 	}
 	if r.redis != nil {
 		ra, err := r.redis.commandCounts(ctx)

@@ -47,6 +47,9 @@ func (rep *Report) print(w io.Writer) {
 		if j.ServerCPUSeconds > 0 {
 			row("server CPU", "%.2fs (%.1f µs per join)", j.ServerCPUSeconds, j.ServerCPUMicrosPerJoin)
 		}
+		if d := j.Disk; d != nil && d.Commits > 0 {
+			row("disk commits", "%d, %.1f records each, %.2f ms each", d.Commits, float64(d.Records)/float64(d.Commits), 1e3*d.CommitSeconds/float64(d.Commits))
+		}
 		if j.Redis != nil {
 			row("redis commands", "%.2f per join  [%s]", j.Redis.PerChange, j.Redis)
 		}

@@ -27,6 +27,9 @@ type Server struct {
 	Store        string `json:"store"`
 	// Kafka is the event relay's progress, when KAFKA_BROKERS is set.
 	Kafka *Kafka `json:"kafka,omitempty"`
+	// Disk is the durable embedded store's group commits, when it is the
+	// store.
+	Disk *Disk `json:"disk,omitempty"`
 	// Limits counts the requests each limit refused since start.
 	Limits Limits `json:"limits"`
 }
@@ -48,6 +51,17 @@ type Limits struct {
 	// H2ResetFloods are HTTP/2 connections closed with GOAWAY for resetting
 	// streams too fast.
 	H2ResetFloods int64 `json:"h2_reset_floods"`
+}
+
+// Disk counts the durable embedded store's group commits since start.
+type Disk struct {
+	// Commits is how many synced commits were written; Records how many
+	// log records (changing calls) they held: Records / Commits is the mean
+	// group-commit size.
+	Commits int64 `json:"commits"`
+	Records int64 `json:"records"`
+	// CommitSeconds is the wall time spent writing and syncing them.
+	CommitSeconds float64 `json:"commit_seconds"`
 }
 
 // Kafka is a snapshot of the Kafka relay's progress.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/stats"
 	"github.com/waitroom/waitroom/pkg/kafka"
+	"github.com/waitroom/waitroom/pkg/queue/diskstore"
 )
 
 var statsMetrics = []string{
@@ -52,6 +53,10 @@ func (s *Server) stats() stats.Server {
 		ConnsPerIP:          s.conns.Refused(), H2ResetFloods: s.h2guard.Floods()}
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
+	}
+	if d, ok := s.store.(*diskstore.Store); ok {
+		ds := d.Stats()
+		st.Disk = &stats.Disk{Commits: ds.Commits, Records: ds.Records, CommitSeconds: ds.CommitTime.Seconds()}
 	}
 	return st
 }

@@ -3,6 +3,7 @@ package diskstore
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -62,6 +63,33 @@ func (s *Store) gather(prev int) {
 	}
 }
 
+// commitStats counts the committer's work, for operators and load tools.
+type commitStats struct {
+	commits, records, nanos atomic.Int64
+}
+
+func (c *commitStats) add(records int, took time.Duration) {
+	c.commits.Add(1)
+	c.records.Add(int64(records))
+	c.nanos.Add(int64(took))
+}
+
+// Stats is what the store's committer has done since Open.
+type Stats struct {
+	// Commits is how many group commits were written (each one bbolt
+	// transaction, synced), Records how many log records they held.
+	Commits, Records int64
+	// CommitTime is the wall time spent writing and syncing them.
+	CommitTime time.Duration
+}
+
+// Stats reports the committer's work since Open. Records / Commits is the
+// mean group-commit size: the larger, the less each call pays for the sync.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.stats.commits.Load(), Records: s.stats.records.Load(),
+		CommitTime: time.Duration(s.stats.nanos.Load())}
+}
+
 // commitOnce commits the open batch; false when it was empty.
 func (s *Store) commitOnce() bool {
 	s.gather(s.prevBatch)
@@ -75,9 +103,11 @@ func (s *Store) commitOnce() bool {
 	s.mu.Unlock()
 	s.prevBatch = len(b.recs)
 
+	start := time.Now()
 	s.dbMu.RLock()
 	err := writeRecords(s.db, b.recs)
 	s.dbMu.RUnlock()
+	s.stats.add(len(b.recs), time.Since(start))
 	if err != nil {
 		s.log.Error("Embedded store: a write to disk failed; refusing calls until the state is read back from disk",
 			"dir", s.cfg.Dir, "error", err)

@@ -96,6 +96,7 @@ type Store struct {
 
 	kick      chan struct{}
 	prevBatch int // records in the last commit (the committer's own)
+	stats     commitStats
 	closing   chan struct{}
 	wg        sync.WaitGroup
 	backupLn  net.Listener
