@@ -133,3 +133,11 @@ func (e *event) allowed(now time.Time, n int64) int64 {
 func (e *event) took(now time.Time, n int) {
 	e.rate = e.rate.Take(e.cfg.AdmissionRate, now, int64(n))
 }
+
+// Holds reports whether the store holds anything of eventID: its settings,
+// or a deleted event's tombstone (whose outbox acks change state).
+func (s *Store) Holds(eventID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events[eventID] != nil
+}
