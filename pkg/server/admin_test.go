@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -352,4 +354,31 @@ func auditLines(logs string) []string {
 		}
 	}
 	return out
+}
+
+// TestAdminUpdateJSON: the README's JSON form, as curl sends it over the
+// Connect protocol: a field mask is one string of lowerCamelCase paths.
+func TestAdminUpdateJSON(t *testing.T) {
+	a := startAdmin(t, server.Config{})
+	a.put(t, fullProtoEvent("concert-2024"))
+	body := `{"update_mask": "state,maxConcurrent", "event": {"event_id": "concert-2024", "state": "EVENT_STATE_PAUSED", "max_concurrent": 800}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.ts.URL+"/waitroom.v1.EventAdminService/UpdateEvent", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminTestToken)
+	res, err := h1Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("UpdateEvent over JSON: %s %s", res.Status, out)
+	}
+	got := a.get(t, "concert-2024")
+	if got.State != waitroomv1.EventState_EVENT_STATE_PAUSED || got.MaxConcurrent != 800 || got.CheckoutUrl != "https://shop.example/checkout" || got.AdmissionRate != 3 {
+		t.Fatalf("after UpdateEvent over JSON: %v", got)
+	}
 }

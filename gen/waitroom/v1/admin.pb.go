@@ -679,10 +679,12 @@ func (x *ListPreQueueResponse) GetPlacedAt() *timestamppb.Timestamp {
 type UpdateEventRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// event carries event_id (required) and the new values of the fields
-	// update_mask names; its other fields are ignored.
+	// update_mask names; its other fields must be well formed and are
+	// otherwise ignored.
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// update_mask names the fields to change: state, max_concurrent,
-	// checkout_window, checkout_url, sale_starts_at, admission_rate.
+	// checkout_window, checkout_url, sale_starts_at, admission_rate. In JSON it
+	// is one string of lowerCamelCase paths: "state,maxConcurrent".
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
