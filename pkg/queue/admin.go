@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 )
@@ -208,13 +209,18 @@ func (s *Service) DeleteEvent(ctx context.Context, id string, force bool) (int, 
 		if err != nil {
 			return total, err
 		}
+		total += len(ended)
 		if len(ended) > 0 {
-			total += len(ended)
 			s.published(id, ChangeExpired)
 		}
 		if done {
 			s.log.Info("Deleted event", "event_id", id, "expired", total)
 			return total, nil
+		}
+		if len(ended) == 0 {
+			// Live sessions the store cannot end (a hand-edited Redis):
+			// stop rather than spin.
+			return total, fmt.Errorf("delete event %s: a step ended no session and left some live", id)
 		}
 	}
 }
