@@ -3,10 +3,10 @@
 -- the head of the queue while the processing set is below the event's
 -- capacity and its admission rate allows (lua/rate.lua). Returns {seq,
 -- JSON, JSON, …} or {}.
-local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
+local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW, FIELD_RATE)
 if ev[1] ~= STATE_ACTIVE then return {} end
 if fair_holding() then return {} end -- an event whose pre-queue is not placed admits nobody
-local n, bucket = rate_cap(math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING)))
+local n, bucket = rate_cap(math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING)), ev[4])
 if n <= 0 then return {} end
 local hold = tonumber(ARGV[6] or '0') or 0
 if hold > 0 then return rate_took(bucket, admit_present(n, tonumber(ARGV[5]), hold, tonumber(ARGV[7]), tonumber(ev[3]))) end

@@ -4,10 +4,11 @@
 -- invalidate the cached settings.
 local K_RATE = PREFIX .. KEY_RATE
 
--- rate_cap caps n by the event's admission rate at NOW; the bucket it
--- returns (nil: unlimited) is what rate_took takes from.
-local function rate_cap(n)
-  local rate = tonumber(redis.call('HGET', K_EVENT, FIELD_RATE) or '0') or 0
+-- rate_cap caps n by the event's admission rate (its settings' field, as
+-- read: nil or '0' is unlimited) at NOW; the bucket it returns (nil:
+-- unlimited) is what rate_took takes from.
+local function rate_cap(n, rate_field)
+  local rate = tonumber(rate_field or '0') or 0
   if rate <= 0 then return n, nil end
   local burst = math.max(1, rate)
   local b = redis.call('HMGET', K_RATE, 'tokens', 'at_ms')
