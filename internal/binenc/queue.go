@@ -1,6 +1,10 @@
 package binenc
 
-import "github.com/waitroom/waitroom/pkg/queue"
+import (
+	"math"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
 
 // Event appends an event's settings.
 func (w *Writer) Event(e queue.Event) {
@@ -8,6 +12,9 @@ func (w *Writer) Event(e queue.Event) {
 	st := byte(e.State)
 	if e.FairStart.On() {
 		st |= fairStartFlag
+	}
+	if e.AdmissionRate != 0 {
+		st |= rateFlag
 	}
 	w.Byte(st)
 	w.Varint(e.MaxConcurrent)
@@ -23,17 +30,24 @@ func (w *Writer) Event(e queue.Event) {
 		w.Uvarint(f.PlacedSeq)
 		w.Varint(f.Placed)
 	}
+	if e.AdmissionRate != 0 {
+		w.Uvarint(math.Float64bits(e.AdmissionRate))
+	}
 }
 
 // fairStartFlag, set in an event's state byte, says its fair start follows:
 // events written before fair starts existed read as they did.
 const fairStartFlag = 0x80
 
+// rateFlag, set in an event's state byte, says its admission rate follows
+// (after the fair start); events written before rates read with none.
+const rateFlag = 0x40
+
 // Event reads an Event.
 func (r *Reader) Event() queue.Event {
 	e := queue.Event{ID: r.String()}
 	st := r.Byte()
-	e.State = queue.EventState(st &^ fairStartFlag)
+	e.State = queue.EventState(st &^ (fairStartFlag | rateFlag))
 	e.MaxConcurrent = r.Varint()
 	e.CheckoutWindow = r.Duration()
 	e.CheckoutURL = r.String()
@@ -42,6 +56,9 @@ func (r *Reader) Event() queue.Event {
 			SaleStartsAt: r.Time(), Seed: r.String(), After: r.Uvarint(), Last: r.Uvarint(),
 			PlacedAt: r.Time(), PlacedSeq: r.Uvarint(), Placed: r.Varint(),
 		}
+	}
+	if st&rateFlag != 0 {
+		e.AdmissionRate = math.Float64frombits(r.Uvarint())
 	}
 	return e
 }

@@ -19,6 +19,7 @@ func Event(e queue.Event, st queue.EventStats) *waitroomv1.Event {
 		CheckoutUrl:    e.CheckoutURL,
 		QueueLength:    clamp32(st.QueueLength),
 		Processing:     clamp32(st.Processing),
+		AdmissionRate:  e.AdmissionRate,
 	}
 	eventFairStart(p, e.FairStart)
 	return p
@@ -35,7 +36,8 @@ func EventFromProto(p *waitroomv1.Event) (queue.Event, error) {
 	if err != nil {
 		return queue.Event{}, err
 	}
-	e := queue.Event{ID: p.GetEventId(), State: state, MaxConcurrent: int64(p.GetMaxConcurrent()), CheckoutURL: p.GetCheckoutUrl()}
+	e := queue.Event{ID: p.GetEventId(), State: state, MaxConcurrent: int64(p.GetMaxConcurrent()), CheckoutURL: p.GetCheckoutUrl(),
+		AdmissionRate: p.GetAdmissionRate()}
 	if w := p.GetCheckoutWindow(); w != nil {
 		if err := w.CheckValid(); err != nil {
 			return queue.Event{}, &queue.InvalidArgumentError{Field: "event.checkout_window", Reason: err.Error()}

@@ -91,6 +91,8 @@ func expiryReason(r queue.ExpiryReason) waitroomv1.ExpiryReason {
 		return waitroomv1.ExpiryReason_EXPIRY_REASON_CHECKOUT_WINDOW
 	case queue.ExpiredAbsent:
 		return waitroomv1.ExpiryReason_EXPIRY_REASON_ABSENT
+	case queue.ExpiredEventDeleted:
+		return waitroomv1.ExpiryReason_EXPIRY_REASON_EVENT_DELETED
 	}
 	return waitroomv1.ExpiryReason_EXPIRY_REASON_UNSPECIFIED
 }

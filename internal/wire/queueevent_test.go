@@ -85,6 +85,7 @@ func TestQueueEventExpiryReason(t *testing.T) {
 			{ID: "e~a", Ticket: 1, Status: queue.StatusExpired, Reason: queue.ExpiredAbsent},
 			{ID: "e~b", Ticket: 2, Status: queue.StatusExpired, Reason: queue.ExpiredCheckoutWindow},
 			{ID: "e~c", Ticket: 3, Status: queue.StatusExpired, Reason: queue.ExpiredQueueTTL},
+			{ID: "e~d", Ticket: 4, Status: queue.StatusExpired, Reason: queue.ExpiredEventDeleted},
 		}}
 	m, err := wire.QueueEvent(c)
 	if err != nil {
@@ -95,7 +96,7 @@ func TestQueueEventExpiryReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"expiry_reason":"EXPIRY_REASON_ABSENT"`, `"expiry_reason":"EXPIRY_REASON_CHECKOUT_WINDOW"`,
-		`"expiry_reason":"EXPIRY_REASON_QUEUE_TTL"`} {
+		`"expiry_reason":"EXPIRY_REASON_QUEUE_TTL"`, `"expiry_reason":"EXPIRY_REASON_EVENT_DELETED"`} {
 		if !containsCompact(string(js), want) {
 			t.Errorf("JSON %s lacks %s", js, want)
 		}

@@ -46,22 +46,6 @@ func (h *adminHandler) GetEvent(ctx context.Context, req *connect.Request[waitro
 	return connect.NewResponse(&waitroomv1.GetEventResponse{Event: wire.Event(e, st)}), nil
 }
 
-func (h *adminHandler) ListEvents(ctx context.Context, req *connect.Request[waitroomv1.ListEventsRequest]) (*connect.Response[waitroomv1.ListEventsResponse], error) {
-	events, err := h.svc.Events(ctx)
-	if err != nil {
-		return nil, connectError(h.log, req.Spec().Procedure, err)
-	}
-	out := make([]*waitroomv1.Event, 0, len(events))
-	for _, e := range events {
-		_, st, err := h.svc.Event(ctx, e.ID)
-		if err != nil {
-			return nil, connectError(h.log, req.Spec().Procedure, err)
-		}
-		out = append(out, wire.Event(e, st))
-	}
-	return connect.NewResponse(&waitroomv1.ListEventsResponse{Events: out}), nil
-}
-
 func (h *adminHandler) ListPreQueue(ctx context.Context, req *connect.Request[waitroomv1.ListPreQueueRequest]) (*connect.Response[waitroomv1.ListPreQueueResponse], error) {
 	fs, ids, err := h.svc.PreQueue(ctx, req.Msg.GetEventId())
 	if err != nil {

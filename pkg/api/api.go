@@ -73,11 +73,13 @@ func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Han
 
 // NewEventAdminServiceHandler returns the path and handler of
 // waitroom.v1.EventAdminService, the operators' API, over svc. Every call,
-// whatever its method, passes the bearer-token check first.
+// whatever its method, passes the bearer-token check first, and is logged as
+// an audit line (audit.go) whether it passes or not.
 func NewEventAdminServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
 	cfg = cfg.withDefaults()
 	h := &adminHandler{svc: svc, log: cfg.Logger}
-	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(adminAuth{token: cfg.AdminToken}))
+	audit := adminAudit{log: cfg.Logger, proxies: cfg.StreamLimit.proxies}
+	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(audit, adminAuth{token: cfg.AdminToken}))
 	return waitroomv1connect.NewEventAdminServiceHandler(h, opts...)
 }
 

@@ -40,6 +40,9 @@ type Event struct {
 	CheckoutURL string
 	// FairStart is the event's fair start (fairstart.go); zero: none.
 	FairStart FairStart
+	// AdmissionRate caps admission in users per second on top of
+	// MaxConcurrent (RateBucket); 0 is unlimited.
+	AdmissionRate float64
 }
 
 // EventStats are an event's current counts.

@@ -78,6 +78,8 @@ const (
 	ExpiredCheckoutWindow
 	// ExpiredAbsent: a held session did not come back by its HeldUntil.
 	ExpiredAbsent
+	// ExpiredEventDeleted: an operator deleted the event with force.
+	ExpiredEventDeleted
 )
 
 // String returns the reason's name on Kafka and pub/sub.
@@ -89,6 +91,8 @@ func (r ExpiryReason) String() string {
 		return "checkout_window"
 	case ExpiredAbsent:
 		return "absent"
+	case ExpiredEventDeleted:
+		return "event_deleted"
 	}
 	return ""
 }
@@ -96,7 +100,7 @@ func (r ExpiryReason) String() string {
 // ParseExpiryReason is the inverse of ExpiryReason.String; "" and unknown
 // names give the zero reason.
 func ParseExpiryReason(s string) ExpiryReason {
-	for r := ExpiredQueueTTL; r <= ExpiredAbsent; r++ {
+	for r := ExpiredQueueTTL; r <= ExpiredEventDeleted; r++ {
 		if r.String() == s {
 			return r
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"time"
 )
@@ -348,36 +349,59 @@ func (st *Stream) Next(ctx context.Context) (View, error) {
 // Close releases the stream.
 func (st *Stream) Close() { st.w.Close() }
 
-// PutEvent validates an event's settings, fills in the defaults and stores it.
+// PutEvent validates an event's settings, fills in the defaults and stores
+// it, replacing every setting (UpdateEvent changes some).
 func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
 	if err := ValidateEventID(e.ID); err != nil {
 		return Event{}, err
 	}
-	switch {
-	case e.State == 0:
-		e.State = EventActive
-	case e.State > EventClosed:
-		return Event{}, &InvalidArgumentError{Field: "state", Reason: "unknown state"}
-	}
-	switch {
-	case e.MaxConcurrent == 0:
-		e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
-	case e.MaxConcurrent < 0:
-		return Event{}, &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
-	}
-	switch {
-	case e.CheckoutWindow == 0:
-		e.CheckoutWindow = s.cfg.CheckoutWindow
-	case e.CheckoutWindow < time.Second:
-		return Event{}, &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
-	}
-	if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
-		return Event{}, err
-	}
-	if err := s.checkFairStart(ctx, &e); err != nil {
+	if err := s.normalize(ctx, &e, AllEventFields); err != nil {
 		return Event{}, err
 	}
 	return s.store.PutEvent(ctx, e)
+}
+
+// normalize validates the fields of e that fields names and fills in their
+// defaults: the rules PutEvent and UpdateEvent share.
+func (s *Service) normalize(ctx context.Context, e *Event, fields EventFields) error {
+	if fields.Has(FieldState) {
+		switch {
+		case e.State == 0:
+			e.State = EventActive
+		case e.State > EventClosed:
+			return &InvalidArgumentError{Field: "state", Reason: "unknown state"}
+		}
+	}
+	if fields.Has(FieldMaxConcurrent) {
+		switch {
+		case e.MaxConcurrent == 0:
+			e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
+		case e.MaxConcurrent < 0:
+			return &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
+		}
+	}
+	if fields.Has(FieldCheckoutWindow) {
+		switch {
+		case e.CheckoutWindow == 0:
+			e.CheckoutWindow = s.cfg.CheckoutWindow
+		case e.CheckoutWindow < time.Second:
+			return &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
+		}
+	}
+	if fields.Has(FieldCheckoutURL) {
+		if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
+			return err
+		}
+	}
+	if fields.Has(FieldAdmissionRate) {
+		if r := e.AdmissionRate; math.IsNaN(r) || r < 0 || r > MaxAdmissionRate {
+			return &InvalidArgumentError{Field: "admission_rate", Reason: "must be between 0 (unlimited) and 1000000 users per second"}
+		}
+	}
+	if fields.Has(FieldSaleStartsAt) {
+		return s.checkFairStart(ctx, e)
+	}
+	return nil
 }
 
 // Event returns an event's settings and counts.

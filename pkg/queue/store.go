@@ -103,6 +103,11 @@ type Store interface {
 	// is unplaced (FairStart.Holding) admits nobody; Join, Session and
 	// PutEvent follow the rules in FairStart's doc.
 	FairStarter
+	// EventAdminStore changes some settings, deletes events and pages the
+	// events (admin.go). Admit and AdmitPresent also admit at most what
+	// the event's admission-rate bucket allows at now, and take what they
+	// admit from it in the same atomic step.
+	EventAdminStore
 }
 
 // JoinParams are the inputs of Store.Join. The caller validates them.

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -117,8 +118,13 @@ type Event struct {
 	PlacedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=placed_at,proto3" json:"placed_at,omitempty"`
 	// pre_queue_placed is how many sessions the placement placed (read only).
 	PreQueuePlaced int32 `protobuf:"varint,12,opt,name=pre_queue_placed,proto3" json:"pre_queue_placed,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// admission_rate caps admission at this many users per second on top of
+	// max_concurrent, spread over the processor's ticks by a token bucket
+	// shared by every replica (bursts of at most one second's worth, and at
+	// least one user); 0 is unlimited. At most 1,000,000.
+	AdmissionRate float64 `protobuf:"fixed64,13,opt,name=admission_rate,proto3" json:"admission_rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -231,6 +237,13 @@ func (x *Event) GetPlacedAt() *timestamppb.Timestamp {
 func (x *Event) GetPreQueuePlaced() int32 {
 	if x != nil {
 		return x.PreQueuePlaced
+	}
+	return 0
+}
+
+func (x *Event) GetAdmissionRate() float64 {
+	if x != nil {
+		return x.AdmissionRate
 	}
 	return 0
 }
@@ -419,9 +432,15 @@ func (x *GetEventResponse) GetEvent() *Event {
 	return nil
 }
 
-// ListEventsRequest has no fields.
+// ListEventsRequest asks for one page of events.
 type ListEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is how many events a page holds at most: 0 takes 100, more
+	// than 1,000 takes 1,000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,proto3" json:"page_size,omitempty"`
+	// page_token is a previous response's next_page_token; empty starts at the
+	// first event.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,11 +475,28 @@ func (*ListEventsRequest) Descriptor() ([]byte, []int) {
 	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
-// ListEventsResponse lists the events.
+func (x *ListEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListEventsResponse lists one page of events.
 type ListEventsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// events are every known event, ordered by id.
-	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// events are the page's events, ordered by id.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_page_token asks for the next page; empty on the last one. It is
+	// opaque, and stays valid when events are added or removed meanwhile.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -500,6 +536,13 @@ func (x *ListEventsResponse) GetEvents() []*Event {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *ListEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ListPreQueueRequest names an event.
@@ -632,11 +675,218 @@ func (x *ListPreQueueResponse) GetPlacedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// UpdateEventRequest names an event's settings to change.
+type UpdateEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event carries event_id (required) and the new values of the fields
+	// update_mask names; its other fields must be well formed and are
+	// otherwise ignored.
+	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// update_mask names the fields to change: state, max_concurrent,
+	// checkout_window, checkout_url, sale_starts_at, admission_rate. In JSON it
+	// is one string of lowerCamelCase paths: "state,maxConcurrent".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEventRequest) Reset() {
+	*x = UpdateEventRequest{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEventRequest) ProtoMessage() {}
+
+func (x *UpdateEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEventRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEventRequest) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateEventRequest) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *UpdateEventRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateEventResponse is the event as stored.
+type UpdateEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event is the event as stored after the change.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEventResponse) Reset() {
+	*x = UpdateEventResponse{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEventResponse) ProtoMessage() {}
+
+func (x *UpdateEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEventResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEventResponse) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateEventResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// DeleteEventRequest names the event to delete.
+type DeleteEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event_id identifies the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	// force ends the event's live sessions (EXPIRED, reason
+	// EXPIRY_REASON_EVENT_DELETED) instead of refusing.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEventRequest) Reset() {
+	*x = DeleteEventRequest{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEventRequest) ProtoMessage() {}
+
+func (x *DeleteEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEventRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEventRequest) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *DeleteEventRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+// DeleteEventResponse says what the deletion ended.
+type DeleteEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sessions_expired is how many live sessions the deletion ended.
+	SessionsExpired int64 `protobuf:"varint,1,opt,name=sessions_expired,proto3" json:"sessions_expired,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeleteEventResponse) Reset() {
+	*x = DeleteEventResponse{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEventResponse) ProtoMessage() {}
+
+func (x *DeleteEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEventResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEventResponse) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteEventResponse) GetSessionsExpired() int64 {
+	if x != nil {
+		return x.SessionsExpired
+	}
+	return 0
+}
+
 var File_waitroom_v1_admin_proto protoreflect.FileDescriptor
 
 const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x04\n" +
+	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.waitroom.v1.EventStateR\x05state\x12&\n" +
@@ -652,7 +902,8 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\x04seed\x18\n" +
 	" \x01(\tR\x04seed\x128\n" +
 	"\tplaced_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at\x12*\n" +
-	"\x10pre_queue_placed\x18\f \x01(\x05R\x10pre_queue_placed\";\n" +
+	"\x10pre_queue_placed\x18\f \x01(\x05R\x10pre_queue_placed\x12&\n" +
+	"\x0eadmission_rate\x18\r \x01(\x01R\x0eadmission_rate\";\n" +
 	"\x0fPutEventRequest\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"<\n" +
 	"\x10PutEventResponse\x12(\n" +
@@ -660,10 +911,15 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\x0fGetEventRequest\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\"<\n" +
 	"\x10GetEventResponse\x12(\n" +
-	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"\x13\n" +
-	"\x11ListEventsRequest\"@\n" +
+	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"Q\n" +
+	"\x11ListEventsRequest\x12\x1c\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\tpage_size\x12\x1e\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\n" +
+	"page_token\"j\n" +
 	"\x12ListEventsResponse\x12*\n" +
-	"\x06events\x18\x01 \x03(\v2\x12.waitroom.v1.EventR\x06events\"1\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.waitroom.v1.EventR\x06events\x12(\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\x0fnext_page_token\"1\n" +
 	"\x13ListPreQueueRequest\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\"\xf4\x01\n" +
 	"\x14ListPreQueueResponse\x12 \n" +
@@ -671,19 +927,31 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\x04seed\x18\x02 \x01(\tR\x04seed\x12(\n" +
 	"\x0fseed_commitment\x18\x03 \x01(\tR\x0fseed_commitment\x12B\n" +
 	"\x0esale_starts_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0esale_starts_at\x128\n" +
-	"\tplaced_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at*q\n" +
+	"\tplaced_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at\"|\n" +
+	"\x12UpdateEventRequest\x12(\n" +
+	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\x12<\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\vupdate_mask\"?\n" +
+	"\x13UpdateEventResponse\x12(\n" +
+	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"F\n" +
+	"\x12DeleteEventRequest\x12\x1a\n" +
+	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"A\n" +
+	"\x13DeleteEventResponse\x12*\n" +
+	"\x10sessions_expired\x18\x01 \x01(\x03R\x10sessions_expired*q\n" +
 	"\n" +
 	"EventState\x12\x1b\n" +
 	"\x17EVENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_STATE_ACTIVE\x10\x01\x12\x16\n" +
 	"\x12EVENT_STATE_PAUSED\x10\x02\x12\x16\n" +
-	"\x12EVENT_STATE_CLOSED\x10\x032\xd8\x02\n" +
+	"\x12EVENT_STATE_CLOSED\x10\x032\x81\x04\n" +
 	"\x11EventAdminService\x12G\n" +
 	"\bPutEvent\x12\x1c.waitroom.v1.PutEventRequest\x1a\x1d.waitroom.v1.PutEventResponse\x12L\n" +
 	"\bGetEvent\x12\x1c.waitroom.v1.GetEventRequest\x1a\x1d.waitroom.v1.GetEventResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\n" +
 	"ListEvents\x12\x1e.waitroom.v1.ListEventsRequest\x1a\x1f.waitroom.v1.ListEventsResponse\"\x03\x90\x02\x01\x12X\n" +
-	"\fListPreQueue\x12 .waitroom.v1.ListPreQueueRequest\x1a!.waitroom.v1.ListPreQueueResponse\"\x03\x90\x02\x01B\xa3\x01\n" +
+	"\fListPreQueue\x12 .waitroom.v1.ListPreQueueRequest\x1a!.waitroom.v1.ListPreQueueResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\vUpdateEvent\x12\x1f.waitroom.v1.UpdateEventRequest\x1a .waitroom.v1.UpdateEventResponse\x12U\n" +
+	"\vDeleteEvent\x12\x1f.waitroom.v1.DeleteEventRequest\x1a .waitroom.v1.DeleteEventResponse\"\x03\x90\x02\x02B\xa3\x01\n" +
 	"\x0fcom.waitroom.v1B\n" +
 	"AdminProtoP\x01Z7github.com/waitroom/waitroom/gen/waitroom/v1;waitroomv1\xa2\x02\x03WXX\xaa\x02\vWaitroom.V1\xca\x02\vWaitroom\\V1\xe2\x02\x17Waitroom\\V1\\GPBMetadata\xea\x02\fWaitroom::V1b\x06proto3"
 
@@ -700,7 +968,7 @@ func file_waitroom_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_waitroom_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_waitroom_v1_admin_proto_goTypes = []any{
 	(EventState)(0),               // 0: waitroom.v1.EventState
 	(*Event)(nil),                 // 1: waitroom.v1.Event
@@ -712,33 +980,45 @@ var file_waitroom_v1_admin_proto_goTypes = []any{
 	(*ListEventsResponse)(nil),    // 7: waitroom.v1.ListEventsResponse
 	(*ListPreQueueRequest)(nil),   // 8: waitroom.v1.ListPreQueueRequest
 	(*ListPreQueueResponse)(nil),  // 9: waitroom.v1.ListPreQueueResponse
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*UpdateEventRequest)(nil),    // 10: waitroom.v1.UpdateEventRequest
+	(*UpdateEventResponse)(nil),   // 11: waitroom.v1.UpdateEventResponse
+	(*DeleteEventRequest)(nil),    // 12: waitroom.v1.DeleteEventRequest
+	(*DeleteEventResponse)(nil),   // 13: waitroom.v1.DeleteEventResponse
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
 }
 var file_waitroom_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: waitroom.v1.Event.state:type_name -> waitroom.v1.EventState
-	10, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
-	11, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
-	11, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
+	14, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
+	15, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
+	15, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
 	1,  // 5: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
 	1,  // 6: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
 	1,  // 7: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
-	11, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
-	11, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
-	2,  // 10: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
-	4,  // 11: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
-	6,  // 12: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
-	8,  // 13: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
-	3,  // 14: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
-	5,  // 15: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
-	7,  // 16: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
-	9,  // 17: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
+	15, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: waitroom.v1.UpdateEventRequest.event:type_name -> waitroom.v1.Event
+	16, // 11: waitroom.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 12: waitroom.v1.UpdateEventResponse.event:type_name -> waitroom.v1.Event
+	2,  // 13: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
+	4,  // 14: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
+	6,  // 15: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
+	8,  // 16: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
+	10, // 17: waitroom.v1.EventAdminService.UpdateEvent:input_type -> waitroom.v1.UpdateEventRequest
+	12, // 18: waitroom.v1.EventAdminService.DeleteEvent:input_type -> waitroom.v1.DeleteEventRequest
+	3,  // 19: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
+	5,  // 20: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
+	7,  // 21: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
+	9,  // 22: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
+	11, // 23: waitroom.v1.EventAdminService.UpdateEvent:output_type -> waitroom.v1.UpdateEventResponse
+	13, // 24: waitroom.v1.EventAdminService.DeleteEvent:output_type -> waitroom.v1.DeleteEventResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_admin_proto_init() }
@@ -752,7 +1032,7 @@ func file_waitroom_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_admin_proto_rawDesc), len(file_waitroom_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,9 @@ const (
 	// EXPIRY_REASON_ABSENT: its turn came while it was away, its place was
 	// held, and it did not come back by then (QUEUE_ABSENT_TTL).
 	ExpiryReason_EXPIRY_REASON_ABSENT ExpiryReason = 3
+	// EXPIRY_REASON_EVENT_DELETED: an operator deleted its event with force
+	// (EventAdminService.DeleteEvent).
+	ExpiryReason_EXPIRY_REASON_EVENT_DELETED ExpiryReason = 4
 )
 
 // Enum value maps for ExpiryReason.
@@ -47,12 +50,14 @@ var (
 		1: "EXPIRY_REASON_QUEUE_TTL",
 		2: "EXPIRY_REASON_CHECKOUT_WINDOW",
 		3: "EXPIRY_REASON_ABSENT",
+		4: "EXPIRY_REASON_EVENT_DELETED",
 	}
 	ExpiryReason_value = map[string]int32{
 		"EXPIRY_REASON_UNSPECIFIED":     0,
 		"EXPIRY_REASON_QUEUE_TTL":       1,
 		"EXPIRY_REASON_CHECKOUT_WINDOW": 2,
 		"EXPIRY_REASON_ABSENT":          3,
+		"EXPIRY_REASON_EVENT_DELETED":   4,
 	}
 )
 
@@ -402,12 +407,13 @@ const file_waitroom_v1_events_proto_rawDesc = "" +
 	"\x0echeckout_token\x18\x02 \x01(\tR\x0echeckout_token\x12\x1a\n" +
 	"\bevent_id\x18\x03 \x01(\tR\bevent_id\x12>\n" +
 	"\fcompleted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleted_at\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\tR\x02id*\x87\x01\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id*\xa8\x01\n" +
 	"\fExpiryReason\x12\x1d\n" +
 	"\x19EXPIRY_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EXPIRY_REASON_QUEUE_TTL\x10\x01\x12!\n" +
 	"\x1dEXPIRY_REASON_CHECKOUT_WINDOW\x10\x02\x12\x18\n" +
-	"\x14EXPIRY_REASON_ABSENT\x10\x03B\xa4\x01\n" +
+	"\x14EXPIRY_REASON_ABSENT\x10\x03\x12\x1f\n" +
+	"\x1bEXPIRY_REASON_EVENT_DELETED\x10\x04B\xa4\x01\n" +
 	"\x0fcom.waitroom.v1B\vEventsProtoP\x01Z7github.com/waitroom/waitroom/gen/waitroom/v1;waitroomv1\xa2\x02\x03WXX\xaa\x02\vWaitroom.V1\xca\x02\vWaitroom\\V1\xe2\x02\x17Waitroom\\V1\\GPBMetadata\xea\x02\fWaitroom::V1b\x06proto3"
 
 var (

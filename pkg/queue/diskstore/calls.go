@@ -209,11 +209,11 @@ func (s *Store) AckOutbox(ctx context.Context, eventID string, ids []string) err
 		return err
 	}
 	s.opNow = s.cfg.Now()
-	_, _, unknown := s.mem.Event(ctx, eventID)
+	held := s.mem.Holds(eventID) // a deleted event's tombstone too
 	if err := s.mem.AckOutbox(ctx, eventID, ids); err != nil {
 		return err
 	}
-	if unknown == nil {
+	if held {
 		// Logged even when it acks nothing: it still marks the time the
 		// event may have gone idle.
 		s.appendLocked(&op{kind: opAck, id: eventID, now: s.opNow, ids: ids})

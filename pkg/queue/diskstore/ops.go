@@ -36,6 +36,9 @@ const (
 	// HeldUntil keep their place, logged with those respites.
 	opExpireRespite
 	opPlace
+	// opUpdateEvent and opDeleteEvent are the admin API's (update.go).
+	opUpdateEvent
+	opDeleteEvent
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -51,6 +54,7 @@ type op struct {
 	on      bool
 	adm     memstore.Admission
 	rs      []memstore.Respite
+	fields  queue.EventFields
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -102,6 +106,8 @@ func (o *op) encode() []byte {
 		w.Time(o.now)
 		w.Varint(int64(o.limit))
 		encodeRespites(w, o.rs)
+	case opUpdateEvent, opDeleteEvent:
+		o.encodeAdmin(w)
 	}
 	binary.LittleEndian.PutUint32(w.B, crc32.Checksum(w.B[4:], crcTable))
 	return w.B
@@ -148,6 +154,8 @@ func decodeOp(b []byte) (op, error) {
 		o.rs = decodeRespites(r)
 	case opPlace:
 		o.id, o.now = r.String(), r.Time()
+	case opUpdateEvent, opDeleteEvent:
+		o.decodeAdmin(r)
 	default:
 		return op{}, fmt.Errorf("unknown record kind %d", o.kind)
 	}
@@ -189,6 +197,8 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 		// The seed is in the snapshot or the logged PutEvent before: the
 		// same order comes out again.
 		_, _, err = m.PlacePreQueue(ctx, o.id, o.now)
+	case opUpdateEvent, opDeleteEvent:
+		err = o.replayAdmin(m)
 	}
 	return err
 }

@@ -58,7 +58,7 @@ func (w *workload) step(t *testing.T, s *Store) {
 	case k < 16:
 		_, err = s.Expire(ctx, ev, w.now, 1+w.rng.IntN(3))
 	case k < 17:
-		_, err = s.PutEvent(ctx, queue.Event{ID: ev, State: queue.EventState(1 + w.rng.IntN(3)), MaxConcurrent: int64(1 + w.rng.IntN(4)), CheckoutWindow: time.Minute, CheckoutURL: "/c"})
+		err = w.admin(ctx, s, ev)
 	case k < 18:
 		_, err = s.ForgetIdle(ctx, w.now, 30*time.Minute, 2)
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/waitroom/waitroom/internal/binenc"
@@ -18,7 +19,11 @@ import (
 // the dumped one would, call for call: that is what lets diskstore replay
 // its log on top of a snapshot.
 
-const dumpVersion = 2
+const dumpVersion = 3
+
+// dumpVersionNoRate is the version before admission-rate buckets and
+// deleted events' tombstones were dumped: it restores with fresh buckets.
+const dumpVersionNoRate = 2
 
 // dumpVersionNoPresence is the version before held places were dumped: it
 // restores with none.
@@ -109,6 +114,9 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 		}
 	}
 	e.dumpPresence(w)
+	w.Bool(e.deleted)
+	w.Uvarint(math.Float64bits(e.rate.Tokens))
+	w.Time(e.rate.At)
 }
 
 func (r *rec) dump(w *binenc.Writer) {
@@ -128,7 +136,7 @@ func Restore(cfg Config, b []byte) (*Store, error) {
 	s := New(cfg)
 	r := binenc.NewReader(b)
 	v := r.Byte()
-	if v != dumpVersion && v != dumpVersionNoPresence {
+	if v != dumpVersion && v != dumpVersionNoRate && v != dumpVersionNoPresence {
 		return nil, fmt.Errorf("memstore: dump version %d, want %d", v, dumpVersion)
 	}
 	s.outbox = r.Bool()
@@ -200,6 +208,10 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 	}
 	if version != dumpVersionNoPresence {
 		e.restorePresence(r)
+	}
+	if version >= dumpVersion {
+		e.deleted = r.Bool()
+		e.rate = queue.RateBucket{Tokens: math.Float64frombits(r.Uvarint()), At: r.Time()}
 	}
 	if err := r.Err(); err != nil {
 		return err

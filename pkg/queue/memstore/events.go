@@ -40,6 +40,7 @@ func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, err
 	defer s.mu.Unlock()
 	e := s.events[cfg.ID]
 	if e != nil {
+		e.deleted = false
 		cfg.FairStart = queue.MergeFairStart(e.cfg.FairStart, cfg.FairStart, e.lastTicket)
 		e.cfg = cfg
 		e.auto = false // an operator's event now: never forgotten
@@ -55,7 +56,7 @@ func (s *Store) Event(ctx context.Context, id string) (queue.Event, queue.EventS
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[id]
-	if e == nil {
+	if e == nil || e.deleted {
 		return queue.Event{}, queue.EventStats{}, queue.ErrEventNotFound
 	}
 	return e.cfg, queue.EventStats{QueueLength: e.waiting.Len(), Processing: e.processing, Seq: e.seq}, nil
@@ -67,7 +68,9 @@ func (s *Store) Events(ctx context.Context) ([]queue.Event, error) {
 	defer s.mu.Unlock()
 	out := make([]queue.Event, 0, len(s.events))
 	for _, e := range s.events {
-		out = append(out, e.cfg)
+		if !e.deleted {
+			out = append(out, e.cfg)
+		}
 	}
 	slices.SortFunc(out, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil

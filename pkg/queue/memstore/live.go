@@ -67,6 +67,9 @@ func (s *Store) ForgetIdle(ctx context.Context, now time.Time, idleFor time.Dura
 		next := int64(unset)
 		if e.auto {
 			forgetAt := addNano(en.since, int64(idleFor))
+			if e.deleted {
+				forgetAt = en.since // relayed: nothing to wait for
+			}
 			switch {
 			case forgetAt > at:
 				next = forgetAt

@@ -85,6 +85,10 @@ type event struct {
 	idleGen uint64
 	// pres is who is present and who is held (presence.go).
 	pres presence
+	// rate is the admission-rate bucket (update.go).
+	rate queue.RateBucket
+	// deleted marks a deleted event's tombstone (update.go).
+	deleted bool
 }
 
 // New returns an empty store.
@@ -161,6 +165,11 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.events[p.EventID]
+	if e != nil && e.deleted {
+		cfg := p.NewEvent
+		cfg.ID = p.EventID
+		e.revive(cfg)
+	}
 	if e == nil {
 		cfg := p.NewEvent
 		cfg.ID = p.EventID
@@ -278,10 +287,11 @@ func (s *Store) finish(id string, now time.Time, from, to queue.Status, wrong er
 func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit int) ([]queue.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, n := s.admittable(eventID, limit)
+	e, n := s.admittable(eventID, now, limit)
 	if n <= 0 {
 		return nil, nil
 	}
+	e.took(now, int(n))
 	deadline := now.Add(e.cfg.CheckoutWindow)
 	out := make([]queue.Session, 0, n)
 	cs := make([]queue.ChangedSession, 0, n)
@@ -296,9 +306,10 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 }
 
 // admittable is the event and how many of its sessions may be admitted
-// now, at most limit; n <= 0 admits nobody. Admit and AdmitPresent both
-// ask it, so a rule on who may be admitted at all lives here once.
-func (s *Store) admittable(eventID string, limit int) (*event, int64) {
+// now, at most limit and at most what its admission rate allows; n <= 0
+// admits nobody. Admit and AdmitPresent both ask it, so a rule on who may
+// be admitted at all lives here once.
+func (s *Store) admittable(eventID string, now time.Time, limit int) (*event, int64) {
 	e := s.events[eventID]
 	if e == nil || e.cfg.State != queue.EventActive {
 		return nil, 0
@@ -306,7 +317,7 @@ func (s *Store) admittable(eventID string, limit int) (*event, int64) {
 	if e.cfg.FairStart.Holding() {
 		return nil, 0 // an event whose pre-queue is not placed admits nobody
 	}
-	return e, min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len())
+	return e, e.allowed(now, min(int64(limit), e.cfg.MaxConcurrent-e.processing, e.waiting.Len()))
 }
 
 // admitOne admits a queued session.

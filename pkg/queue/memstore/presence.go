@@ -122,7 +122,7 @@ func (s *Store) AdmitPresentOutcome(ctx context.Context, eventID string, now tim
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, n := s.admittable(eventID, limit)
+	e, n := s.admittable(eventID, now, limit)
 	if n <= 0 {
 		return nil, Admission{}, nil
 	}
@@ -217,6 +217,7 @@ func (s *Store) apply(e *event, now time.Time, a Admission) []queue.Session {
 		cs = append(cs, changedSession(ss))
 	}
 	if len(out) > 0 {
+		e.took(now, len(out))
 		s.announce(e, queue.Change{Kind: queue.ChangeAdmitted, At: now, Sessions: cs, CheckoutDeadline: deadline})
 	}
 	return out

@@ -98,6 +98,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
+	t.Run("Admin", func(t *testing.T) { RunAdmin(t, newStore) })
 }
 
 // RunOutbox runs the Outbox contract suite. The stores newStore returns must
@@ -117,4 +118,5 @@ func RunOutbox(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
+	t.Run("Admin", func(t *testing.T) { RunAdminOutbox(t, newStore) })
 }

@@ -25,6 +25,7 @@ func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error
 	args := s.args(k, e.ID, time.Time{}, e.State.String(), strconv.FormatInt(e.MaxConcurrent, 10),
 		strconv.FormatInt(e.CheckoutWindow.Milliseconds(), 10), e.CheckoutURL)
 	args = append(args, fairStartArgs(e.FairStart)...)
+	args = append(args, formatRate(e.AdmissionRate))
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	err := putEventScript.Exec(cctx, s.client, k.list, args).Error()
@@ -231,6 +232,10 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 	if err != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: %w", id, err)
 	}
+	rate, err := decodeRate(m)
+	if err != nil {
+		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: admission rate: %w", id, err)
+	}
 	return queue.Event{
 		ID:             id,
 		State:          st,
@@ -238,5 +243,6 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 		CheckoutWindow: time.Duration(win) * time.Millisecond,
 		CheckoutURL:    m[fieldCheckoutURL],
 		FairStart:      fs,
+		AdmissionRate:  rate,
 	}, true, nil
 }

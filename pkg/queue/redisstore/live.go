@@ -1,8 +1,10 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,11 +81,19 @@ func (s *Store) LiveEvents(ctx context.Context) ([]queue.Event, error) {
 		return nil, failed(ctx, err)
 	}
 	// Listed by a join whose script never ran, or forgotten since: nothing
-	// to process, so nothing to keep listed.
+	// to process, so nothing to keep listed. A deleted event's unrelayed
+	// outbox entries keep it listed, with zero settings, until relayed.
 	for _, id := range missing {
-		if err := s.retire(ctx, id, time.Now()); err != nil {
+		busy, err := s.retireBusy(ctx, id, time.Now())
+		if err != nil {
 			return nil, err
 		}
+		if busy {
+			evs = append(evs, queue.Event{ID: id})
+		}
+	}
+	if len(missing) > 0 {
+		slices.SortFunc(evs, func(a, b queue.Event) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return evs, nil
 }
@@ -91,16 +101,22 @@ func (s *Store) LiveEvents(ctx context.Context) ([]queue.Event, error) {
 // retire takes an event that seemed idle off LiveKey, and puts it back if
 // it is not (see above); an idle event a join registered goes to IdleKey.
 func (s *Store) retire(ctx context.Context, eventID string, now time.Time) error {
+	_, err := s.retireBusy(ctx, eventID, now)
+	return err
+}
+
+// retireBusy is retire that says whether the event was put back.
+func (s *Store) retireBusy(ctx context.Context, eventID string, now time.Time) (busy bool, err error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	if err := s.client.Do(cctx, s.client.B().Srem().Key(LiveKey).Member(eventID).Build()).Error(); err != nil {
-		return failed(ctx, err)
+		return false, failed(ctx, err)
 	}
 	r := s.idle(cctx, eventID, now, "")
 	if r.err != nil {
-		return failed(ctx, r.err)
+		return false, failed(ctx, r.err)
 	}
-	return s.file(cctx, ctx, eventID, r)
+	return r.code == "", s.file(cctx, ctx, eventID, r)
 }
 
 // idleResult is lua/idle.lua's answer.

@@ -34,6 +34,9 @@ var shared = []struct{ lua, value string }{
 	{"REASON_QUEUE_TTL", queue.ExpiredQueueTTL.String()},
 	{"REASON_CHECKOUT_WINDOW", queue.ExpiredCheckoutWindow.String()},
 	{"REASON_ABSENT", queue.ExpiredAbsent.String()},
+	{"REASON_EVENT_DELETED", queue.ExpiredEventDeleted.String()},
+	{"KEY_RATE", rateKey},
+	{"KEY_PREQUEUE", preQueueKey},
 
 	{"FIELD_ID", fieldID},
 	{"FIELD_STATE", fieldState},
@@ -50,6 +53,7 @@ var shared = []struct{ lua, value string }{
 	{"FIELD_FS_PLACED_AT", fieldFSPlacedAt},
 	{"FIELD_FS_PLACED_SEQ", fieldFSPlacedSeq},
 	{"FIELD_FS_PLACED", fieldFSPlaced},
+	{"FIELD_RATE", fieldRate},
 	{"STATE_ACTIVE", queue.EventActive.String()},
 	{"STATE_PAUSED", queue.EventPaused.String()},
 	{"STATE_CLOSED", queue.EventClosed.String()},
@@ -82,6 +86,7 @@ var shared = []struct{ lua, value string }{
 	{"PLACE_DONE", placeDone},
 	{"PLACE_NOT_DUE", placeNotDue},
 	{"PLACE_STALE", placeStale},
+	{"REPLY_LIVE", replyLive},
 }
 
 // declareShared is the Lua that declares shared.
@@ -149,6 +154,14 @@ var (
 	presenceLua string
 	//go:embed lua/place.lua
 	placeLua string
+	//go:embed lua/merge_fair_start.lua
+	mergeFairStartLua string
+	//go:embed lua/update_event.lua
+	updateEventLua string
+	//go:embed lua/delete_event.lua
+	deleteEventLua string
+	//go:embed lua/rate.lua
+	rateLua string
 )
 
 var (
@@ -159,9 +172,14 @@ var (
 	joinScript     = rueidis.NewLuaScriptRetryable(prelude + joinLua)
 	leaveScript    = rueidis.NewLuaScriptRetryable(prelude + leaveLua)
 	completeScript = rueidis.NewLuaScriptRetryable(prelude + completeLua)
-	admitScript    = rueidis.NewLuaScriptRetryable(prelude + admitCommonLua + admitLua)
+	admitScript    = rueidis.NewLuaScriptRetryable(prelude + rateLua + admitCommonLua + admitLua)
 	expireScript   = rueidis.NewLuaScriptRetryable(prelude + expireLua)
-	putEventScript = rueidis.NewLuaScriptRetryable(prelude + putEventLua)
+	putEventScript = rueidis.NewLuaScriptRetryable(prelude + mergeFairStartLua + putEventLua)
+	// A repeated update sets the same fields to the same values; a
+	// repeated deletion step ends whoever is still live, or finds the
+	// event gone (queue.Service.DeleteEvent takes that as done).
+	updateEventScript = rueidis.NewLuaScriptRetryable(prelude + mergeFairStartLua + updateEventLua)
+	deleteEventScript = rueidis.NewLuaScriptRetryable(prelude + deleteEventLua)
 	// A repeated look or forget finds the same state, or the event gone.
 	idleScript = rueidis.NewLuaScriptRetryable(prelude + idleLua)
 	// A repeated presence mark marks the same sessions until the same time.

@@ -45,17 +45,25 @@ const (
 	// EventAdminServiceListPreQueueProcedure is the fully-qualified name of the EventAdminService's
 	// ListPreQueue RPC.
 	EventAdminServiceListPreQueueProcedure = "/waitroom.v1.EventAdminService/ListPreQueue"
+	// EventAdminServiceUpdateEventProcedure is the fully-qualified name of the EventAdminService's
+	// UpdateEvent RPC.
+	EventAdminServiceUpdateEventProcedure = "/waitroom.v1.EventAdminService/UpdateEvent"
+	// EventAdminServiceDeleteEventProcedure is the fully-qualified name of the EventAdminService's
+	// DeleteEvent RPC.
+	EventAdminServiceDeleteEventProcedure = "/waitroom.v1.EventAdminService/DeleteEvent"
 )
 
 // EventAdminServiceClient is a client for the waitroom.v1.EventAdminService service.
 type EventAdminServiceClient interface {
-	// PutEvent creates an event or replaces its settings. Fields left unset take
-	// the server's defaults. Lowering max_concurrent never evicts admitted users;
+	// PutEvent creates an event or replaces all its settings: fields left unset
+	// take the server's defaults (so a PutEvent with only a state resets the
+	// capacity, checkout window, URL and admission rate; use UpdateEvent to
+	// change some fields and keep the others). Lowering max_concurrent never evicts admitted users;
 	// it only stops admission until the processing set is below the new limit.
 	PutEvent(context.Context, *connect.Request[v1.PutEventRequest]) (*connect.Response[v1.PutEventResponse], error)
 	// GetEvent returns an event's settings and its current counts.
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
-	// ListEvents returns every known event, ordered by id.
+	// ListEvents returns the known events, ordered by id, one page at a time.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// ListPreQueue returns a placed pre-queue's session ids in their placed
 	// order, with the revealed seed: what `waitroom verify-shuffle` checks.
@@ -63,6 +71,30 @@ type EventAdminServiceClient interface {
 	// sessions' credentials (they leave the queue with them): publish the list
 	// with care.
 	ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error)
+	// UpdateEvent changes only the settings update_mask names, atomically in
+	// the store, and keeps every other one: `{"update_mask": "state", "event":
+	// {"event_id": "e", "state": "EVENT_STATE_PAUSED"}}` pauses an event and
+	// keeps its capacity, checkout window, URL and admission rate. A named
+	// field follows PutEvent's rules: its zero value takes the default
+	// (max_concurrent 0, an unset checkout_window, an empty checkout_url, an
+	// unspecified state), admission_rate 0 is unlimited, and sale_starts_at
+	// can be moved until the placement, never removed. The paths are the
+	// settable fields' names: state, max_concurrent, checkout_window,
+	// checkout_url, sale_starts_at, admission_rate. An empty mask, an unknown
+	// or read-only path → InvalidArgument naming it; an unknown event →
+	// NotFound (UpdateEvent never creates one).
+	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
+	// DeleteEvent removes an event: its settings and its keys. While it has
+	// live (queued or admitted) sessions it is refused with
+	// FailedPrecondition, unless force: then the event is closed to new joins
+	// and every live session ends as EXPIRED with reason
+	// EXPIRY_REASON_EVENT_DELETED (their streams see it; Kafka queue.expired
+	// records carry it), a bounded batch per store call, before the event is
+	// removed. Its change numbers (seq, and so Kafka record ids) go on after
+	// the last one if the id is used again. Sessions that ended before keep
+	// their usual time to stay readable on Redis only. Unknown event →
+	// NotFound.
+	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
 }
 
 // NewEventAdminServiceClient constructs a client for the waitroom.v1.EventAdminService service. By
@@ -103,6 +135,19 @@ func NewEventAdminServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		updateEvent: connect.NewClient[v1.UpdateEventRequest, v1.UpdateEventResponse](
+			httpClient,
+			baseURL+EventAdminServiceUpdateEventProcedure,
+			connect.WithSchema(eventAdminServiceMethods.ByName("UpdateEvent")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteEvent: connect.NewClient[v1.DeleteEventRequest, v1.DeleteEventResponse](
+			httpClient,
+			baseURL+EventAdminServiceDeleteEventProcedure,
+			connect.WithSchema(eventAdminServiceMethods.ByName("DeleteEvent")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -112,6 +157,8 @@ type eventAdminServiceClient struct {
 	getEvent     *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
 	listEvents   *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
 	listPreQueue *connect.Client[v1.ListPreQueueRequest, v1.ListPreQueueResponse]
+	updateEvent  *connect.Client[v1.UpdateEventRequest, v1.UpdateEventResponse]
+	deleteEvent  *connect.Client[v1.DeleteEventRequest, v1.DeleteEventResponse]
 }
 
 // PutEvent calls waitroom.v1.EventAdminService.PutEvent.
@@ -134,15 +181,27 @@ func (c *eventAdminServiceClient) ListPreQueue(ctx context.Context, req *connect
 	return c.listPreQueue.CallUnary(ctx, req)
 }
 
+// UpdateEvent calls waitroom.v1.EventAdminService.UpdateEvent.
+func (c *eventAdminServiceClient) UpdateEvent(ctx context.Context, req *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error) {
+	return c.updateEvent.CallUnary(ctx, req)
+}
+
+// DeleteEvent calls waitroom.v1.EventAdminService.DeleteEvent.
+func (c *eventAdminServiceClient) DeleteEvent(ctx context.Context, req *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error) {
+	return c.deleteEvent.CallUnary(ctx, req)
+}
+
 // EventAdminServiceHandler is an implementation of the waitroom.v1.EventAdminService service.
 type EventAdminServiceHandler interface {
-	// PutEvent creates an event or replaces its settings. Fields left unset take
-	// the server's defaults. Lowering max_concurrent never evicts admitted users;
+	// PutEvent creates an event or replaces all its settings: fields left unset
+	// take the server's defaults (so a PutEvent with only a state resets the
+	// capacity, checkout window, URL and admission rate; use UpdateEvent to
+	// change some fields and keep the others). Lowering max_concurrent never evicts admitted users;
 	// it only stops admission until the processing set is below the new limit.
 	PutEvent(context.Context, *connect.Request[v1.PutEventRequest]) (*connect.Response[v1.PutEventResponse], error)
 	// GetEvent returns an event's settings and its current counts.
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
-	// ListEvents returns every known event, ordered by id.
+	// ListEvents returns the known events, ordered by id, one page at a time.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// ListPreQueue returns a placed pre-queue's session ids in their placed
 	// order, with the revealed seed: what `waitroom verify-shuffle` checks.
@@ -150,6 +209,30 @@ type EventAdminServiceHandler interface {
 	// sessions' credentials (they leave the queue with them): publish the list
 	// with care.
 	ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error)
+	// UpdateEvent changes only the settings update_mask names, atomically in
+	// the store, and keeps every other one: `{"update_mask": "state", "event":
+	// {"event_id": "e", "state": "EVENT_STATE_PAUSED"}}` pauses an event and
+	// keeps its capacity, checkout window, URL and admission rate. A named
+	// field follows PutEvent's rules: its zero value takes the default
+	// (max_concurrent 0, an unset checkout_window, an empty checkout_url, an
+	// unspecified state), admission_rate 0 is unlimited, and sale_starts_at
+	// can be moved until the placement, never removed. The paths are the
+	// settable fields' names: state, max_concurrent, checkout_window,
+	// checkout_url, sale_starts_at, admission_rate. An empty mask, an unknown
+	// or read-only path → InvalidArgument naming it; an unknown event →
+	// NotFound (UpdateEvent never creates one).
+	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
+	// DeleteEvent removes an event: its settings and its keys. While it has
+	// live (queued or admitted) sessions it is refused with
+	// FailedPrecondition, unless force: then the event is closed to new joins
+	// and every live session ends as EXPIRED with reason
+	// EXPIRY_REASON_EVENT_DELETED (their streams see it; Kafka queue.expired
+	// records carry it), a bounded batch per store call, before the event is
+	// removed. Its change numbers (seq, and so Kafka record ids) go on after
+	// the last one if the id is used again. Sessions that ended before keep
+	// their usual time to stay readable on Redis only. Unknown event →
+	// NotFound.
+	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
 }
 
 // NewEventAdminServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -186,6 +269,19 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	eventAdminServiceUpdateEventHandler := connect.NewUnaryHandler(
+		EventAdminServiceUpdateEventProcedure,
+		svc.UpdateEvent,
+		connect.WithSchema(eventAdminServiceMethods.ByName("UpdateEvent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	eventAdminServiceDeleteEventHandler := connect.NewUnaryHandler(
+		EventAdminServiceDeleteEventProcedure,
+		svc.DeleteEvent,
+		connect.WithSchema(eventAdminServiceMethods.ByName("DeleteEvent")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/waitroom.v1.EventAdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EventAdminServicePutEventProcedure:
@@ -196,6 +292,10 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 			eventAdminServiceListEventsHandler.ServeHTTP(w, r)
 		case EventAdminServiceListPreQueueProcedure:
 			eventAdminServiceListPreQueueHandler.ServeHTTP(w, r)
+		case EventAdminServiceUpdateEventProcedure:
+			eventAdminServiceUpdateEventHandler.ServeHTTP(w, r)
+		case EventAdminServiceDeleteEventProcedure:
+			eventAdminServiceDeleteEventHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -219,4 +319,12 @@ func (UnimplementedEventAdminServiceHandler) ListEvents(context.Context, *connec
 
 func (UnimplementedEventAdminServiceHandler) ListPreQueue(context.Context, *connect.Request[v1.ListPreQueueRequest]) (*connect.Response[v1.ListPreQueueResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.ListPreQueue is not implemented"))
+}
+
+func (UnimplementedEventAdminServiceHandler) UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.UpdateEvent is not implemented"))
+}
+
+func (UnimplementedEventAdminServiceHandler) DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.DeleteEvent is not implemented"))
 }

@@ -1,18 +1,19 @@
 -- ARGV[5] limit; ARGV[6] hold ms and ARGV[7] join grace ms, optional: a
 -- hold > 0 passes over absent sessions (lua/admit_common.lua). Admits from
 -- the head of the queue while the processing set is below the event's
--- capacity. Returns {seq, JSON, JSON, …} or {}.
-local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW)
+-- capacity and its admission rate allows (lua/rate.lua). Returns {seq,
+-- JSON, JSON, …} or {}.
+local ev = redis.call('HMGET', K_EVENT, FIELD_STATE, FIELD_MAX_CONCURRENT, FIELD_CHECKOUT_WINDOW, FIELD_RATE)
 if ev[1] ~= STATE_ACTIVE then return {} end
 if fair_holding() then return {} end -- an event whose pre-queue is not placed admits nobody
-local n = math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING))
+local n, bucket = rate_cap(math.min(tonumber(ARGV[5]), tonumber(ev[2]) - redis.call('SCARD', K_PROCESSING)), ev[4])
 if n <= 0 then return {} end
 local hold = tonumber(ARGV[6] or '0') or 0
-if hold > 0 then return admit_present(n, tonumber(ARGV[5]), hold, tonumber(ARGV[7]), tonumber(ev[3])) end
+if hold > 0 then return rate_took(bucket, admit_present(n, tonumber(ARGV[5]), hold, tonumber(ARGV[7]), tonumber(ev[3]))) end
 local head = redis.call('ZRANGE', K_QUEUE, 0, n - 1, 'WITHSCORES')
 if #head == 0 then return {} end
 -- Every session first, before any write (see CLUSTER in the prelude).
 local loaded = {}
 for i = 1, #head, 2 do loaded[i] = load_listed(head[i]) or false end
 redis.call('ZPOPMIN', K_QUEUE, #head / 2)
-return admit_loaded(head, loaded, tonumber(ev[3]))
+return rate_took(bucket, admit_loaded(head, loaded, tonumber(ev[3])))
