@@ -17,7 +17,7 @@ import (
 type redisClient struct {
 	rueidis.Client
 	commands, errors metric.Int64Counter
-	attrs            metric.AddOption
+	attrs            []metric.AddOption
 }
 
 // WrapRedis returns c counting its commands on mp: waitroom.redis.commands
@@ -35,14 +35,14 @@ func WrapRedis(c rueidis.Client, mp metric.MeterProvider) (rueidis.Client, error
 		return nil, err
 	}
 	return &redisClient{Client: c, commands: cmds, errors: errs,
-		attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("db.system.name", "redis")))}, nil
+		attrs: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("db.system.name", "redis")))}}, nil
 }
 
 func (c *redisClient) count(n int, failed int) {
 	ctx := context.Background()
-	c.commands.Add(ctx, int64(n), c.attrs)
+	c.commands.Add(ctx, int64(n), c.attrs...)
 	if failed > 0 {
-		c.errors.Add(ctx, int64(failed), c.attrs)
+		c.errors.Add(ctx, int64(failed), c.attrs...)
 	}
 }
 

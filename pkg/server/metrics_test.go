@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/pkg/api"
+	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue/fanout"
 	"github.com/waitroom/waitroom/pkg/server"
 	"github.com/waitroom/waitroom/pkg/server/servertest"
@@ -176,5 +178,43 @@ func TestMetricsOff(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("public /metrics: %d", res.StatusCode)
+	}
+}
+
+// TestKafkaMetrics: with Kafka, the relay's progress and lag and the
+// clients' own figures (kotel) are scraped: three joins are three records
+// relayed, each with its lag timed.
+func TestKafkaMetrics(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, kafka.TopicJoined, kafka.TopicCheckoutCompleted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	ts := startServer(t, server.Config{Kafka: kafka.Config{Brokers: cluster.ListenAddrs()}})
+	c := ts.Client()
+	for i := range 3 {
+		join(t, c, fmt.Sprintf("k-%d", i), "kafka-metrics")
+	}
+	var m metricsText
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(50 * time.Millisecond) {
+		m = scrape(t, ts)
+		if n, _ := m.value("waitroom_kafka_relayed_total"); n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay never relayed 3 records:\n%s", m)
+		}
+	}
+	m.want(t, 3, "waitroom_kafka_relayed_total")
+	m.want(t, 3, "waitroom_kafka_relay_lag_seconds_count")
+	m.want(t, 0, "waitroom_kafka_relay_failures_total")
+	if _, found := m.value("waitroom_kafka_outbox_backlog"); !found {
+		t.Error("no waitroom_kafka_outbox_backlog")
+	}
+	if n, _ := m.value("messaging_kafka_produce_records_count_total", "topic", kafka.TopicJoined); n != 3 {
+		t.Errorf("kotel counted %v records produced to %s; want 3", n, kafka.TopicJoined)
+	}
+	if t.Failed() {
+		t.Log(m)
 	}
 }
