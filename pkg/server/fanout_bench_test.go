@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,7 @@ func benchFanout(b *testing.B, n int, metricsAddr string) {
 	if benchHook != nil {
 		benchHook()
 	}
+	stacks := stackBytes()
 	msgs.Store(0)
 	cpu := cpuTime()
 	b.ResetTimer()
@@ -127,6 +129,14 @@ func benchFanout(b *testing.B, n int, metricsAddr string) {
 	}
 	b.StopTimer()
 	reportCPU(b, cpu)
+	b.ReportMetric(float64(stacks)/float64(n), "stack-B/stream")
 	b.ReportMetric(float64(msgs.Load())/float64(b.N), "msgs/op")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs.Load()), "ns/msg")
+}
+
+// stackBytes is the memory goroutine stacks hold, the client's included.
+func stackBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
