@@ -119,7 +119,7 @@ func (w *crashWorld) start() {
 	ln.Close()
 	w.cmd = exec.Command(w.bin)
 	w.cmd.Env = append(os.Environ(),
-		"LISTEN_ADDR="+addr, "WAITROOM_DATA_DIR="+w.dir, "KAFKA_BROKERS="+w.brokers,
+		"LISTEN_ADDR="+addr, "METRICS_ADDR=127.0.0.1:0", "WAITROOM_DATA_DIR="+w.dir, "KAFKA_BROKERS="+w.brokers,
 		"QUEUE_PROCESS_INTERVAL=10ms", fmt.Sprintf("QUEUE_DEFAULT_MAX_CONCURRENT=%d", crashCapacity),
 		"WAITROOM_JOIN_RATE_PER_IP=off", "LOG_LEVEL=error", "WAITROOM_STORE=", "REDIS_ADDR=")
 	w.cmd.Stderr = testLog{t}

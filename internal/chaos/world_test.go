@@ -67,7 +67,7 @@ func newReplica(t *testing.T, name, bin string, env []string, adminToken string)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	r := &replica{
 		t: t, name: name, bin: bin, url: "http://" + addr,
-		env: append([]string{"LISTEN_ADDR=" + addr}, env...),
+		env: append([]string{"LISTEN_ADDR=" + addr, "METRICS_ADDR=127.0.0.1:0"}, env...),
 		log: filepath.Join(t.TempDir(), name+".log"),
 	}
 	for _, opt := range []connect.ClientOption{connect.WithGRPC(), connect.WithGRPCWeb(), connect.WithProtoJSON()} {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -32,8 +33,22 @@ type Config struct {
 	// StreamLimit caps open position streams; nil is a limiter with the
 	// defaults that trusts no proxy.
 	StreamLimit *StreamLimiter
+	// Interceptors run first, around every call of both services, before
+	// authentication and limits: metrics and traces, which must see the
+	// calls those refuse too.
+	Interceptors []connect.Interceptor
+	// Streams, when set, is told of each position update a stream writes.
+	Streams StreamObserver
 	// Logger receives the request failures worth a line; nil discards them.
 	Logger *slog.Logger
+}
+
+// StreamObserver is told of each position update a stream wrote, with when
+// the change it shows was made (View.ChangedAt: zero for none). It is
+// called once per message on every stream: it must be cheap and never
+// block.
+type StreamObserver interface {
+	Sent(changedAt time.Time, heartbeat bool)
 }
 
 func (c Config) withDefaults() Config {
@@ -65,8 +80,8 @@ const (
 // waitroom.v1.WaitroomService, the visitors' API, over svc.
 func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
 	cfg = cfg.withDefaults()
-	h := &waitroomHandler{svc: svc, log: cfg.Logger}
-	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit), cfg.StreamLimit))
+	h := &waitroomHandler{svc: svc, log: cfg.Logger, streams: cfg.Streams}
+	opts := append(handlerOptions(cfg), connect.WithInterceptors(newJoinAuth(cfg.JoinAuth, cfg.JoinLimit), cfg.StreamLimit))
 	path, handler := waitroomv1connect.NewWaitroomServiceHandler(h, opts...)
 	return path, withWriteDeadline(cfg.StreamLimit.cfg.WriteTimeout, cfg.StreamLimit, handler)
 }
@@ -79,13 +94,15 @@ func NewEventAdminServiceHandler(svc *queue.Service, cfg Config) (string, http.H
 	cfg = cfg.withDefaults()
 	h := &adminHandler{svc: svc, log: cfg.Logger}
 	audit := adminAudit{log: cfg.Logger, proxies: cfg.StreamLimit.proxies}
-	opts := append(handlerOptions(cfg.Logger), connect.WithInterceptors(audit, adminAuth{token: cfg.AdminToken}))
+	opts := append(handlerOptions(cfg), connect.WithInterceptors(audit, adminAuth{token: cfg.AdminToken}))
 	return waitroomv1connect.NewEventAdminServiceHandler(h, opts...)
 }
 
 // handlerOptions apply to every handler.
-func handlerOptions(log *slog.Logger) []connect.HandlerOption {
+func handlerOptions(cfg Config) []connect.HandlerOption {
+	log := cfg.Logger
 	return []connect.HandlerOption{
+		connect.WithInterceptors(cfg.Interceptors...),
 		connect.WithReadMaxBytes(maxRequestBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {

@@ -16,8 +16,9 @@ import (
 
 // waitroomHandler serves waitroom.v1.WaitroomService.
 type waitroomHandler struct {
-	svc *queue.Service
-	log *slog.Logger
+	svc     *queue.Service
+	log     *slog.Logger
+	streams StreamObserver // nil: none
 }
 
 var _ waitroomv1connect.WaitroomServiceHandler = (*waitroomHandler)(nil)
@@ -117,6 +118,9 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 			return err
 		}
 		last = v.Session.Status
+		if h.streams != nil {
+			h.streams.Sent(v.ChangedAt, v.Heartbeat)
+		}
 		if debug {
 			h.log.Debug("Sent position update to client", "session_id", id, "event_id", event,
 				"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String(),

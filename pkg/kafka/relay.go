@@ -367,6 +367,9 @@ func (r *Relay) ack(ctx context.Context, ev *eventRelay) bool {
 		return false
 	}
 	for _, id := range ids {
+		if r.cfg.Relayed != nil {
+			r.cfg.Relayed(ev.held[id].entry.Change.At)
+		}
 		delete(ev.held, id)
 	}
 	r.countRelayed(len(ids))

@@ -68,6 +68,10 @@ type RelayConfig struct {
 	// ShutdownGrace is how long Run waits, once its context ends, for records
 	// already sent to be answered so their entries can be acked (default 5s).
 	ShutdownGrace time.Duration
+	// Relayed, when set, is called with the commit time (Change.At) of
+	// each entry the broker acknowledged, when the relay removes it from
+	// the outbox (for the relay's lag). It must not block.
+	Relayed func(changedAt time.Time)
 	// Logger receives the relay's reports, its warnings rate-limited
 	// (LimitWarnings); nil discards them.
 	Logger *slog.Logger

@@ -211,7 +211,7 @@ func (s *Service) DeleteEvent(ctx context.Context, id string, force bool) (int, 
 		}
 		total += len(ended)
 		if len(ended) > 0 {
-			s.published(id, ChangeExpired)
+			s.published(id, ChangeExpired, len(ended))
 		}
 		if done {
 			s.log.Info("Deleted event", "event_id", id, "expired", total)

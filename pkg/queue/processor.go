@@ -54,9 +54,11 @@ const forgetPerPass = 256
 func (s *Service) ProcessOnce(ctx context.Context) error {
 	events, err := s.store.LiveEvents(ctx)
 	if err != nil {
+		s.storeFailed(err)
 		return err
 	}
 	first := s.processEvents(ctx, events)
+	s.observeFigures(ctx, events)
 	if n, err := s.store.ForgetIdle(ctx, s.now(), s.cfg.EventIdleTTL, forgetPerPass); err != nil {
 		if first == nil {
 			first = err
@@ -64,7 +66,38 @@ func (s *Service) ProcessOnce(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.Info("Forgot idle events", "count", n, "idle_for", s.cfg.EventIdleTTL)
 	}
+	s.storeFailed(first)
 	return first
+}
+
+// storeFailed tells the Observer of a failing pass.
+func (s *Service) storeFailed(err error) {
+	if err != nil && s.cfg.Observer != nil {
+		s.cfg.Observer.StoreFailed(err)
+	}
+}
+
+// observeFigures reads the live events' counts for the Observer, at most
+// once per FiguresEvery: one store read per live event, and nothing at all
+// without an Observer. An event whose read fails is left out this time.
+func (s *Service) observeFigures(ctx context.Context, events []Event) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	now := s.now()
+	last := s.figuresAt.Load()
+	if now.UnixNano()-last < int64(FiguresEvery) || !s.figuresAt.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	figures := make([]EventFigures, 0, len(events))
+	for _, e := range events {
+		_, st, err := s.store.Event(ctx, e.ID)
+		if err != nil {
+			continue
+		}
+		figures = append(figures, EventFigures{EventID: e.ID, State: e.State, QueueLength: st.QueueLength, InCheckout: st.Processing})
+	}
+	s.cfg.Observer.LiveEvents(now, figures)
 }
 
 // processEvents processes events, processParallel at a time, and returns
@@ -108,7 +141,7 @@ func (s *Service) processEvent(ctx context.Context, e Event) error {
 			return err
 		}
 		if len(expired) > 0 {
-			s.published(e.ID, ChangeExpired)
+			s.published(e.ID, ChangeExpired, len(expired))
 			s.log.Info("Expired sessions", "event_id", e.ID, "count", len(expired))
 		}
 		if len(expired) < batch {
@@ -167,7 +200,7 @@ func (s *Service) admitRound(ctx context.Context, eventID string, batch, width i
 		full = full && r.err == nil && r.n == batch
 	}
 	if total > 0 {
-		s.published(eventID, ChangeAdmitted)
+		s.published(eventID, ChangeAdmitted, total)
 		s.log.Info("Admitted users from queue", "event_id", eventID, "count", total)
 	}
 	return full, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,8 @@ type Config struct {
 	// Changed, when set, is called after every change this service made
 	// (the Kafka relay uses it to wake up). It must not block.
 	Changed func(eventID string)
+	// Observer, when set, is told what the service did (observer.go).
+	Observer Observer
 	// Logger receives the processor's and the service's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -137,6 +140,9 @@ type Service struct {
 	streams Streams
 	cfg     Config
 	log     *slog.Logger
+	// figuresAt is when the processor last read the live events' counts
+	// for the Observer (Unix nanoseconds).
+	figuresAt atomic.Int64
 }
 
 // NewService returns a service over store that issues checkout tokens with
@@ -186,7 +192,7 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 		return View{}, false, err
 	}
 	if created {
-		s.published(eventID, ChangeJoined)
+		s.published(eventID, ChangeJoined, 1)
 	} else {
 		s.markPresent(ctx, sess)
 	}
@@ -218,7 +224,7 @@ func (s *Service) Leave(ctx context.Context, sessionID string) error {
 	if _, err := s.store.Leave(ctx, sessionID, s.now()); err != nil {
 		return expiredOr(err)
 	}
-	s.published(EventOfSession(sessionID), ChangeLeft)
+	s.published(EventOfSession(sessionID), ChangeLeft, 1)
 	return nil
 }
 
@@ -230,7 +236,7 @@ func (s *Service) CompleteCheckout(ctx context.Context, sessionID string) error 
 	if _, err := s.store.Complete(ctx, sessionID, s.now()); err != nil {
 		return expiredOr(err)
 	}
-	s.published(EventOfSession(sessionID), ChangeCompleted)
+	s.published(EventOfSession(sessionID), ChangeCompleted, 1)
 	return nil
 }
 
@@ -261,8 +267,12 @@ func expiredOr(err error) error {
 	return err
 }
 
-func (s *Service) published(eventID string, k ChangeKind) {
+// published follows a change of n sessions this service made.
+func (s *Service) published(eventID string, k ChangeKind, n int) {
 	s.log.Debug("Published position update", "event_id", eventID, "update_type", k.String())
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Counted(eventID, k, n)
+	}
 	if s.cfg.Changed != nil {
 		s.cfg.Changed(eventID)
 	}

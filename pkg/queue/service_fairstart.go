@@ -60,7 +60,7 @@ func (s *Service) placeDue(ctx context.Context, e Event) error {
 	if err != nil || !placed {
 		return err
 	}
-	s.published(e.ID, ChangePlaced)
+	s.published(e.ID, ChangePlaced, int(fs.Placed))
 	s.log.Info("Placed the pre-queue in its fair order", "event_id", e.ID, "count", fs.Placed,
 		"seed_commitment", fs.Commitment(), "took", time.Since(start))
 	return nil

@@ -18,6 +18,11 @@ const (
 	DefaultListenAddr        = ":50056"
 	DefaultMaxStreamsPerConn = 1000
 	DefaultShutdownTimeout   = 10 * time.Second
+	// DefaultMetricsAddr is where /metrics is served for Prometheus, the
+	// port OpenTelemetry's Prometheus exporter conventionally uses.
+	DefaultMetricsAddr = ":9464"
+	// MetricsOff as MetricsAddr serves no metrics.
+	MetricsOff = "off"
 	// DefaultDataDir is where the disk store keeps its data, relative to
 	// the working directory.
 	DefaultDataDir = "./waitroom-data"
@@ -98,6 +103,14 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) and
 	// /debug/stats on a listener of its own; never expose it publicly.
 	DebugAddr string
+	// MetricsAddr serves the metrics at /metrics on a listener of its own,
+	// for Prometheus to scrape (DefaultMetricsAddr); MetricsOff serves
+	// none. With it off and no OTLPEndpoint, no metric is recorded.
+	MetricsAddr string
+	// OTLPEndpoint, when set, exports traces and metrics over OTLP/HTTP to
+	// this base URL (the standard OTEL_EXPORTER_OTLP_ENDPOINT). Empty: no
+	// span is recorded.
+	OTLPEndpoint string
 
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
@@ -130,6 +143,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.H2ResetBurst <= 0 {
 		c.H2ResetBurst = DefaultH2ResetBurst
+	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = DefaultMetricsAddr
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

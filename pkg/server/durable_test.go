@@ -83,7 +83,7 @@ func TestDiskStoreKeepsItsSigningKey(t *testing.T) {
 func TestDiskStoreIsTheDefault(t *testing.T) {
 	dir := t.TempDir()
 	var logs syncBuffer
-	cfg := server.Config{ListenAddr: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	cfg := server.Config{ListenAddr: "127.0.0.1:0", MetricsAddr: server.MetricsOff, DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	srv, err := server.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestDiskStoreIsTheDefault(t *testing.T) {
 	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	_, err = server.New(t.Context(), server.Config{ListenAddr: "127.0.0.1:0", DataDir: dir})
+	_, err = server.New(t.Context(), server.Config{ListenAddr: "127.0.0.1:0", MetricsAddr: server.MetricsOff, DataDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "WAITROOM_DATA_DIR") || !strings.Contains(err.Error(), "in use by another waitroom process") {
 		t.Fatalf("a second server on the same directory: %v", err)
 	}

@@ -23,8 +23,9 @@ type setting struct {
 }
 
 // secrets are the variables whose values an error must not quote, not even
-// a rejected one.
-var secrets = map[string]bool{"WAITROOM_SIGNING_KEY": true, "WAITROOM_ADMIN_TOKEN": true, "KAFKA_SASL_PASSWORD": true}
+// a rejected one. An OTLP endpoint may carry credentials in its URL.
+var secrets = map[string]bool{"WAITROOM_SIGNING_KEY": true, "WAITROOM_ADMIN_TOKEN": true, "KAFKA_SASL_PASSWORD": true,
+	"OTEL_EXPORTER_OTLP_ENDPOINT": true}
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv in production.
 // An error names the variable that is wrong.
@@ -75,6 +76,17 @@ func listenSettings(c *Config) []setting {
 	return []setting{
 		{"LISTEN_ADDR", hostPort(&c.ListenAddr)},
 		{"DEBUG_ADDR", hostPort(&c.DebugAddr)},
+		{"METRICS_ADDR", func(s string) error {
+			if s == MetricsOff {
+				c.MetricsAddr = s
+				return nil
+			}
+			if err := hostPort(&c.MetricsAddr)(s); err != nil {
+				return fmt.Errorf("want host:port or off: %v", err)
+			}
+			return nil
+		}},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", httpURL(&c.OTLPEndpoint)},
 	}
 }
 

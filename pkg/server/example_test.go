@@ -18,11 +18,12 @@ import (
 // the position stream until the visitor is admitted.
 func Example() {
 	// A waitroom on a free port, one checkout slot, admitting every 50ms,
-	// keeping nothing on disk.
+	// keeping nothing on disk and serving no metrics.
 	cfg := server.Config{
-		ListenAddr: "127.0.0.1:0",
-		Store:      server.StoreMemory,
-		Queue:      queue.Config{DefaultMaxConcurrent: 1, ProcessInterval: 50 * time.Millisecond},
+		ListenAddr:  "127.0.0.1:0",
+		MetricsAddr: server.MetricsOff,
+		Store:       server.StoreMemory,
+		Queue:       queue.Config{DefaultMaxConcurrent: 1, ProcessInterval: 50 * time.Millisecond},
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

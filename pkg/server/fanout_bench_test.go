@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,13 +22,15 @@ import (
 )
 
 // benchServer runs the real server on a loopback port for a benchmark: the
-// processor idle, streams coalescing for 1ms, no logs.
-func benchServer(b *testing.B) *servertest.Server {
+// processor idle, streams coalescing for 1ms, no logs, metrics served on
+// metricsAddr (empty: a loopback port of its own; server.MetricsOff: none).
+func benchServer(b *testing.B, metricsAddr string) *servertest.Server {
 	b.Helper()
 	return servertest.Start(b, server.Config{
-		Queue:  queue.Config{ProcessInterval: time.Hour},
-		Fanout: fanout.Config{Coalesce: time.Millisecond},
-		Logger: slog.New(slog.DiscardHandler),
+		Queue:       queue.Config{ProcessInterval: time.Hour},
+		Fanout:      fanout.Config{Coalesce: time.Millisecond},
+		MetricsAddr: metricsAddr,
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 }
 
@@ -40,15 +43,15 @@ func benchServer(b *testing.B) *servertest.Server {
 //	go test -run '^$' -bench StreamFanout -benchtime 50x -cpuprofile cpu.prof ./pkg/server/
 func BenchmarkStreamFanout(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run("streams="+strconv.Itoa(n), func(b *testing.B) { benchFanout(b, n) })
+		b.Run("streams="+strconv.Itoa(n), func(b *testing.B) { benchFanout(b, n, "") })
 	}
 }
 
 // benchHook, when set, runs once every stream is open.
 var benchHook func()
 
-func benchFanout(b *testing.B, n int) {
-	srv := benchServer(b)
+func benchFanout(b *testing.B, n int, metricsAddr string) {
+	srv := benchServer(b, metricsAddr)
 	svc := srv.Service()
 	ctx := context.Background()
 	const event = "bench-fanout"
@@ -112,7 +115,9 @@ func benchFanout(b *testing.B, n int) {
 	if benchHook != nil {
 		benchHook()
 	}
+	stacks := stackBytes()
 	msgs.Store(0)
+	cpu := cpuTime()
 	b.ResetTimer()
 	for i := range b.N {
 		reached.Store(0)
@@ -123,6 +128,15 @@ func benchFanout(b *testing.B, n int) {
 		wait()
 	}
 	b.StopTimer()
+	reportCPU(b, cpu)
+	b.ReportMetric(float64(stacks)/float64(n), "stack-B/stream")
 	b.ReportMetric(float64(msgs.Load())/float64(b.N), "msgs/op")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs.Load()), "ns/msg")
+}
+
+// stackBytes is the memory goroutine stacks hold, the client's included.
+func stackBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

@@ -24,8 +24,15 @@ var serviceNames = []string{
 }
 
 // routes mounts every handler on one mux.
-func (s *Server) routes(jwks http.Handler) http.Handler {
+func (s *Server) routes(jwks http.Handler) (http.Handler, error) {
 	acfg := api.Config{AdminToken: s.cfg.AdminToken, JoinAuth: s.joinAuth, JoinLimit: s.joinLimit, StreamLimit: s.streamLimit, Logger: s.log}
+	var err error
+	if acfg.Interceptors, err = s.rpcInterceptors(); err != nil {
+		return nil, err
+	}
+	if s.domain != nil {
+		acfg.Streams = s.domain
+	}
 	mux := http.NewServeMux()
 	mux.Handle(api.NewWaitroomServiceHandler(s.svc, acfg))
 	mux.Handle(api.NewEventAdminServiceHandler(s.svc, acfg))
@@ -39,7 +46,7 @@ func (s *Server) routes(jwks http.Handler) http.Handler {
 	if servesDemoCheckout(s.cfg) {
 		mux.HandleFunc("GET "+demoCheckoutPath, demoCheckout)
 	}
-	return s.withCORS(mux)
+	return s.withCORS(mux), nil
 }
 
 // withCORS lets browsers on the configured origins call the API.

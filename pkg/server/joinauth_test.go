@@ -291,7 +291,7 @@ func TestJoinAuthSettingsThatProtectNothing(t *testing.T) {
 		"token mode, no credentials": {Token: true},
 		"join keys without issuer":   {Token: true, JoinTokens: token.JoinVerifierConfig{Keys: []crypto.PublicKey{s.key.Public()}}},
 	} {
-		srv, err := server.New(context.Background(), server.Config{ListenAddr: "127.0.0.1:0", Store: server.StoreMemory, JoinAuth: ja})
+		srv, err := server.New(context.Background(), server.Config{ListenAddr: "127.0.0.1:0", MetricsAddr: server.MetricsOff, Store: server.StoreMemory, JoinAuth: ja})
 		if err == nil {
 			srv.Serve(canceled())
 			t.Errorf("%s: started", name)

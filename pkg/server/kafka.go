@@ -28,6 +28,9 @@ func (s *Server) kafkaLog() *slog.Logger {
 func (s *Server) kafkaConfig() kafka.Config {
 	k := s.cfg.Kafka
 	k.Logger = s.kafkaLog().With("component", "kafka")
+	if hooks := s.kafkaHooks(); hooks != nil {
+		k.Opts = append(hooks, k.Opts...)
+	}
 	return k
 }
 
@@ -70,6 +73,7 @@ func (s *Server) startRelay() error {
 	relay := kafka.NewRelay(outbox, producer, kafka.RelayConfig{
 		TopicPrefix:   kcfg.TopicPrefix,
 		ShutdownGrace: s.kafkaStopStep(),
+		Relayed:       s.relayed(),
 		Logger:        s.kafkaLog(),
 	})
 	s.relay = relay

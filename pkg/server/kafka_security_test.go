@@ -120,7 +120,12 @@ func (ca *testCA) issue(t testing.TB, name string, serial int64, dnsNames ...str
 // configFromEnv is server.ConfigFromEnv over env, which must be valid.
 func configFromEnv(t testing.TB, env map[string]string) server.Config {
 	t.Helper()
-	cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg, err := server.ConfigFromEnv(func(k string) string {
+		if k == "METRICS_ADDR" && env[k] == "" {
+			return "127.0.0.1:0" // not the default port, which other tests' servers may hold
+		}
+		return env[k]
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -348,8 +348,8 @@ func TestPortInUse(t *testing.T) {
 	taken := startServer(t, server.Config{DebugAddr: "127.0.0.1:0"})
 	free := freeAddr(t)
 	for name, cfg := range map[string]server.Config{
-		"LISTEN_ADDR": {ListenAddr: taken.Addr().String(), Store: server.StoreMemory},
-		"DEBUG_ADDR":  {ListenAddr: free, DebugAddr: taken.DebugAddr().String(), Store: server.StoreMemory},
+		"LISTEN_ADDR": {ListenAddr: taken.Addr().String(), MetricsAddr: server.MetricsOff, Store: server.StoreMemory},
+		"DEBUG_ADDR":  {ListenAddr: free, DebugAddr: taken.DebugAddr().String(), MetricsAddr: server.MetricsOff, Store: server.StoreMemory},
 	} {
 		srv, err := server.New(t.Context(), cfg)
 		if err == nil || !strings.Contains(err.Error(), name) {

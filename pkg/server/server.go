@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/grpchealth"
 
+	"github.com/waitroom/waitroom/internal/telemetry"
 	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -32,11 +33,16 @@ type Server struct {
 	// debugLn and debug serve the profiler and the stats when DebugAddr is set.
 	debugLn net.Listener
 	debug   *http.Server
-	svc     *queue.Service
-	hub     *fanout.Hub
-	store   queue.Store
-	health  *grpchealth.StaticChecker
-	relay   *kafka.Relay // nil without Kafka
+	// metricsLn and metrics serve /metrics unless MetricsAddr is off.
+	metricsLn net.Listener
+	metrics   *http.Server
+	tel       *telemetry.Telemetry
+	domain    *telemetry.Domain // nil when no metric is recorded
+	svc       *queue.Service
+	hub       *fanout.Hub
+	store     queue.Store
+	health    *grpchealth.StaticChecker
+	relay     *kafka.Relay // nil without Kafka
 	// stopping is set once shutdown begins, so health stays NOT_SERVING.
 	healthMu sync.Mutex
 	stopping bool
@@ -60,6 +66,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.close()
 		}
 	}()
+	if err := s.startTelemetry(ctx); err != nil {
+		return nil, err
+	}
 	if s.store, err = s.openStore(ctx); err != nil {
 		return nil, err
 	}
@@ -90,7 +99,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.health = grpchealth.NewStaticChecker(serviceNames...)
 	s.background = append(s.background, s.watchHealth)
-	s.http = newHTTPServer(cfg, s.routes(jwks), s.log)
+	routes, err := s.routes(jwks)
+	if err != nil {
+		return nil, err
+	}
+	s.http = newHTTPServer(cfg, routes, s.log)
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
@@ -106,6 +119,9 @@ func (s *Server) queueConfig() queue.Config {
 	}
 	if s.relay != nil {
 		q.Changed = s.relay.WakeEvent
+	}
+	if s.domain != nil {
+		q.Observer = s.domain
 	}
 	return q
 }
@@ -129,14 +145,13 @@ func (s *Server) listen() error {
 	s.h2guard = newH2Guard(ln, s.cfg.H2ResetsPerSecond, s.cfg.H2ResetBurst, s.log)
 	s.conns = newConnLimit(s.h2guard, s.cfg.MaxConnsPerIP, s.cfg.JoinLimit.TrustedProxies, s.log)
 	s.ln = s.conns
-	if s.cfg.DebugAddr == "" {
-		return nil
+	if s.cfg.DebugAddr != "" {
+		if s.debugLn, err = net.Listen("tcp", s.cfg.DebugAddr); err != nil {
+			return fmt.Errorf("DEBUG_ADDR=%q: %w", s.cfg.DebugAddr, err)
+		}
+		s.debug = &http.Server{Handler: s.debugRoutes(), ReadHeaderTimeout: 10 * time.Second}
 	}
-	if s.debugLn, err = net.Listen("tcp", s.cfg.DebugAddr); err != nil {
-		return fmt.Errorf("DEBUG_ADDR=%q: %w", s.cfg.DebugAddr, err)
-	}
-	s.debug = &http.Server{Handler: s.debugRoutes(), ReadHeaderTimeout: 10 * time.Second}
-	return nil
+	return s.listenMetrics()
 }
 
 // Addr is the bound address (useful with ListenAddr "127.0.0.1:0").
@@ -169,6 +184,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		go s.debug.Serve(s.debugLn)
 		s.log.Info("Profiler listening", "addr", s.debugLn.Addr().String())
 	}
+	if s.metrics != nil {
+		go s.metrics.Serve(s.metricsLn)
+		s.log.Info("Metrics listening", "addr", s.metricsLn.Addr().String(), "path", "/metrics")
+	}
 
 	var err error
 	select {
@@ -186,6 +205,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.debug != nil {
 		s.debug.Close()
+	}
+	if s.metrics != nil {
+		s.metrics.Close()
 	}
 	stopBG()
 	wg.Wait()
@@ -206,5 +228,8 @@ func (s *Server) close() {
 	}
 	if s.debugLn != nil {
 		s.debugLn.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/rueidis"
+
+	"github.com/waitroom/waitroom/internal/telemetry"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/queue/diskstore"
 	"github.com/waitroom/waitroom/pkg/queue/memstore"
@@ -48,14 +51,33 @@ func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
 func (s *Server) openRedis(ctx context.Context) (queue.Store, error) {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := redisstore.Dial(dctx, s.cfg.RedisAddrs, redisstore.Config{
+	rcfg := redisstore.Config{
 		Outbox: s.cfg.KafkaEnabled(),
 		Logger: s.log.With("component", "redis"),
-	})
+	}
+	if s.domain == nil {
+		st, err := redisstore.Dial(dctx, s.cfg.RedisAddrs, rcfg)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_ADDR=%v: %w", s.cfg.RedisAddrs, err)
+		}
+		s.closers = append(s.closers, st.Close)
+		return st, nil
+	}
+	// As Dial, with the client's commands counted.
+	c, err := rueidis.NewClient(redisstore.ClientOption(s.cfg.RedisAddrs))
 	if err != nil {
+		return nil, fmt.Errorf("REDIS_ADDR=%v: %w: %v", s.cfg.RedisAddrs, queue.ErrUnavailable, err)
+	}
+	s.closers = append(s.closers, c.Close)
+	counted, err := telemetry.WrapRedis(c, s.tel.Meters)
+	if err != nil {
+		return nil, err
+	}
+	st := redisstore.New(counted, rcfg)
+	s.closers = append(s.closers, st.Close)
+	if err := st.Ping(dctx); err != nil {
 		return nil, fmt.Errorf("REDIS_ADDR=%v: %w", s.cfg.RedisAddrs, err)
 	}
-	s.closers = append(s.closers, st.Close)
 	return st, nil
 }
 

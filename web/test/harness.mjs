@@ -64,7 +64,7 @@ export async function startServer(bin, env = {}, port) {
   }
   const removeOwnDir = () => (ownDir ? rm(ownDir, { recursive: true, force: true }) : undefined);
   const child = spawn(bin, [], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LISTEN_ADDR: `127.0.0.1:${port}`, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LISTEN_ADDR: `127.0.0.1:${port}`, METRICS_ADDR: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";

@@ -116,11 +116,21 @@ type Hub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	open       atomic.Int64 // open watchers
-	heartbeats atomic.Int64 // heartbeats handed to streams
+	counters
 
 	mu    sync.Mutex
 	views map[string]*viewRef
+}
+
+// counters are the hub's running totals, shared with its views.
+type counters struct {
+	open       atomic.Int64 // open watchers
+	heartbeats atomic.Int64 // heartbeats handed to streams
+	// coalesced counts states replaced in a mailbox by a newer one before
+	// the stream's reader took them.
+	coalesced atomic.Int64
+	// storeErrors counts the views' failed store calls.
+	storeErrors atomic.Int64
 }
 
 // viewRef is a running view and the hub's bookkeeping of who uses it.
@@ -143,6 +153,13 @@ func (h *Hub) OpenStreams() int64 { return h.open.Load() }
 
 // Heartbeats is how many heartbeats streams have taken to send since start.
 func (h *Hub) Heartbeats() int64 { return h.heartbeats.Load() }
+
+// Coalesced is how many states streams skipped since start because a newer
+// one replaced them before they were sent.
+func (h *Hub) Coalesced() int64 { return h.coalesced.Load() }
+
+// StoreErrors is how many store calls the views made failed since start.
+func (h *Hub) StoreErrors() int64 { return h.storeErrors.Load() }
 
 // Views is how many events this process holds a live view of.
 func (h *Hub) Views() int {
@@ -169,7 +186,7 @@ func (h *Hub) acquire(eventID string) (*eventView, error) {
 	}
 	r := h.views[eventID]
 	if r == nil {
-		r = &viewRef{view: newEventView(eventID, h.store, h.cfg, &h.open)}
+		r = &viewRef{view: newEventView(eventID, h.store, h.cfg, &h.counters)}
 		h.views[eventID] = r
 		h.wg.Go(func() { r.view.run(h.ctx, func() bool { return h.retire(eventID, r) }) })
 	}

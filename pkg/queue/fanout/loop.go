@@ -169,6 +169,7 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	e, stats, err := v.store.Event(ctx, v.eventID)
 	if err != nil {
 		if !errors.Is(err, queue.ErrEventNotFound) {
+			v.counts.storeErrors.Add(1)
 			v.log.Debug("Periodic position check failed", "error", err)
 		}
 		return

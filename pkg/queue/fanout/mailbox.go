@@ -61,12 +61,19 @@ func waitStep(d time.Duration) int {
 	return 1 + int(math.Round(math.Log(d.Seconds()+1)/math.Log(1.1)))
 }
 
-// put replaces the mailbox's content with a newer state.
-func (b *mailbox) put(u update) {
+// put replaces the mailbox's content with a newer state; replaced says it
+// replaced one the reader had not taken, whose change the new state keeps
+// the time of (View.ChangedAt) when it is older.
+func (b *mailbox) put(u update) (replaced bool) {
 	b.mu.Lock()
+	if replaced = b.has; replaced && !b.latest.ChangedAt.IsZero() &&
+		(u.ChangedAt.IsZero() || b.latest.ChangedAt.Before(u.ChangedAt)) {
+		u.ChangedAt = b.latest.ChangedAt
+	}
 	b.latest, b.has, b.beat = u, true, false
 	b.mu.Unlock()
 	b.wake()
+	return replaced
 }
 
 // heartbeat asks the reader to send the state it last took again, as a

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -31,7 +30,7 @@ type eventView struct {
 	store   queue.Store
 	cfg     Config
 	log     *slog.Logger
-	open    *atomic.Int64 // the hub's count of open watchers
+	counts  *counters // the hub's
 
 	// The inbox is filled by the store's subscription, which must never block,
 	// so it has its own lock, never held for long.
@@ -61,6 +60,9 @@ type eventView struct {
 	// next periodic check, not at once, so a failing store is not hammered.
 	failedRereads []*Watcher
 	dirty         bool
+	// changedAt is when the oldest change applied since the last flush was
+	// made: the states that flush shows carry it (View.ChangedAt).
+	changedAt time.Time
 	// placedAt is the seq of the newest placement of the event's pre-queue
 	// heard on the feed; eventStale asks for the event to be read again
 	// (fairstart.go).
@@ -69,13 +71,13 @@ type eventView struct {
 	placing    *placement
 }
 
-func newEventView(eventID string, store queue.Store, cfg Config, open *atomic.Int64) *eventView {
+func newEventView(eventID string, store queue.Store, cfg Config, counts *counters) *eventView {
 	return &eventView{
 		eventID:   eventID,
 		store:     store,
 		cfg:       cfg,
 		log:       cfg.Logger.With("event_id", eventID),
-		open:      open,
+		counts:    counts,
 		st:        newState(cfg.Now()),
 		wake:      make(chan struct{}, 1),
 		watchers:  map[*Watcher]struct{}{},
@@ -124,6 +126,9 @@ func (v *eventView) takeInbox() ([]queue.Change, bool) {
 // Called with v.mu held.
 func (v *eventView) applied(changes []queue.Change) {
 	for _, c := range changes {
+		if v.changedAt.IsZero() || c.At.Before(v.changedAt) {
+			v.changedAt = c.At
+		}
 		for _, cs := range c.Sessions {
 			for _, w := range v.bySession[cs.ID] {
 				advance(&w.session, cs.Status, c)
@@ -164,7 +169,7 @@ func (v *eventView) register(w *Watcher) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.watchers[w] = struct{}{}
-	v.open.Add(1)
+	v.counts.open.Add(1)
 	if v.closed {
 		w.box.fail(ErrClosed)
 	}
@@ -175,7 +180,7 @@ func (v *eventView) unregister(w *Watcher) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.watchers, w)
-	v.open.Add(-1)
+	v.counts.open.Add(-1)
 	ws := v.bySession[w.sessionID]
 	for i, x := range ws {
 		if x == w {
@@ -257,6 +262,7 @@ func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) upd
 			UpdatedAt:     v.cfg.Now(),
 			CheckoutURL:   v.event.CheckoutURL,
 			FairStart:     v.fairInfo(w),
+			ChangedAt:     v.changedAt,
 		},
 		eventKnown: v.eventKnown,
 	}
@@ -271,7 +277,9 @@ func (v *eventView) show(w *Watcher, u update) {
 	}
 	w.last = sh
 	w.final = sh.status.EndsStream()
-	w.box.put(u)
+	if w.box.put(u) {
+		v.counts.coalesced.Add(1)
+	}
 }
 
 // flush sends every watcher whose state changed its new state. Called with
@@ -281,6 +289,7 @@ func (v *eventView) flush() {
 		return
 	}
 	v.dirty = false
+	defer func() { v.changedAt = time.Time{} }()
 	perSecond := v.st.rate.perSecond(v.cfg.Now())
 	v.shownRate = perSecond
 	// Watchers whose status changed go first: their readers are woken, and
@@ -357,6 +366,7 @@ func (v *eventView) reread(ctx context.Context) {
 		v.mu.Unlock()
 	}
 	if failed > 0 {
+		v.counts.storeErrors.Add(int64(failed))
 		// One line per batch: a store outage fails up to maxRereads at once.
 		v.log.Warn("Failed to re-read watched sessions; retrying at the next check",
 			"count", failed, "error", firstErr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -60,7 +61,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 	w.lastSent.Store(now.UnixNano())
 	if u.Heartbeat {
 		// The state is as it was; the server vouches for it now.
-		u.UpdatedAt = now
+		u.UpdatedAt, u.ChangedAt = now, time.Time{}
 		w.hub.heartbeats.Add(1)
 	}
 	if !w.spoke {

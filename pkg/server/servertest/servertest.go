@@ -29,7 +29,8 @@ type Server struct {
 }
 
 // Start builds a server from cfg and serves it until the test ends. It
-// listens on 127.0.0.1:0 unless cfg.ListenAddr is set, and runs the memory
+// listens on 127.0.0.1:0 unless cfg.ListenAddr is set (and serves its
+// metrics on another 127.0.0.1:0 unless cfg.MetricsAddr is set), and runs the memory
 // store unless cfg.Store says otherwise (a disk store without a DataDir gets
 // the test's own temporary directory); everything else is as cfg says, so a
 // field left zero takes its default as in production (a nil Logger
@@ -38,6 +39,9 @@ func Start(tb testing.TB, cfg server.Config) *Server {
 	tb.Helper()
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = "127.0.0.1:0"
+	}
+	if cfg.MetricsAddr == "" {
+		cfg.MetricsAddr = "127.0.0.1:0"
 	}
 	if cfg.Store == "" {
 		cfg.Store = server.StoreMemory
