@@ -152,6 +152,29 @@ func BenchmarkSession(b *testing.B) {
 	m.report(b)
 }
 
+// thousandWaiting makes a new active event with room for 1,000 and 1,000
+// sessions queued in it by 8 callers at once; it returns the event's id.
+func thousandWaiting(b *testing.B, st *redisstore.Store, prefix string, now time.Time) string {
+	b.Helper()
+	ev := benchEvent(prefix)
+	if _, err := st.PutEvent(b.Context(), queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1000, CheckoutWindow: time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for u := w; u < 1000; u += 8 {
+				if _, _, _, err := st.Join(b.Context(), joinParams(ev, strconv.Itoa(u), now)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return ev
+}
+
 // One Admit call admitting 1,000 sessions: one script, one change.
 func BenchmarkAdmit1000(b *testing.B) {
 	srv := redistest.Start(b)
@@ -160,22 +183,7 @@ func BenchmarkAdmit1000(b *testing.B) {
 	var redis time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		ev := benchEvent("admit")
-		if _, err := st.PutEvent(b.Context(), queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1000, CheckoutWindow: time.Minute}); err != nil {
-			b.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		for w := range 8 {
-			wg.Go(func() {
-				for u := w; u < 1000; u += 8 {
-					if _, _, _, err := st.Join(b.Context(), joinParams(ev, strconv.Itoa(u), now)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		ev := thousandWaiting(b, st, "admit", now)
 		before := serverCPU(srv)
 		b.StartTimer()
 		got, err := st.Admit(b.Context(), ev, now, 1000)

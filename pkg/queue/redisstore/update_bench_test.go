@@ -1,13 +1,10 @@
 package redisstore_test
 
 import (
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/waitroom/waitroom/internal/redistest"
-	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // BenchmarkDeleteStep1000: one DeleteEvent step ending 1,000 queued
@@ -20,22 +17,7 @@ func BenchmarkDeleteStep1000(b *testing.B) {
 	var redis time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		ev := benchEvent("delete")
-		if _, err := st.PutEvent(b.Context(), queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 1000, CheckoutWindow: time.Minute}); err != nil {
-			b.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		for w := range 8 {
-			wg.Go(func() {
-				for u := w; u < 1000; u += 8 {
-					if _, _, _, err := st.Join(b.Context(), joinParams(ev, strconv.Itoa(u), now)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		ev := thousandWaiting(b, st, "delete", now)
 		before := serverCPU(srv)
 		b.StartTimer()
 		got, done, err := st.DeleteEvent(b.Context(), ev, now, true, 1000)
