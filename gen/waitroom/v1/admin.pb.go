@@ -882,6 +882,301 @@ func (x *DeleteEventResponse) GetSessionsExpired() int64 {
 	return 0
 }
 
+// WatchEventRequest names the event to watch.
+type WatchEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event_id identifies the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventRequest) Reset() {
+	*x = WatchEventRequest{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventRequest) ProtoMessage() {}
+
+func (x *WatchEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventRequest) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WatchEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// WatchEventResponse is one second's figures.
+type WatchEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stats are the event's figures at stats.at.
+	Stats         *EventStats `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventResponse) Reset() {
+	*x = WatchEventResponse{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventResponse) ProtoMessage() {}
+
+func (x *WatchEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventResponse.ProtoReflect.Descriptor instead.
+func (*WatchEventResponse) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WatchEventResponse) GetStats() *EventStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// EventStats are an event's live figures.
+type EventStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event_id identifies the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	// at is when the figures were read.
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// state is the event's state.
+	State EventState `protobuf:"varint,3,opt,name=state,proto3,enum=waitroom.v1.EventState" json:"state,omitempty"`
+	// queue_length is how many sessions are waiting.
+	QueueLength int32 `protobuf:"varint,4,opt,name=queue_length,proto3" json:"queue_length,omitempty"`
+	// processing is how many admitted sessions hold a checkout slot.
+	Processing int32 `protobuf:"varint,5,opt,name=processing,proto3" json:"processing,omitempty"`
+	// max_concurrent is the event's checkout capacity.
+	MaxConcurrent int32 `protobuf:"varint,6,opt,name=max_concurrent,proto3" json:"max_concurrent,omitempty"`
+	// admission_rate_limit is the event's admission_rate setting (0 is
+	// unlimited).
+	AdmissionRateLimit float64 `protobuf:"fixed64,7,opt,name=admission_rate_limit,proto3" json:"admission_rate_limit,omitempty"`
+	// joined_total counts the joins that created a session.
+	JoinedTotal int64 `protobuf:"varint,8,opt,name=joined_total,proto3" json:"joined_total,omitempty"`
+	// admitted_total counts admissions.
+	AdmittedTotal int64 `protobuf:"varint,9,opt,name=admitted_total,proto3" json:"admitted_total,omitempty"`
+	// completed_total counts completed checkouts.
+	CompletedTotal int64 `protobuf:"varint,10,opt,name=completed_total,proto3" json:"completed_total,omitempty"`
+	// expired_total counts sessions that expired, waiting or admitted.
+	ExpiredTotal int64 `protobuf:"varint,11,opt,name=expired_total,proto3" json:"expired_total,omitempty"`
+	// left_total counts sessions that left the queue.
+	LeftTotal int64 `protobuf:"varint,12,opt,name=left_total,proto3" json:"left_total,omitempty"`
+	// admitted_per_second is the admission rate over the last minute (or
+	// since the event was created, if that is shorter).
+	AdmittedPerSecond float64 `protobuf:"fixed64,13,opt,name=admitted_per_second,proto3" json:"admitted_per_second,omitempty"`
+	// wait_p50 is the median time from join to admission of the most recent
+	// admissions (up to 1,000 of them); unset before the first.
+	WaitP50 *durationpb.Duration `protobuf:"bytes,14,opt,name=wait_p50,proto3" json:"wait_p50,omitempty"`
+	// wait_p90 is the 90th percentile of the same waits.
+	WaitP90 *durationpb.Duration `protobuf:"bytes,15,opt,name=wait_p90,proto3" json:"wait_p90,omitempty"`
+	// wait_samples is how many admissions the wait figures cover.
+	WaitSamples int32 `protobuf:"varint,16,opt,name=wait_samples,proto3" json:"wait_samples,omitempty"`
+	// open_streams is how many WatchPosition streams are open for the event
+	// across the replicas that reported in the last 5 s.
+	OpenStreams int64 `protobuf:"varint,17,opt,name=open_streams,proto3" json:"open_streams,omitempty"`
+	// replicas_reporting is how many replicas those are.
+	ReplicasReporting int32 `protobuf:"varint,18,opt,name=replicas_reporting,proto3" json:"replicas_reporting,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *EventStats) Reset() {
+	*x = EventStats{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventStats) ProtoMessage() {}
+
+func (x *EventStats) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
+func (*EventStats) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EventStats) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventStats) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *EventStats) GetState() EventState {
+	if x != nil {
+		return x.State
+	}
+	return EventState_EVENT_STATE_UNSPECIFIED
+}
+
+func (x *EventStats) GetQueueLength() int32 {
+	if x != nil {
+		return x.QueueLength
+	}
+	return 0
+}
+
+func (x *EventStats) GetProcessing() int32 {
+	if x != nil {
+		return x.Processing
+	}
+	return 0
+}
+
+func (x *EventStats) GetMaxConcurrent() int32 {
+	if x != nil {
+		return x.MaxConcurrent
+	}
+	return 0
+}
+
+func (x *EventStats) GetAdmissionRateLimit() float64 {
+	if x != nil {
+		return x.AdmissionRateLimit
+	}
+	return 0
+}
+
+func (x *EventStats) GetJoinedTotal() int64 {
+	if x != nil {
+		return x.JoinedTotal
+	}
+	return 0
+}
+
+func (x *EventStats) GetAdmittedTotal() int64 {
+	if x != nil {
+		return x.AdmittedTotal
+	}
+	return 0
+}
+
+func (x *EventStats) GetCompletedTotal() int64 {
+	if x != nil {
+		return x.CompletedTotal
+	}
+	return 0
+}
+
+func (x *EventStats) GetExpiredTotal() int64 {
+	if x != nil {
+		return x.ExpiredTotal
+	}
+	return 0
+}
+
+func (x *EventStats) GetLeftTotal() int64 {
+	if x != nil {
+		return x.LeftTotal
+	}
+	return 0
+}
+
+func (x *EventStats) GetAdmittedPerSecond() float64 {
+	if x != nil {
+		return x.AdmittedPerSecond
+	}
+	return 0
+}
+
+func (x *EventStats) GetWaitP50() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP50
+	}
+	return nil
+}
+
+func (x *EventStats) GetWaitP90() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP90
+	}
+	return nil
+}
+
+func (x *EventStats) GetWaitSamples() int32 {
+	if x != nil {
+		return x.WaitSamples
+	}
+	return 0
+}
+
+func (x *EventStats) GetOpenStreams() int64 {
+	if x != nil {
+		return x.OpenStreams
+	}
+	return 0
+}
+
+func (x *EventStats) GetReplicasReporting() int32 {
+	if x != nil {
+		return x.ReplicasReporting
+	}
+	return 0
+}
+
 var File_waitroom_v1_admin_proto protoreflect.FileDescriptor
 
 const file_waitroom_v1_admin_proto_rawDesc = "" +
@@ -937,13 +1232,42 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"A\n" +
 	"\x13DeleteEventResponse\x12*\n" +
-	"\x10sessions_expired\x18\x01 \x01(\x03R\x10sessions_expired*q\n" +
+	"\x10sessions_expired\x18\x01 \x01(\x03R\x10sessions_expired\"/\n" +
+	"\x11WatchEventRequest\x12\x1a\n" +
+	"\bevent_id\x18\x01 \x01(\tR\bevent_id\"C\n" +
+	"\x12WatchEventResponse\x12-\n" +
+	"\x05stats\x18\x01 \x01(\v2\x17.waitroom.v1.EventStatsR\x05stats\"\xf7\x05\n" +
+	"\n" +
+	"EventStats\x12\x1a\n" +
+	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12-\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x17.waitroom.v1.EventStateR\x05state\x12\"\n" +
+	"\fqueue_length\x18\x04 \x01(\x05R\fqueue_length\x12\x1e\n" +
+	"\n" +
+	"processing\x18\x05 \x01(\x05R\n" +
+	"processing\x12&\n" +
+	"\x0emax_concurrent\x18\x06 \x01(\x05R\x0emax_concurrent\x122\n" +
+	"\x14admission_rate_limit\x18\a \x01(\x01R\x14admission_rate_limit\x12\"\n" +
+	"\fjoined_total\x18\b \x01(\x03R\fjoined_total\x12&\n" +
+	"\x0eadmitted_total\x18\t \x01(\x03R\x0eadmitted_total\x12(\n" +
+	"\x0fcompleted_total\x18\n" +
+	" \x01(\x03R\x0fcompleted_total\x12$\n" +
+	"\rexpired_total\x18\v \x01(\x03R\rexpired_total\x12\x1e\n" +
+	"\n" +
+	"left_total\x18\f \x01(\x03R\n" +
+	"left_total\x120\n" +
+	"\x13admitted_per_second\x18\r \x01(\x01R\x13admitted_per_second\x125\n" +
+	"\bwait_p50\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\bwait_p50\x125\n" +
+	"\bwait_p90\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\bwait_p90\x12\"\n" +
+	"\fwait_samples\x18\x10 \x01(\x05R\fwait_samples\x12\"\n" +
+	"\fopen_streams\x18\x11 \x01(\x03R\fopen_streams\x12.\n" +
+	"\x12replicas_reporting\x18\x12 \x01(\x05R\x12replicas_reporting*q\n" +
 	"\n" +
 	"EventState\x12\x1b\n" +
 	"\x17EVENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_STATE_ACTIVE\x10\x01\x12\x16\n" +
 	"\x12EVENT_STATE_PAUSED\x10\x02\x12\x16\n" +
-	"\x12EVENT_STATE_CLOSED\x10\x032\x81\x04\n" +
+	"\x12EVENT_STATE_CLOSED\x10\x032\xd7\x04\n" +
 	"\x11EventAdminService\x12G\n" +
 	"\bPutEvent\x12\x1c.waitroom.v1.PutEventRequest\x1a\x1d.waitroom.v1.PutEventResponse\x12L\n" +
 	"\bGetEvent\x12\x1c.waitroom.v1.GetEventRequest\x1a\x1d.waitroom.v1.GetEventResponse\"\x03\x90\x02\x01\x12R\n" +
@@ -951,7 +1275,9 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"ListEvents\x12\x1e.waitroom.v1.ListEventsRequest\x1a\x1f.waitroom.v1.ListEventsResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\fListPreQueue\x12 .waitroom.v1.ListPreQueueRequest\x1a!.waitroom.v1.ListPreQueueResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\vUpdateEvent\x12\x1f.waitroom.v1.UpdateEventRequest\x1a .waitroom.v1.UpdateEventResponse\x12U\n" +
-	"\vDeleteEvent\x12\x1f.waitroom.v1.DeleteEventRequest\x1a .waitroom.v1.DeleteEventResponse\"\x03\x90\x02\x02B\xa3\x01\n" +
+	"\vDeleteEvent\x12\x1f.waitroom.v1.DeleteEventRequest\x1a .waitroom.v1.DeleteEventResponse\"\x03\x90\x02\x02\x12T\n" +
+	"\n" +
+	"WatchEvent\x12\x1e.waitroom.v1.WatchEventRequest\x1a\x1f.waitroom.v1.WatchEventResponse\"\x03\x90\x02\x010\x01B\xa3\x01\n" +
 	"\x0fcom.waitroom.v1B\n" +
 	"AdminProtoP\x01Z7github.com/waitroom/waitroom/gen/waitroom/v1;waitroomv1\xa2\x02\x03WXX\xaa\x02\vWaitroom.V1\xca\x02\vWaitroom\\V1\xe2\x02\x17Waitroom\\V1\\GPBMetadata\xea\x02\fWaitroom::V1b\x06proto3"
 
@@ -968,7 +1294,7 @@ func file_waitroom_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_waitroom_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_waitroom_v1_admin_proto_goTypes = []any{
 	(EventState)(0),               // 0: waitroom.v1.EventState
 	(*Event)(nil),                 // 1: waitroom.v1.Event
@@ -984,41 +1310,51 @@ var file_waitroom_v1_admin_proto_goTypes = []any{
 	(*UpdateEventResponse)(nil),   // 11: waitroom.v1.UpdateEventResponse
 	(*DeleteEventRequest)(nil),    // 12: waitroom.v1.DeleteEventRequest
 	(*DeleteEventResponse)(nil),   // 13: waitroom.v1.DeleteEventResponse
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
+	(*WatchEventRequest)(nil),     // 14: waitroom.v1.WatchEventRequest
+	(*WatchEventResponse)(nil),    // 15: waitroom.v1.WatchEventResponse
+	(*EventStats)(nil),            // 16: waitroom.v1.EventStats
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 19: google.protobuf.FieldMask
 }
 var file_waitroom_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: waitroom.v1.Event.state:type_name -> waitroom.v1.EventState
-	14, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
-	15, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
-	15, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
+	17, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
+	18, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
+	18, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
 	1,  // 5: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
 	1,  // 6: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
 	1,  // 7: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
-	15, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
-	15, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
+	18, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
+	18, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
 	1,  // 10: waitroom.v1.UpdateEventRequest.event:type_name -> waitroom.v1.Event
-	16, // 11: waitroom.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19, // 11: waitroom.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 12: waitroom.v1.UpdateEventResponse.event:type_name -> waitroom.v1.Event
-	2,  // 13: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
-	4,  // 14: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
-	6,  // 15: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
-	8,  // 16: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
-	10, // 17: waitroom.v1.EventAdminService.UpdateEvent:input_type -> waitroom.v1.UpdateEventRequest
-	12, // 18: waitroom.v1.EventAdminService.DeleteEvent:input_type -> waitroom.v1.DeleteEventRequest
-	3,  // 19: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
-	5,  // 20: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
-	7,  // 21: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
-	9,  // 22: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
-	11, // 23: waitroom.v1.EventAdminService.UpdateEvent:output_type -> waitroom.v1.UpdateEventResponse
-	13, // 24: waitroom.v1.EventAdminService.DeleteEvent:output_type -> waitroom.v1.DeleteEventResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	16, // 13: waitroom.v1.WatchEventResponse.stats:type_name -> waitroom.v1.EventStats
+	18, // 14: waitroom.v1.EventStats.at:type_name -> google.protobuf.Timestamp
+	0,  // 15: waitroom.v1.EventStats.state:type_name -> waitroom.v1.EventState
+	17, // 16: waitroom.v1.EventStats.wait_p50:type_name -> google.protobuf.Duration
+	17, // 17: waitroom.v1.EventStats.wait_p90:type_name -> google.protobuf.Duration
+	2,  // 18: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
+	4,  // 19: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
+	6,  // 20: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
+	8,  // 21: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
+	10, // 22: waitroom.v1.EventAdminService.UpdateEvent:input_type -> waitroom.v1.UpdateEventRequest
+	12, // 23: waitroom.v1.EventAdminService.DeleteEvent:input_type -> waitroom.v1.DeleteEventRequest
+	14, // 24: waitroom.v1.EventAdminService.WatchEvent:input_type -> waitroom.v1.WatchEventRequest
+	3,  // 25: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
+	5,  // 26: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
+	7,  // 27: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
+	9,  // 28: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
+	11, // 29: waitroom.v1.EventAdminService.UpdateEvent:output_type -> waitroom.v1.UpdateEventResponse
+	13, // 30: waitroom.v1.EventAdminService.DeleteEvent:output_type -> waitroom.v1.DeleteEventResponse
+	15, // 31: waitroom.v1.EventAdminService.WatchEvent:output_type -> waitroom.v1.WatchEventResponse
+	25, // [25:32] is the sub-list for method output_type
+	18, // [18:25] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_admin_proto_init() }
@@ -1032,7 +1368,7 @@ func file_waitroom_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_admin_proto_rawDesc), len(file_waitroom_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -51,6 +51,9 @@ const (
 	// EventAdminServiceDeleteEventProcedure is the fully-qualified name of the EventAdminService's
 	// DeleteEvent RPC.
 	EventAdminServiceDeleteEventProcedure = "/waitroom.v1.EventAdminService/DeleteEvent"
+	// EventAdminServiceWatchEventProcedure is the fully-qualified name of the EventAdminService's
+	// WatchEvent RPC.
+	EventAdminServiceWatchEventProcedure = "/waitroom.v1.EventAdminService/WatchEvent"
 )
 
 // EventAdminServiceClient is a client for the waitroom.v1.EventAdminService service.
@@ -95,6 +98,15 @@ type EventAdminServiceClient interface {
 	// their usual time to stay readable on Redis only. Unknown event →
 	// NotFound.
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
+	// WatchEvent streams an event's live figures: one EventStats at once, then
+	// one a second until the caller goes away or the server shuts down. The
+	// figures are the store's, so every replica sends the same ones: counts,
+	// totals since the event was created, the admission rate over the last
+	// minute, the wait of recent admissions, and the open streams across
+	// replicas (each replica reports its own count through the store once a
+	// second; a replica silent for 5 s no longer counts). Unknown event →
+	// NotFound; at most 256 watches per replica (ResourceExhausted beyond).
+	WatchEvent(context.Context, *connect.Request[v1.WatchEventRequest]) (*connect.ServerStreamForClient[v1.WatchEventResponse], error)
 }
 
 // NewEventAdminServiceClient constructs a client for the waitroom.v1.EventAdminService service. By
@@ -148,6 +160,13 @@ func NewEventAdminServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		watchEvent: connect.NewClient[v1.WatchEventRequest, v1.WatchEventResponse](
+			httpClient,
+			baseURL+EventAdminServiceWatchEventProcedure,
+			connect.WithSchema(eventAdminServiceMethods.ByName("WatchEvent")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -159,6 +178,7 @@ type eventAdminServiceClient struct {
 	listPreQueue *connect.Client[v1.ListPreQueueRequest, v1.ListPreQueueResponse]
 	updateEvent  *connect.Client[v1.UpdateEventRequest, v1.UpdateEventResponse]
 	deleteEvent  *connect.Client[v1.DeleteEventRequest, v1.DeleteEventResponse]
+	watchEvent   *connect.Client[v1.WatchEventRequest, v1.WatchEventResponse]
 }
 
 // PutEvent calls waitroom.v1.EventAdminService.PutEvent.
@@ -189,6 +209,11 @@ func (c *eventAdminServiceClient) UpdateEvent(ctx context.Context, req *connect.
 // DeleteEvent calls waitroom.v1.EventAdminService.DeleteEvent.
 func (c *eventAdminServiceClient) DeleteEvent(ctx context.Context, req *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error) {
 	return c.deleteEvent.CallUnary(ctx, req)
+}
+
+// WatchEvent calls waitroom.v1.EventAdminService.WatchEvent.
+func (c *eventAdminServiceClient) WatchEvent(ctx context.Context, req *connect.Request[v1.WatchEventRequest]) (*connect.ServerStreamForClient[v1.WatchEventResponse], error) {
+	return c.watchEvent.CallServerStream(ctx, req)
 }
 
 // EventAdminServiceHandler is an implementation of the waitroom.v1.EventAdminService service.
@@ -233,6 +258,15 @@ type EventAdminServiceHandler interface {
 	// their usual time to stay readable on Redis only. Unknown event →
 	// NotFound.
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
+	// WatchEvent streams an event's live figures: one EventStats at once, then
+	// one a second until the caller goes away or the server shuts down. The
+	// figures are the store's, so every replica sends the same ones: counts,
+	// totals since the event was created, the admission rate over the last
+	// minute, the wait of recent admissions, and the open streams across
+	// replicas (each replica reports its own count through the store once a
+	// second; a replica silent for 5 s no longer counts). Unknown event →
+	// NotFound; at most 256 watches per replica (ResourceExhausted beyond).
+	WatchEvent(context.Context, *connect.Request[v1.WatchEventRequest], *connect.ServerStream[v1.WatchEventResponse]) error
 }
 
 // NewEventAdminServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -282,6 +316,13 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	eventAdminServiceWatchEventHandler := connect.NewServerStreamHandler(
+		EventAdminServiceWatchEventProcedure,
+		svc.WatchEvent,
+		connect.WithSchema(eventAdminServiceMethods.ByName("WatchEvent")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/waitroom.v1.EventAdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EventAdminServicePutEventProcedure:
@@ -296,6 +337,8 @@ func NewEventAdminServiceHandler(svc EventAdminServiceHandler, opts ...connect.H
 			eventAdminServiceUpdateEventHandler.ServeHTTP(w, r)
 		case EventAdminServiceDeleteEventProcedure:
 			eventAdminServiceDeleteEventHandler.ServeHTTP(w, r)
+		case EventAdminServiceWatchEventProcedure:
+			eventAdminServiceWatchEventHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -327,4 +370,8 @@ func (UnimplementedEventAdminServiceHandler) UpdateEvent(context.Context, *conne
 
 func (UnimplementedEventAdminServiceHandler) DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.DeleteEvent is not implemented"))
+}
+
+func (UnimplementedEventAdminServiceHandler) WatchEvent(context.Context, *connect.Request[v1.WatchEventRequest], *connect.ServerStream[v1.WatchEventResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("waitroom.v1.EventAdminService.WatchEvent is not implemented"))
 }
