@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/waitroom/waitroom/internal/serveconf"
 	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -16,7 +17,7 @@ import (
 // their own packages.
 const (
 	DefaultListenAddr        = ":50056"
-	DefaultMaxStreamsPerConn = 1000
+	DefaultMaxStreamsPerConn = serveconf.DefaultMaxStreamsPerConn
 	DefaultShutdownTimeout   = 10 * time.Second
 	// DefaultMetricsAddr is where /metrics is served for Prometheus, the
 	// port OpenTelemetry's Prometheus exporter conventionally uses.
