@@ -60,6 +60,9 @@ type Config struct {
 	// RedisAddrs selects the Redis store when set; empty runs the embedded
 	// store.
 	RedisAddrs []string
+	// RedisTimeout bounds each Redis call and how long a silent connection
+	// is waited for (redisstore.DefaultTimeout when 0).
+	RedisTimeout time.Duration
 
 	// Kafka relays queue events to Kafka and reads checkout.completed from
 	// it when Kafka.Brokers is set. Its Logger, when nil, is set by New.
