@@ -196,9 +196,9 @@ func (h floorAdmin) PutEvent(_ context.Context, req *connect.Request[waitroomv1.
 
 func (h floorAdmin) GetEvent(_ context.Context, req *connect.Request[waitroomv1.GetEventRequest]) (*connect.Response[waitroomv1.GetEventResponse], error) {
 	id := req.Msg.GetEventId()
-	h.q.mu.Lock()
+	h.q.mu.RLock()
 	e := h.q.events[id]
-	h.q.mu.Unlock()
+	h.q.mu.RUnlock()
 	if e == nil {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("event not found"))
 	}

@@ -28,7 +28,7 @@ const floorHeartbeat = 20 * time.Second
 
 // floorQueue is every event's queue.
 type floorQueue struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	events  map[string]*floorEvent
 	streams atomic.Int64 // open streams
 }
@@ -37,7 +37,7 @@ func newFloorQueue() *floorQueue { return &floorQueue{events: map[string]*floorE
 
 // floorEvent is one event's queue.
 type floorEvent struct {
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	max        int32 // checkout slots
 	active     bool
 	processing int32 // admitted sessions
@@ -82,10 +82,15 @@ func (b *mailbox) take() queue.View {
 
 // event returns the event, made on first use.
 func (q *floorQueue) event(id string) *floorEvent {
+	q.mu.RLock()
+	e := q.events[id]
+	q.mu.RUnlock()
+	if e != nil {
+		return e
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := q.events[id]
-	if e == nil {
+	if e = q.events[id]; e == nil {
 		e = &floorEvent{byID: map[string]*floorSession{}}
 		q.events[id] = e
 	}
@@ -94,14 +99,14 @@ func (q *floorQueue) event(id string) *floorEvent {
 
 // session finds a session by id; the event is the id's prefix.
 func (q *floorQueue) session(id string) (*floorEvent, *floorSession) {
-	q.mu.Lock()
+	q.mu.RLock()
 	e := q.events[queue.EventOfSession(id)]
-	q.mu.Unlock()
+	q.mu.RUnlock()
 	if e == nil {
 		return nil, nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e, e.byID[id]
 }
 
@@ -120,9 +125,11 @@ func (e *floorEvent) view(s *floorSession) queue.View {
 
 // join queues a new session at the tail.
 func (e *floorEvent) join(eventID string) queue.View {
+	// The id's random bytes come from a system call: not under the lock.
+	s := &floorSession{id: queue.NewSessionID(eventID), status: queue.StatusQueued}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := &floorSession{id: queue.NewSessionID(eventID), idx: len(e.waiting), status: queue.StatusQueued}
+	s.idx = len(e.waiting)
 	e.waiting = append(e.waiting, s)
 	e.byID[s.id] = s
 	e.broadcast(nil)
@@ -169,8 +176,8 @@ func (e *floorEvent) set(active bool, max int32) {
 }
 
 func (e *floorEvent) figures() (queued, processing, max int32, active bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return int32(len(e.waiting)), e.processing, e.max, e.active
 }
 
@@ -216,7 +223,7 @@ func (e *floorEvent) unwatch(s *floorSession, b *mailbox) {
 
 // status is s's state now.
 func (e *floorEvent) status(s *floorSession) queue.View {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.view(s)
 }
