@@ -16,8 +16,8 @@ import {
   stateName,
 } from "./adminformat";
 import { EventFeed, fatalOf } from "./adminlive";
-import { History } from "./adminstats";
-import { renderChart, renderFigures, renderStatus } from "./adminview";
+import { History, type Sample } from "./adminstats";
+import { clearFigures, renderChart, renderFigures, renderStatus } from "./adminview";
 
 /** The token lives in this tab's sessionStorage only: never in a URL, a cookie or a log. */
 const tokenKey = "waitroom.admin-token";
@@ -170,6 +170,21 @@ async function moreEvents(): Promise<void> {
   }
 }
 
+/** rowCells are an event's cells in the list, after its name. */
+function rowCells(s: { state: EventState; queueLength: number; processing: number; maxConcurrent: number }): string[] {
+  return [stateName(s.state), count(s.queueLength), `${count(s.processing)} of ${count(s.maxConcurrent)}`];
+}
+
+/** renderRow brings the followed event's row up to its live figures. */
+function renderRow(eventId: string, s: Sample): void {
+  const row = [...ui.events.querySelectorAll("tr")].find((tr) => tr.dataset.event === eventId);
+  if (!row) return;
+  rowCells(s).forEach((text, i) => {
+    const td = row.cells[i + 1];
+    if (td && td.textContent !== text) td.textContent = text;
+  });
+}
+
 function renderEvents(events: Event[], next: string): void {
   known.clear();
   const rows = events.map((e) => {
@@ -182,7 +197,7 @@ function renderEvents(events: Event[], next: string): void {
     link.href = `#${encodeURIComponent(e.eventId)}`;
     link.textContent = e.eventId;
     name.append(link);
-    const cells = [stateName(e.state), count(e.queueLength), `${count(e.processing)} of ${count(e.maxConcurrent)}`].map((text, i) => {
+    const cells = rowCells(e).map((text, i) => {
       const td = document.createElement("td");
       td.textContent = text;
       if (i > 0) td.className = "num";
@@ -217,6 +232,8 @@ function select(eventId: string): void {
   note(ui.controlError, undefined);
   note(ui.controlDone, undefined);
   current = undefined;
+  enableControls(false);
+  clearFigures();
   controlsFor(settingsOf(known.get(eventId)), true);
   document.title = `${eventId} · Waiting room operators`;
   const mine = new EventFeed({
@@ -225,6 +242,7 @@ function select(eventId: string): void {
     onSample: (s) => {
       if (feed !== mine) return;
       history.add(s);
+      renderRow(eventId, s);
       renderFigures(history.samples);
       renderChart(history.samples);
       controlsFor(s, false);
@@ -257,10 +275,18 @@ function controlsFor(s: Settings | undefined, fill: boolean): void {
   if (!s || !selected) return;
   const moved = !current || current.maxConcurrent !== s.maxConcurrent || current.rateLimit !== s.rateLimit;
   current = { state: s.state, maxConcurrent: s.maxConcurrent, rateLimit: s.rateLimit };
+  enableControls(true);
   ui.stateButton.textContent = stateAction(selected, s.state).label;
   // Do not overwrite what the operator is typing, unless the setting moved.
   if (fill || (moved && document.activeElement !== ui.capacity)) ui.capacity.value = String(s.maxConcurrent);
   if (fill || (moved && document.activeElement !== ui.rate)) ui.rate.value = String(s.rateLimit);
+}
+
+/** The controls wait until the event's settings are known. */
+function enableControls(on: boolean): void {
+  for (const c of [ui.stateButton, ...ui.capacityForm.elements, ...ui.rateForm.elements]) {
+    (c as HTMLButtonElement | HTMLInputElement).disabled = !on;
+  }
 }
 
 function stopAll(): void {

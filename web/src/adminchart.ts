@@ -88,6 +88,7 @@ export function linePath(points: readonly Point[], f: Frame): string {
 
 /** ChartModel is everything drawn: two lines, their axes, the time labels. */
 export interface ChartModel {
+  windowMs: number;
   queuePath: string;
   ratePath: string;
   queueScale: Scale;
@@ -101,11 +102,23 @@ export interface ChartModel {
 }
 
 /**
- * chartModel lays out the samples of the chartWindowMs that ends at the
- * latest one: the queue length against the left axis, the admission rate
- * (rateAt) against the right one.
+ * windowFor is the span the chart shows: the whole minutes the samples
+ * cover, from one minute (so a fresh chart is not a sliver at its right
+ * edge) to chartWindowMs.
  */
-export function chartModel(samples: readonly Sample[], windowMs = chartWindowMs): ChartModel {
+export function windowFor(samples: readonly Sample[], maxMs = chartWindowMs): number {
+  const span = samples.length > 0 ? samples[samples.length - 1].at - samples[0].at : 0;
+  return Math.min(maxMs, Math.max(60_000, Math.ceil(span / 60_000) * 60_000));
+}
+
+/**
+ * chartModel lays out the samples of the window that ends at the latest
+ * one: the queue length against the left axis, the admission rate (rateAt)
+ * against the right one. A rate estimated at 0 while polling is no
+ * evidence of anything (a slot freed and refilled between two polls shows
+ * no rise), so it is left out rather than drawn as a stop.
+ */
+export function chartModel(samples: readonly Sample[], windowMs = windowFor(samples)): ChartModel {
   const end = samples.at(-1)?.at ?? 0;
   const start = end - windowMs;
   const queue: Point[] = [];
@@ -115,18 +128,21 @@ export function chartModel(samples: readonly Sample[], windowMs = chartWindowMs)
     queue.push({ at: s.at, value: s.queueLength });
     const r = rateAt(samples, i);
     if (r && !r.exact && s.at >= start) rateEstimated = true;
-    rate.push({ at: s.at, value: r?.perSecond });
+    rate.push({ at: s.at, value: r && (r.exact || r.perSecond > 0) ? r.perSecond : undefined });
   });
   const inWindow = (p: Point) => p.at >= start && p.value !== undefined;
   const queueScale = niceScale(Math.max(0, ...queue.filter(inWindow).map((p) => p.value!)), 4, 1);
   const rateScale = niceScale(Math.max(0, ...rate.filter(inWindow).map((p) => p.value!)), 4, 0.5);
   const qf = { start, end, scale: queueScale };
   const rf = { start, end, scale: rateScale };
+  // A line every minute; every half minute on a chart of two minutes or less.
+  const every = windowMs <= 120_000 ? 30_000 : 60_000;
   const times = [];
-  for (let m = Math.floor(windowMs / 60_000); m >= 0; m--) {
-    times.push({ x: xOf(qf, end - m * 60_000), label: m === 0 ? "now" : `-${m} min` });
+  for (let ago = Math.floor(windowMs / every) * every; ago >= 0; ago -= every) {
+    times.push({ x: xOf(qf, end - ago), label: agoLabel(ago) });
   }
   return {
+    windowMs,
     queuePath: linePath(queue, qf),
     ratePath: linePath(rate, rf),
     queueScale,
@@ -143,4 +159,10 @@ export function compact(v: number): string {
   if (v >= 1e6) return `${round(v / 1e6)}M`;
   if (v >= 1e4) return `${round(v / 1e3)}k`;
   return String(round(v));
+}
+
+/** agoLabel names a moment before now: "now", "-30 s", "-1 min", "-90 s". */
+export function agoLabel(ms: number): string {
+  if (ms === 0) return "now";
+  return ms % 60_000 === 0 ? `-${ms / 60_000} min` : `-${Math.round(ms / 1000)} s`;
 }

@@ -19,9 +19,12 @@ export function perSecond(v: number): string {
   return `${new Intl.NumberFormat("en-US", { maximumFractionDigits: digits }).format(v)}/s`;
 }
 
-/** rateText is the admission-rate figure; a lower bound says so. */
+/**
+ * rateText is the admission-rate figure; a lower bound says so, and one of
+ * 0 says nothing (slots freed and refilled between two polls show no rise).
+ */
 export function rateText(r: Rate | undefined): string {
-  if (r === undefined) return "–";
+  if (r === undefined || (!r.exact && r.perSecond === 0)) return "–";
   return r.exact ? perSecond(r.perSecond) : `at least ${perSecond(r.perSecond)}`;
 }
 

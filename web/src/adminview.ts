@@ -28,6 +28,7 @@ const f = {
   sourceText: el("source-text"),
   chart: el<SVGSVGElement>("chart"),
   rateKey: el("rate-key"),
+  span: el("chart-span"),
 };
 
 function set(e: Element, text: string, title = ""): void {
@@ -39,6 +40,14 @@ function set(e: Element, text: string, title = ""): void {
 }
 
 const streamOnly = "Needs the live stream (WatchEvent), which this server does not serve";
+
+/** clearFigures empties the figures and the chart, for another event. */
+export function clearFigures(): void {
+  for (const dd of document.querySelectorAll(".figures dd")) set(dd, "–");
+  set(f.state, "");
+  delete f.state.dataset.state;
+  f.chart.replaceChildren();
+}
 
 /** renderFigures shows the latest sample; samples is the history it ends. */
 export function renderFigures(samples: readonly Sample[]): void {
@@ -54,7 +63,7 @@ export function renderFigures(samples: readonly Sample[]): void {
   if (s.admittedPerSecond !== undefined) {
     set(f.rate, perSecond(s.admittedPerSecond), "Admissions over the last minute");
   } else {
-    set(f.rate, rateText(rateAt(samples, samples.length - 1)), "Estimated from the rises of the in-checkout count over the last 10 s");
+    set(f.rate, rateText(rateAt(samples, samples.length - 1)), "At least this many: the rises of the in-checkout count over the last 10 s");
   }
   const wait = s.waitP50 === undefined ? "–" : `${duration(s.waitP50)} / ${duration(s.waitP90)}`;
   set(f.wait, wait, t ? `Over the last ${count(s.waitSamples)} admissions` : hint);
@@ -116,5 +125,7 @@ export function renderChart(samples: readonly Sample[]): void {
   parts.push(svg("path", { class: "line rate", d: m.ratePath, "data-series": "rate" }));
   parts.push(svg("path", { class: "line queue", d: m.queuePath, "data-series": "queue" }));
   f.chart.replaceChildren(...parts);
+  const minutes = m.windowMs / 60_000;
+  set(f.span, `over the last ${minutes === 1 ? "minute" : `${minutes} minutes`}`);
   set(f.rateKey, m.rateEstimated ? "Admissions per second, estimated (right axis)" : "Admissions per second (right axis)");
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EventState } from "../../src/gen/waitroom/v1/admin_pb";
-import { box, chartModel, compact, linePath, niceScale, tickValues, xOf, yOf } from "../../src/adminchart";
+import { agoLabel, box, chartModel, compact, linePath, niceScale, tickValues, windowFor, xOf, yOf } from "../../src/adminchart";
 import type { Sample } from "../../src/adminstats";
 
 test("niceScale holds the value in about four round steps", () => {
@@ -75,8 +75,10 @@ test("chartModel ends at the latest sample and scales both series", () => {
   assert.deepEqual(m.queueScale, { max: 300, step: 100 });
   assert.deepEqual(m.rateScale, { max: 2, step: 0.5 });
   assert.equal(m.rateEstimated, false);
-  assert.deepEqual(m.times.map((t) => t.label), ["-1 min", "now"]);
-  assert.equal(m.times[1].x, box.width - box.right);
+  assert.deepEqual(m.times.map((t) => t.label), ["-1 min", "-30 s", "now"]);
+  assert.deepEqual(chartModel(samples, 300_000).times.map((t) => t.label), ["-5 min", "-4 min", "-3 min", "-2 min", "-1 min", "now"]);
+  assert.equal(m.times[2].x, box.width - box.right);
+  assert.equal(m.times[0].x, box.left);
   assert.match(m.queuePath, /^M44\.0 12\.0(L[\d.]+ [\d.]+){60}$/);
   // The first sample has no rate yet: the line starts at the second second.
   assert.ok(m.ratePath.startsWith("M"));
@@ -91,9 +93,38 @@ test("chartModel of nothing draws empty axes", () => {
   assert.deepEqual(m.queueTicks.map((t) => t.label), ["0", "1", "2", "3", "4"]);
 });
 
+test("agoLabel", () => {
+  assert.deepEqual([0, 30_000, 60_000, 90_000, 120_000].map(agoLabel), ["now", "-30 s", "-1 min", "-90 s", "-2 min"]);
+});
+
 test("compact labels", () => {
   assert.equal(compact(950), "950");
   assert.equal(compact(12_500), "12.5k");
   assert.equal(compact(2_000_000), "2M");
   assert.equal(compact(0.25), "0.25");
+});
+
+test("windowFor grows with the history, from one minute to five", () => {
+  const at = (sec: number): Sample => ({ source: "poll", at: sec * 1000, state: EventState.ACTIVE, queueLength: 0, processing: 0, maxConcurrent: 1, rateLimit: 0 });
+  assert.equal(windowFor([]), 60_000);
+  assert.equal(windowFor([at(0), at(25)]), 60_000);
+  assert.equal(windowFor([at(0), at(61)]), 120_000);
+  assert.equal(windowFor([at(0), at(600)]), 300_000);
+});
+
+test("chartModel leaves out a polled rate of 0, which proves nothing", () => {
+  const polled = (sec: number, processing: number): Sample => ({
+    source: "poll",
+    at: 1_000_000 + sec * 1000,
+    state: EventState.ACTIVE,
+    queueLength: 10,
+    processing,
+    maxConcurrent: 4,
+    rateLimit: 0,
+  });
+  const full = [0, 1, 2, 3].map((sec) => polled(sec, 4));
+  const m = chartModel(full);
+  assert.equal(m.ratePath, "");
+  assert.equal(m.rateEstimated, true);
+  assert.notEqual(chartModel([...full, polled(4, 4), polled(5, 2), polled(6, 4)]).ratePath, "");
 });

@@ -25,6 +25,8 @@ test("figures read plainly", () => {
   assert.equal(limitText(0), "unlimited");
   assert.equal(rateText({ perSecond: 3, exact: true }), "3/s");
   assert.equal(rateText({ perSecond: 3, exact: false }), "at least 3/s");
+  assert.equal(rateText({ perSecond: 0, exact: true }), "0/s");
+  assert.equal(rateText({ perSecond: 0, exact: false }), "–");
   assert.equal(duration(0.85), "850 ms");
   assert.equal(duration(42.2), "42 s");
   assert.equal(duration(245), "4 min 05 s");
