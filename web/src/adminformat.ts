@@ -25,7 +25,7 @@ export function perSecond(v: number): string {
  */
 export function rateText(r: Rate | undefined): string {
   if (r === undefined || (!r.exact && r.perSecond === 0)) return "–";
-  return r.exact ? perSecond(r.perSecond) : `at least ${perSecond(r.perSecond)}`;
+  return r.exact ? perSecond(r.perSecond) : `≥ ${perSecond(r.perSecond)}`;
 }
 
 /** limitText is the admission_rate setting. */
@@ -41,6 +41,16 @@ export function duration(secs: number | undefined): string {
   const s = Math.round(secs);
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+/** waits writes the p50 and p90 waits, sharing a unit they have in common: "75 / 79 ms". */
+export function waits(p50: number | undefined, p90: number | undefined): string {
+  if (p50 === undefined || p90 === undefined) return "–";
+  const a = duration(p50);
+  const b = duration(p90);
+  const unit = / (ms|s)$/.exec(a)?.[0];
+  if (unit && b.endsWith(unit) && !b.includes("min")) return `${a.slice(0, -unit.length)} / ${b}`;
+  return `${a} / ${b}`;
 }
 
 export function stateName(s: EventState): string {

@@ -1,7 +1,7 @@
 // Draws one event's figures and its live chart into the dashboard's DOM.
 
 import { box, chartModel } from "./adminchart";
-import { count, duration, limitText, perSecond, rateText, stateName } from "./adminformat";
+import { count, limitText, perSecond, rateText, stateName, waits } from "./adminformat";
 import type { FeedStatus } from "./adminlive";
 import { rateAt, type Sample } from "./adminstats";
 
@@ -65,8 +65,7 @@ export function renderFigures(samples: readonly Sample[]): void {
   } else {
     set(f.rate, rateText(rateAt(samples, samples.length - 1)), "At least this many: the rises of the in-checkout count over the last 10 s");
   }
-  const wait = s.waitP50 === undefined ? "–" : `${duration(s.waitP50)} / ${duration(s.waitP90)}`;
-  set(f.wait, wait, t ? `Over the last ${count(s.waitSamples)} admissions` : hint);
+  set(f.wait, waits(s.waitP50, s.waitP90), t ? `Over the last ${count(s.waitSamples)} admissions` : hint);
   set(f.streams, count(s.openStreams), t ? `Reported by ${count(s.replicasReporting)} replica(s)` : hint);
   set(f.joined, count(t?.joined), hint);
   set(f.admitted, count(t?.admitted), hint);

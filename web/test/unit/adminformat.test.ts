@@ -14,6 +14,7 @@ import {
   rateQuestion,
   rateText,
   stateAction,
+  waits,
 } from "../../src/adminformat";
 
 test("figures read plainly", () => {
@@ -24,7 +25,7 @@ test("figures read plainly", () => {
   assert.equal(perSecond(0.25), "0.25/s");
   assert.equal(limitText(0), "unlimited");
   assert.equal(rateText({ perSecond: 3, exact: true }), "3/s");
-  assert.equal(rateText({ perSecond: 3, exact: false }), "at least 3/s");
+  assert.equal(rateText({ perSecond: 3, exact: false }), "≥ 3/s");
   assert.equal(rateText({ perSecond: 0, exact: true }), "0/s");
   assert.equal(rateText({ perSecond: 0, exact: false }), "–");
   assert.equal(duration(0.85), "850 ms");
@@ -32,6 +33,11 @@ test("figures read plainly", () => {
   assert.equal(duration(245), "4 min 05 s");
   assert.equal(duration(3720), "1 h 02 min");
   assert.equal(duration(undefined), "–");
+  assert.equal(waits(0.075, 0.079), "75 / 79 ms");
+  assert.equal(waits(12, 42), "12 / 42 s");
+  assert.equal(waits(0.5, 3), "500 ms / 3 s");
+  assert.equal(waits(30, 245), "30 s / 4 min 05 s");
+  assert.equal(waits(undefined, undefined), "–");
 });
 
 test("the state control pauses an active event and resumes a paused one", () => {
