@@ -63,25 +63,31 @@ async function joinLine(n) {
 }
 
 /**
- * servesWatchEvent asks the server itself, over the Connect protocol's
- * streaming framing: a first frame that is a message (flags 0) means
- * WatchEvent is served; an end-of-stream frame carries its error.
+ * openStream starts a server stream over the Connect protocol's framing and
+ * reads its first frame: flags 0 is a message, 2 the end of the stream
+ * (with its error, if any). close ends it.
  */
-async function servesWatchEvent() {
-  const body = Buffer.from(JSON.stringify({ event_id: event }));
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  body.copy(frame, 5);
+async function openStream(method, body, headers = {}) {
+  const json = Buffer.from(JSON.stringify(body));
+  const frame = Buffer.alloc(5 + json.length);
+  frame.writeUInt32BE(json.length, 1);
+  json.copy(frame, 5);
   const abort = new AbortController();
-  const res = await fetch(`${server.base}/waitroom.v1.EventAdminService/WatchEvent`, {
+  const res = await fetch(`${server.base}/waitroom.v1.${method}`, {
     method: "POST",
-    headers: { "Content-Type": "application/connect+json", ...admin },
+    headers: { "Content-Type": "application/connect+json", ...headers },
     body: frame,
     signal: abort.signal,
   });
   const { value } = await res.body.getReader().read();
-  abort.abort();
-  return res.status === 200 && value[0] === 0;
+  return { message: res.status === 200 && value[0] === 0, close: () => abort.abort() };
+}
+
+/** servesWatchEvent asks the server itself whether it streams an event's figures. */
+async function servesWatchEvent() {
+  const s = await openStream("EventAdminService/WatchEvent", { event_id: event }, admin);
+  s.close();
+  return s.message;
 }
 
 async function shot(name) {
@@ -157,6 +163,14 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     }
     await joinLine(2);
     await waitText(page, "#f-queue", "5");
+    if (streaming) {
+      // The last in line watches their place: one open stream.
+      const visitor = await openStream("WaitroomService/StreamQueuePosition", { session_id: line.at(-1) });
+      assert.ok(visitor.message, "no first position message");
+      await waitText(page, "#f-streams", "1");
+      visitor.close();
+      await waitText(page, "#f-streams", "0");
+    }
     const d = await page.locator('#chart path[data-series="queue"]').getAttribute("d");
     assert.match(d, /^M[\d.]+ [\d.]+(L[\d.]+ [\d.]+)+$/, "the queue line has points");
     await shot("admin-01-live.png");
