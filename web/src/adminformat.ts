@@ -137,7 +137,7 @@ export function fatalText(f: Fatal): string {
     case "disabled":
       return "The admin API is off on this server: it needs WAITROOM_ADMIN_TOKEN set.";
     case "not-found":
-      return "This event no longer exists.";
+      return "There is no event with this id: it may have been deleted.";
   }
 }
 

@@ -48,6 +48,7 @@ export function fatalOf(err: ConnectError): Fatal | undefined {
     case Code.PermissionDenied:
       return "disabled";
     case Code.NotFound:
+    case Code.InvalidArgument: // an id no event can have (a mistyped address)
       return "not-found";
   }
   return undefined;

@@ -290,6 +290,11 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     }
   });
 
+  it("explains an event that is not there", async () => {
+    await page.evaluate(() => (location.hash = "#no such event"));
+    await waitText(page, "#detail-error", "There is no event with this id: it may have been deleted.");
+  });
+
   it("signs out, forgetting the token, and never put it in a URL or a log", async () => {
     await page.locator("#signout").click();
     await visible(page, "#signin-view");
@@ -301,5 +306,22 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     for (const l of logs) assert.ok(!l.includes(adminToken), `the token is in a log line: ${l}`);
     assert.ok(!server.log().includes(adminToken), "the token is in the server's log");
     assert.deepEqual(logs.filter((l) => /Content Security Policy|page error/i.test(l)), []);
+  });
+});
+
+describe("operators' dashboard on a server without an admin token", { timeout: 120_000 }, () => {
+  let bare;
+  before(async () => {
+    bare = await startServer(build.bin, { WAITROOM_STORE: "memory" });
+  });
+  after(async () => {
+    await bare?.stop();
+  });
+
+  it("says that the admin API is off", async () => {
+    await page.goto(`${bare.base}/admin`);
+    await signIn("any-token-at-all-123");
+    await waitText(page, "#signin-error", "The admin API is off on this server: it needs WAITROOM_ADMIN_TOKEN set.");
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   });
 });
