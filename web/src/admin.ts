@@ -84,6 +84,15 @@ const client: Client<typeof EventAdminService> = createClient(
   createConnectTransport({ baseUrl, interceptors: [bearer] }),
 );
 
+/** hashEvent is the event the address names: /admin#<event_id>. */
+function hashEvent(): string | undefined {
+  try {
+    return decodeURIComponent(location.hash.slice(1)) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function note(e: HTMLElement, text: string | undefined): void {
   e.hidden = text === undefined;
   e.textContent = text ?? "";
@@ -91,10 +100,15 @@ function note(e: HTMLElement, text: string | undefined): void {
 
 // ---- signing in and out
 
-function showSignIn(error?: string): void {
+/**
+ * showSignIn asks for the token, saying why when there is an error. forget
+ * drops the kept token: on sign-out and when the server refused it, not when
+ * the server could not be reached.
+ */
+function showSignIn(error?: string, forget = true): void {
   stopAll();
   token = undefined;
-  storage()?.removeItem(tokenKey);
+  if (forget) storage()?.removeItem(tokenKey);
   ui.dashView.hidden = true;
   ui.signout.hidden = true;
   ui.signinView.hidden = false;
@@ -114,7 +128,8 @@ async function signIn(candidate: string): Promise<void> {
     showDash(first.events, first.nextPageToken);
   } catch (err) {
     const fatal = fatalOf(ConnectError.from(err));
-    showSignIn(fatal ? fatalText(fatal) : `Could not sign in: ${errorText(err)}`);
+    if (fatal) showSignIn(fatalText(fatal));
+    else showSignIn(`Could not sign in: ${errorText(err)}`, false);
   }
 }
 
@@ -135,8 +150,8 @@ function showDash(events: Event[], next: string): void {
   renderEvents(events, next);
   clearInterval(listTimer);
   listTimer = setInterval(() => void refreshEvents(), listEveryMs);
-  const wanted = decodeURIComponent(location.hash.slice(1));
-  if (wanted && known.has(wanted)) select(wanted);
+  const wanted = hashEvent();
+  if (wanted) select(wanted);
 }
 
 /** refreshEvents reads again as many pages as are shown. */
@@ -383,7 +398,7 @@ ui.signin.addEventListener("submit", (e) => {
 ui.signout.addEventListener("click", () => showSignIn());
 ui.more.addEventListener("click", () => void moreEvents());
 window.addEventListener("hashchange", () => {
-  const id = decodeURIComponent(location.hash.slice(1));
+  const id = hashEvent();
   if (id && token !== undefined) select(id);
 });
 
