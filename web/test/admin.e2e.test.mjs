@@ -290,6 +290,24 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     }
   });
 
+  it("pages through the events, 50 at a time", async () => {
+    for (let i = 0; i < 50; i++) await adminCall("PutEvent", { event: { event_id: `page-${String(i).padStart(2, "0")}` } });
+    await page.reload();
+    await visible(page, "#more");
+    const rows = () => page.locator("#events tr").evaluateAll((trs) => trs.map((r) => r.dataset.event));
+    const first = await rows();
+    assert.equal(first.length, 50);
+    assert.deepEqual(first.slice(0, 3), ["encore", event, "page-00"]);
+    await page.locator("#more").click();
+    await page.waitForFunction(() => document.querySelectorAll("#events tr").length === 52);
+    assert.deepEqual((await rows()).slice(-2), ["page-48", "page-49"]);
+    assert.equal(await page.locator("#more").isHidden(), true);
+    // The list is read again every 5 s, both pages of it.
+    await page.evaluate(() => (document.querySelector("#events tr:last-child td:nth-child(2)").textContent = "stale"));
+    await waitText(page, "#events tr:last-child td:nth-child(2)", "active");
+    assert.equal((await rows()).length, 52);
+  });
+
   it("explains an event that is not there", async () => {
     await page.evaluate(() => (location.hash = "#no such event"));
     await waitText(page, "#detail-error", "There is no event with this id: it may have been deleted.");
