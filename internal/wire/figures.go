@@ -32,7 +32,9 @@ func EventStats(f queue.Figures) *waitroomv1.EventStats {
 		ReplicasReporting:  clamp32(int64(f.Replicas)),
 	}
 	if f.WaitSamples > 0 {
-		p.WaitP50, p.WaitP90 = durationpb.New(f.WaitP50), durationpb.New(f.WaitP90)
+		// To the millisecond, as the Redis store keeps them.
+		p.WaitP50 = durationpb.New(f.WaitP50.Truncate(time.Millisecond))
+		p.WaitP90 = durationpb.New(f.WaitP90.Truncate(time.Millisecond))
 	}
 	return p
 }
