@@ -13,6 +13,7 @@ import (
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/api"
+	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 	"github.com/waitroom/waitroom/pkg/server"
 	"github.com/waitroom/waitroom/pkg/server/servertest"
 )
@@ -165,6 +166,19 @@ func TestWatchEventAcrossReplicas(t *testing.T) {
 	watchEvent(t, adminClient(b), ev).until("both replicas' streams, seen from B", both)
 	b.Stop()
 	wa.until("A's streams alone", func(s *waitroomv1.EventStats) bool { return s.OpenStreams == 2 && s.ReplicasReporting == 1 })
+
+	// A replica killed does not withdraw its report: it stops counting
+	// once its last report is 5 s old.
+	st, err := redisstore.Dial(t.Context(), []string{r.Addr()}, redisstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.ReportStreams(t.Context(), "killed", map[string]int64{ev: 7}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wa.until("the killed replica's streams", func(s *waitroomv1.EventStats) bool { return s.OpenStreams == 9 && s.ReplicasReporting == 2 })
+	wa.until("the killed replica's report aged out", func(s *waitroomv1.EventStats) bool { return s.OpenStreams == 2 && s.ReplicasReporting == 1 })
 }
 
 func adminClient(ts *servertest.Server) waitroomv1connect.EventAdminServiceClient {
