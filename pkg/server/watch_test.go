@@ -96,7 +96,7 @@ func TestWatchEvent(t *testing.T) {
 
 // testWatchEvent: join 5, admit 2 after 3 s, complete one, one leaves,
 // a stream opens and closes, an admitted session expires: the figures say
-// so.
+// so. Once the event is deleted, the watch ends with NotFound.
 func testWatchEvent(t *testing.T, a adminEnv) {
 	ev := "watched"
 	e := fullProtoEvent(ev)
@@ -137,6 +137,12 @@ func testWatchEvent(t *testing.T, a adminEnv) {
 	// The waiting two are absent by then: held, not admitted.
 	w.until("the expiry", func(s *waitroomv1.EventStats) bool { return s.ExpiredTotal == 1 && s.Processing == 0 })
 
+	if _, err := a.admin.DeleteEvent(t.Context(), connect.NewRequest(&waitroomv1.DeleteEventRequest{EventId: ev, Force: true})); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ended(); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("WatchEvent of a deleted event: %v, want NotFound", err)
+	}
 	unknown := watchEvent(t, a.admin, "no-such-event")
 	if err := unknown.ended(); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("WatchEvent of an unknown event: %v, want NotFound", err)
