@@ -12,7 +12,8 @@ import (
 // the change feed.
 
 // announce numbers a change, counts it in the event's figures, records it
-// in the outbox and delivers it to the event's subscribers, all under the lock so that delivery is in seq order.
+// in the outbox and delivers it to the event's subscribers, all under the
+// lock so that delivery is in seq order.
 func (s *Store) announce(e *event, c queue.Change) {
 	e.seq++
 	c.EventID = e.cfg.ID
