@@ -584,7 +584,7 @@ export type EventStats = Message<"waitroom.v1.EventStats"> & {
 
   /**
    * admitted_per_second is the admission rate over the last minute (or
-   * since the event was created, if that is shorter).
+   * since the event's first join, if that is shorter).
    *
    * @generated from field: double admitted_per_second = 13 [json_name = "admitted_per_second"];
    */
@@ -613,7 +613,7 @@ export type EventStats = Message<"waitroom.v1.EventStats"> & {
   waitSamples: number;
 
   /**
-   * open_streams is how many WatchPosition streams are open for the event
+   * open_streams is how many StreamQueuePosition streams are open for the event
    * across the replicas that reported in the last 5 s.
    *
    * @generated from field: int64 open_streams = 17 [json_name = "open_streams"];
