@@ -1,8 +1,8 @@
 // End-to-end: the operators' dashboard at /admin, against the real waitroom
 // binary, in headless Chromium. A wrong token is refused; the right one
 // signs in and lives in sessionStorage only; an event's figures move live as
-// the test's visitors join (from WatchEvent's stream where the server serves
-// it, and from GetEvent polled each second where it answers Unimplemented);
+// the test's visitors join (from WatchEvent's stream, and from GetEvent
+// polled each second when WatchEvent is made to answer Unimplemented);
 // pause and resume, capacity and admission rate each ask first and change
 // only their own field.
 
@@ -141,12 +141,12 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     await visible(page, "#dash-view");
   });
 
-  it("shows the event's figures moving as visitors join, from the live stream where the server serves it", async () => {
-    const streaming = await servesWatchEvent();
+  it("shows the event's figures moving as visitors join, from WatchEvent's stream", async () => {
+    assert.ok(await servesWatchEvent(), "the server does not stream WatchEvent");
     await selectEvent(event);
     await page.waitForFunction(() => document.querySelector("#source")?.dataset.connection === "live");
-    assert.equal(await page.locator("#source").getAttribute("data-source"), streaming ? "stream" : "poll");
-    await waitText(page, "#source-text", streaming ? "Live" : "Polling every second");
+    assert.equal(await page.locator("#source").getAttribute("data-source"), "stream");
+    await waitText(page, "#source-text", "Live");
     await waitText(page, "#f-queue", "0");
     await waitText(page, "#f-limit", "50/s");
 
@@ -154,23 +154,18 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
     // Two are admitted (capacity 2); three wait.
     await waitText(page, "#f-checkout", "2 of 2");
     await waitText(page, "#f-queue", "3");
-    if (streaming) {
-      await waitText(page, "#f-joined", "5");
-      await waitText(page, "#f-admitted", "2");
-      assert.notEqual(await page.locator("#f-wait").textContent(), "–");
-    } else {
-      assert.equal(await page.locator("#f-joined").textContent(), "–");
-    }
+    await waitText(page, "#f-joined", "5");
+    await waitText(page, "#f-admitted", "2");
+    assert.notEqual(await page.locator("#f-wait").textContent(), "–");
     await joinLine(2);
     await waitText(page, "#f-queue", "5");
-    if (streaming) {
-      // The last in line watches their place: one open stream.
-      const visitor = await openStream("WaitroomService/StreamQueuePosition", { session_id: line.at(-1) });
-      assert.ok(visitor.message, "no first position message");
-      await waitText(page, "#f-streams", "1");
-      visitor.close();
-      await waitText(page, "#f-streams", "0");
-    }
+    await waitText(page, "#f-joined", "7");
+    // The last in line watches their place: one open stream.
+    const visitor = await openStream("WaitroomService/StreamQueuePosition", { session_id: line.at(-1) });
+    assert.ok(visitor.message, "no first position message");
+    await waitText(page, "#f-streams", "1");
+    visitor.close();
+    await waitText(page, "#f-streams", "0");
     const d = await page.locator('#chart path[data-series="queue"]').getAttribute("d");
     assert.match(d, /^M[\d.]+ [\d.]+(L[\d.]+ [\d.]+)+$/, "the queue line has points");
     await shot("admin-01-live.png");
