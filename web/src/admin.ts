@@ -40,7 +40,7 @@ const ui = {
   signinButton: el<HTMLButtonElement>("signin-button"),
   signout: el<HTMLButtonElement>("signout"),
   dashView: el("dash-view"),
-  events: el("events"),
+  events: el<HTMLTableSectionElement>("events"),
   eventsEmpty: el("events-empty"),
   eventsError: el("events-error"),
   more: el<HTMLButtonElement>("more"),
@@ -200,31 +200,45 @@ function renderRow(eventId: string, s: Sample): void {
   });
 }
 
+/**
+ * renderEvents shows the list. Rows already shown are updated in place, so
+ * a refresh every few seconds does not take the keyboard focus away.
+ */
 function renderEvents(events: Event[], next: string): void {
   known.clear();
+  const shown = new Map([...ui.events.querySelectorAll("tr")].map((tr) => [tr.dataset.event, tr]));
   const rows = events.map((e) => {
     known.set(e.eventId, e);
-    const tr = document.createElement("tr");
-    tr.dataset.event = e.eventId;
-    if (e.eventId === selected) tr.setAttribute("aria-current", "true");
-    const name = document.createElement("td");
-    const link = document.createElement("a");
-    link.href = `#${encodeURIComponent(e.eventId)}`;
-    link.textContent = e.eventId;
-    name.append(link);
-    const cells = rowCells(e).map((text, i) => {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (i > 0) td.className = "num";
-      return td;
+    const tr = shown.get(e.eventId) ?? newRow(e.eventId);
+    rowCells(e).forEach((text, i) => {
+      const td = tr.cells[i + 1];
+      if (td.textContent !== text) td.textContent = text;
     });
-    tr.append(name, ...cells);
     return tr;
   });
-  ui.events.replaceChildren(...rows);
+  const same = rows.length === ui.events.rows.length && rows.every((tr, i) => ui.events.rows[i] === tr);
+  if (!same) ui.events.replaceChildren(...rows);
   ui.eventsEmpty.hidden = rows.length > 0;
   nextToken = next;
   ui.more.hidden = next === "";
+}
+
+function newRow(eventId: string): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  tr.dataset.event = eventId;
+  if (eventId === selected) tr.setAttribute("aria-current", "true");
+  const name = document.createElement("td");
+  const link = document.createElement("a");
+  link.href = `#${encodeURIComponent(eventId)}`;
+  link.textContent = eventId;
+  name.append(link);
+  tr.append(name);
+  for (let i = 0; i < 3; i++) {
+    const td = document.createElement("td");
+    if (i > 0) td.className = "num";
+    tr.append(td);
+  }
+  return tr;
 }
 
 // ---- one event, live
