@@ -61,6 +61,8 @@ export class EventFeed {
   private readonly silenceMs: number;
   private readonly now: () => number;
   private failures = 0;
+  /** The status last reported. */
+  private shown: FeedStatus | undefined;
 
   constructor(private readonly opts: FeedOptions) {
     this.pollMs = opts.pollMs ?? 1000;
@@ -111,7 +113,7 @@ export class EventFeed {
         return;
       }
       this.failures++;
-      this.opts.onStatus({ source, connection: "retrying", error: err.rawMessage });
+      this.status({ source, connection: "retrying", error: err.rawMessage });
       await this.sleep(retryDelay(this.failures));
     }
   }
@@ -134,14 +136,17 @@ export class EventFeed {
         attempt.abort();
       }, this.silenceMs);
     };
-    this.opts.onStatus({ source: "stream", connection: this.failures > 0 ? "retrying" : "connecting" });
+    // While figures flow (polling, or a stream reopened after a clean end),
+    // trying the stream again is not news.
+    if (this.failures > 0) this.status({ source: "stream", connection: "retrying" });
+    else if (this.shown?.connection !== "live") this.status({ source: "stream", connection: "connecting" });
     try {
       arm();
       for await (const res of this.opts.client.watchEvent({ eventId: this.opts.eventId }, { signal: attempt.signal })) {
         arm();
         if (!res.stats) continue;
         this.failures = 0;
-        this.opts.onStatus({ source: "stream", connection: "live" });
+        this.status({ source: "stream", connection: "live" });
         this.opts.onSample(sampleFromStats(res.stats, this.now()));
       }
       return undefined;
@@ -160,12 +165,17 @@ export class EventFeed {
       const res = await this.opts.client.getEvent({ eventId: this.opts.eventId }, { signal: this.stopper.signal });
       if (!res.event) return new ConnectError("GetEvent answered without the event", Code.Internal);
       this.failures = 0;
-      this.opts.onStatus({ source: "poll", connection: "live" });
+      this.status({ source: "poll", connection: "live" });
       this.opts.onSample(sampleFromEvent(res.event, this.now()));
       return undefined;
     } catch (e) {
       return ConnectError.from(e);
     }
+  }
+
+  private status(s: FeedStatus): void {
+    this.shown = s;
+    this.opts.onStatus(s);
   }
 
   private sleep(ms: number): Promise<void> {

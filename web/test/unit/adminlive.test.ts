@@ -101,6 +101,9 @@ test("a server without WatchEvent is polled with GetEvent, and the stream tried 
     { streamRetryMs: 30 },
   );
   assert.ok(r.samples.every((s) => s.source === "poll" && s.totals === undefined));
+  // Trying the stream again while polling works does not flash "connecting".
+  const firstLive = r.statuses.findIndex((s) => s.connection === "live");
+  assert.ok(r.statuses.slice(firstLive).every((s) => s.connection === "live"), JSON.stringify(r.statuses));
   assert.equal(r.samples[0].state, EventState.PAUSED);
   assert.ok(r.statuses.some((s) => s.source === "poll" && s.connection === "live"));
   assert.equal(r.fatal, undefined);
