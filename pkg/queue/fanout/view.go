@@ -69,6 +69,10 @@ type eventView struct {
 	placedAt   uint64
 	eventStale bool
 	placing    *placement
+	// cadence spaces the position messages of streams far from the head;
+	// cadenceDue is when the first it held back is due (Unix ns; 0: none).
+	cadence    Cadence
+	cadenceDue int64
 }
 
 func newEventView(eventID string, store queue.Store, cfg Config, counts *counters) *eventView {
@@ -82,6 +86,7 @@ func newEventView(eventID string, store queue.Store, cfg Config, counts *counter
 		wake:      make(chan struct{}, 1),
 		watchers:  map[*Watcher]struct{}{},
 		bySession: map[string][]*Watcher{},
+		cadence:   cfg.cadence(),
 	}
 }
 
@@ -272,7 +277,7 @@ func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) upd
 // Called with v.mu held.
 func (v *eventView) show(w *Watcher, u update) {
 	sh := shownOf(u.View)
-	if w.final || sh == w.last {
+	if w.final || sh == w.last || v.holdBack(w, sh, &u) {
 		return
 	}
 	w.last = sh
@@ -289,6 +294,7 @@ func (v *eventView) flush() {
 		return
 	}
 	v.dirty = false
+	v.cadenceDue = 0 // the pass below finds the streams it holds back
 	defer func() { v.changedAt = time.Time{} }()
 	perSecond := v.st.rate.perSecond(v.cfg.Now())
 	v.shownRate = perSecond

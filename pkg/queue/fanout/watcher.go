@@ -25,6 +25,9 @@ type Watcher struct {
 	last    shown         // what was last put in the mailbox
 	final   bool          // a status that ends the stream was put in the mailbox
 	endsAt  int64         // Unix nanoseconds at which the stream reaches its maximum age; 0: never
+	// nextPosAt is when the cadence lets the next position message go;
+	// heldAt is when the oldest change it held back was made (cadence.go).
+	nextPosAt, heldAt int64
 	fair    fairState     // the session's fair start, as last read (fairstart.go)
 
 	closed atomic.Bool
@@ -34,6 +37,9 @@ type Watcher struct {
 	// spoke is set once the reader took its first state; only the
 	// reader touches it.
 	spoke bool
+	// slot: the reader holds a send slot, from Next's return until its
+	// next call or Close (sendqueue.go).
+	slot atomic.Bool
 }
 
 var _ queue.Watch = (*Watcher)(nil)
@@ -53,8 +59,12 @@ func (w *Watcher) SessionID() string { return w.sessionID }
 // returns io.EOF; it returns ctx's error when ctx ends first, and ErrClosed
 // when the hub shuts down.
 func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
+	w.releaseSlot() // the caller wrote what the last call returned
 	u, err := w.box.next(ctx)
 	if err != nil {
+		return queue.View{}, err
+	}
+	if err := w.takeSlot(ctx, u); err != nil {
 		return queue.View{}, err
 	}
 	now := w.hub.cfg.Now()
@@ -86,6 +96,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 // Close stops the watcher and gives back its share of the event's view. It is
 // safe to call more than once.
 func (w *Watcher) Close() {
+	w.releaseSlot()
 	if w.view != nil && w.closed.CompareAndSwap(false, true) {
 		w.hub.release(w)
 	}

@@ -1,0 +1,141 @@
+package fanout
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the streaming cadence (README, "Streaming cadence").
+const (
+	// DefaultRealtimePositions: the first thousand are the visitors a
+	// typical admission rate lets in within minutes, who watch the count
+	// closely; past them, a position only moves people from "far" to
+	// "slightly less far".
+	DefaultRealtimePositions = 1000
+	DefaultMaxInterval       = 5 * time.Second
+)
+
+// Cadence is how often a stream is sent position messages: every change
+// (coalesced by Coalesce) within RealtimePositions of the head; further back,
+// at least Interval(position) apart.
+type Cadence struct {
+	Coalesce          time.Duration
+	RealtimePositions int64
+	MaxInterval       time.Duration
+}
+
+// Interval is the shortest time between two position messages to a stream
+// at position (1-based): 0 within RealtimePositions, then Coalesce ×
+// (position/RealtimePositions)², at most MaxInterval. It starts at Coalesce,
+// so it runs on from the front without a step, and grows with the square of
+// the distance: one message per R²·Coalesce/p² per second, summed over every
+// position past R, is at most R/Coalesce messages a second (10,000 with the
+// defaults) before MaxInterval caps it, whatever the length of the queue;
+// the capped tail costs its length ÷ MaxInterval.
+func (c Cadence) Interval(position int64) time.Duration {
+	if position <= c.RealtimePositions || c.RealtimePositions <= 0 {
+		return 0
+	}
+	r := float64(position) / float64(c.RealtimePositions)
+	d := float64(c.Coalesce) * r * r
+	if d >= float64(c.MaxInterval) {
+		return max(c.MaxInterval, c.Coalesce)
+	}
+	return time.Duration(d)
+}
+
+// cadence returns the config's cadence.
+func (c Config) cadence() Cadence {
+	return Cadence{Coalesce: c.Coalesce, RealtimePositions: c.RealtimePositions, MaxInterval: c.MaxInterval}
+}
+
+// cadenceCounts are the hub's running totals of what the cadence did.
+type cadenceCounts struct {
+	// held counts position messages the cadence held back (a later flush
+	// sends the newest state instead).
+	held atomic.Int64
+}
+
+// CadenceStats are the cadence's settings and figures, for /debug/stats.
+type CadenceStats struct {
+	RealtimePositions int64
+	MaxInterval       time.Duration
+	// Held counts position messages held back by the cadence since start.
+	Held int64
+	// SendsInFlight and SendsWaiting are the messages being written now and
+	// those waiting for a send slot; SentFinal, SentRealtime and
+	// SentCadenced count the slots granted since start, by priority, and
+	// SendsQueued those that had to wait.
+	SendsInFlight, SendsWaiting           int
+	SentFinal, SentRealtime, SentCadenced int64
+	SendsQueued                           int64
+}
+
+// Cadence returns the cadence's settings and figures.
+func (h *Hub) Cadence() CadenceStats {
+	s := h.sends.stats()
+	return CadenceStats{
+		RealtimePositions: h.cfg.RealtimePositions,
+		MaxInterval:       h.cfg.MaxInterval,
+		Held:              h.cadenceCounts.held.Load(),
+		SendsInFlight:     s.InFlight,
+		SendsWaiting:      s.Waiting,
+		SentFinal:         s.Sent[prioFinal],
+		SentRealtime:      s.Sent[prioRealtime],
+		SentCadenced:      s.Sent[prioCadenced],
+		SendsQueued:       s.Queued,
+	}
+}
+
+// cadenceGrid rounds the times at which a view wakes to send held-back
+// messages, so that streams due at different moments share a flush (each
+// costs a pass over the event's streams) at no more than 4 a second.
+const cadenceGrid = 250 * time.Millisecond
+
+// holdBack reports whether the cadence holds back u, a new state for w; when
+// it lets u go, it notes when the next position message may follow and gives
+// u the time of the oldest change held back from w. A change of status or of
+// fair-start placement is never held back. Called with v.mu held.
+func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
+	now := v.cfg.Now().UnixNano()
+	if sh.status == w.last.status && sh.fair == w.last.fair && now < w.nextPosAt {
+		v.counts.held.Add(1)
+		if w.heldAt == 0 && !v.changedAt.IsZero() {
+			w.heldAt = v.changedAt.UnixNano()
+		}
+		if v.cadenceDue == 0 || w.nextPosAt < v.cadenceDue {
+			v.cadenceDue = w.nextPosAt
+		}
+		return true
+	}
+	if w.heldAt != 0 {
+		if at := time.Unix(0, w.heldAt); u.ChangedAt.IsZero() || at.Before(u.ChangedAt) {
+			u.ChangedAt = at
+		}
+		w.heldAt = 0
+	}
+	w.nextPosAt = now + int64(v.cadence.Interval(sh.position))
+	return false
+}
+
+// armCadence sets t to wake the loop when the first held-back message is
+// due, rounded up to cadenceGrid; it stops t when none is.
+func (v *eventView) armCadence(t *time.Timer) {
+	v.mu.Lock()
+	due := v.cadenceDue
+	v.mu.Unlock()
+	if due == 0 {
+		t.Stop()
+		return
+	}
+	g := int64(cadenceGrid)
+	due = (due + g - 1) / g * g
+	t.Reset(time.Duration(due - v.cfg.Now().UnixNano()))
+}
+
+// cadenceDueNow asks the next step to flush: held-back messages are due.
+func (v *eventView) cadenceDueNow() {
+	v.mu.Lock()
+	v.dirty = true
+	v.mu.Unlock()
+}
