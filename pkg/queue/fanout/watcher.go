@@ -25,10 +25,12 @@ type Watcher struct {
 	last    shown         // what was last put in the mailbox
 	final   bool          // a status that ends the stream was put in the mailbox
 	endsAt  int64         // Unix nanoseconds at which the stream reaches its maximum age; 0: never
+	fair    fairState     // the session's fair start, as last read (fairstart.go)
+
 	// nextPosAt is when the cadence lets the next position message go;
 	// heldAt is when the oldest change it held back was made (cadence.go).
+	// Owned by the view, like the fields above.
 	nextPosAt, heldAt int64
-	fair    fairState     // the session's fair start, as last read (fairstart.go)
 
 	closed atomic.Bool
 	// lastSent is when the reader last took a state to send (Unix
