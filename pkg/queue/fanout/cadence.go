@@ -58,8 +58,8 @@ type cadenceCounts struct {
 
 // CadenceStats are the cadence's settings and figures, for /debug/stats.
 type CadenceStats struct {
-	RealtimePositions int64
-	MaxInterval       time.Duration
+	RealtimePositions     int64
+	Coalesce, MaxInterval time.Duration
 	// Held counts position messages held back by the cadence since start.
 	Held int64
 	// SendsInFlight and SendsWaiting are the messages being written now and
@@ -76,6 +76,7 @@ func (h *Hub) Cadence() CadenceStats {
 	s := h.sends.stats()
 	return CadenceStats{
 		RealtimePositions: h.cfg.RealtimePositions,
+		Coalesce:          h.cfg.Coalesce,
 		MaxInterval:       h.cfg.MaxInterval,
 		Held:              h.cadenceCounts.held.Load(),
 		SendsInFlight:     s.InFlight,
