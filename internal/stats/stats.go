@@ -56,6 +56,9 @@ type Cadence struct {
 	SentRealtime  int64 `json:"sent_realtime"`
 	SentCadenced  int64 `json:"sent_cadenced"`
 	SendsQueued   int64 `json:"sends_queued"`
+	// SendsStalled counts messages let past the limit because no slot was
+	// given back for 250 ms (clients that do not read hold theirs).
+	SendsStalled int64 `json:"sends_stalled"`
 }
 
 // Limits counts refusals by limit.

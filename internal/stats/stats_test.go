@@ -29,7 +29,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("limits keys %v, want %v", got, wantLimits)
 	}
 	wantCadence := []string{"coalesce_seconds", "held", "max_interval_seconds", "realtime_positions", "sends_in_flight",
-		"sends_queued", "sends_waiting", "sent_cadenced", "sent_final", "sent_realtime"}
+		"sends_queued", "sends_stalled", "sends_waiting", "sent_cadenced", "sent_final", "sent_realtime"}
 	if got := keys(doc["cadence"].(map[string]any)); !reflect.DeepEqual(got, wantCadence) {
 		t.Errorf("cadence keys %v, want %v", got, wantCadence)
 	}

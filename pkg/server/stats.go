@@ -76,6 +76,7 @@ func cadenceStats(c fanout.CadenceStats) stats.Cadence {
 		SentRealtime:      c.SentRealtime,
 		SentCadenced:      c.SentCadenced,
 		SendsQueued:       c.SendsQueued,
+		SendsStalled:      c.SendsStalled,
 	}
 }
 

@@ -69,6 +69,9 @@ type CadenceStats struct {
 	SendsInFlight, SendsWaiting           int
 	SentFinal, SentRealtime, SentCadenced int64
 	SendsQueued                           int64
+	// SendsStalled counts messages let past the limit because no slot was
+	// given back for a while (clients that do not read).
+	SendsStalled int64
 }
 
 // Cadence returns the cadence's settings and figures.
@@ -85,6 +88,7 @@ func (h *Hub) Cadence() CadenceStats {
 		SentRealtime:      s.Sent[prioRealtime],
 		SentCadenced:      s.Sent[prioCadenced],
 		SendsQueued:       s.Queued,
+		SendsStalled:      s.Stalls,
 	}
 }
 

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // sendsInFlight bounds the stream messages a process writes at once. A flush
@@ -11,6 +12,12 @@ import (
 // many, readers queue by priority instead, and the writes in flight still
 // keep one core busy.
 const sendsInFlight = 256
+
+// sendStall is how long the slots may all stay held, none given back, before
+// the waiters go ahead regardless: a client that never opens its HTTP/2
+// flow control holds its slot until the stream write timeout, and a few
+// hundred such must not hold up every other stream.
+const sendStall = 250 * time.Millisecond
 
 // priority orders the messages waiting for a send slot: lower goes first.
 type priority uint8
@@ -37,6 +44,12 @@ type sendQueue struct {
 	// wait for one.
 	sent   [numPriorities]int64
 	queued int64
+	// released is when a slot was last given back; guard, while readers
+	// wait, looks every sendStall for a stall.
+	released time.Time
+	guard    *time.Timer
+	// stalls counts the waiters let through past the limit.
+	stalls int64
 }
 
 // sendWaiter is one reader waiting for a slot; granted is closed when it
@@ -83,6 +96,10 @@ func (q *sendQueue) acquire(ctx context.Context, p priority) error {
 	w := &sendWaiter{granted: make(chan struct{})}
 	q.waiting[p].push(w)
 	q.queued++
+	if q.guard == nil {
+		q.released = time.Now()
+		q.guard = time.AfterFunc(sendStall, q.unstall)
+	}
 	q.mu.Unlock()
 	select {
 	case <-w.granted:
@@ -106,33 +123,72 @@ func (q *sendQueue) acquire(ctx context.Context, p priority) error {
 func (q *sendQueue) release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.released = time.Now()
+	if q.inFlight > q.limit {
+		q.inFlight-- // one let through by unstall
+		return
+	}
+	if !q.grant() {
+		q.inFlight--
+	}
+}
+
+// grant hands a slot to the first waiter of the highest priority; false
+// when none waits. Called with q.mu held.
+func (q *sendQueue) grant() bool {
 	for p := range numPriorities {
 		for w := q.waiting[p].pop(); w != nil; w = q.waiting[p].pop() {
 			if !w.gone {
 				q.sent[p]++
 				close(w.granted)
-				return
+				return true
 			}
 		}
 	}
-	q.inFlight--
+	return false
+}
+
+// unstall runs every sendStall while readers wait: when no slot was given
+// back meanwhile, it lets another limit's worth through, in priority order.
+func (q *sendQueue) unstall() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if time.Since(q.released) >= sendStall {
+		for range q.limit {
+			if !q.grant() {
+				break
+			}
+			q.inFlight++
+			q.stalls++
+		}
+		q.released = time.Now()
+	}
+	if q.waitingLocked() == 0 {
+		q.guard = nil
+		return
+	}
+	q.guard.Reset(sendStall)
+}
+
+func (q *sendQueue) waitingLocked() int {
+	n := 0
+	for p := range numPriorities {
+		n += q.waiting[p].len()
+	}
+	return n
 }
 
 // sendStats are the queue's figures for /debug/stats.
 type sendStats struct {
 	InFlight, Waiting int
 	Sent              [numPriorities]int64
-	Queued            int64
+	Queued, Stalls    int64
 }
 
 func (q *sendQueue) stats() sendStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := sendStats{InFlight: q.inFlight, Sent: q.sent, Queued: q.queued}
-	for p := range numPriorities {
-		s.Waiting += q.waiting[p].len()
-	}
-	return s
+	return sendStats{InFlight: q.inFlight, Waiting: q.waitingLocked(), Sent: q.sent, Queued: q.queued, Stalls: q.stalls}
 }
 
 // takeSlot waits for a send slot for u. Ends of streams and first states

@@ -2,14 +2,18 @@ package fanout
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // TestTerminalStateSentFirst queues a terminal state behind 10,000 position
-// updates waiting for a send slot: the first slot freed goes to it.
-func TestTerminalStateSentFirst(t *testing.T) {
+// updates waiting for a send slot: the first slot freed goes to it. (In a
+// bubble, so that no stall is seen while they queue.)
+func TestTerminalStateSentFirst(t *testing.T) { synctest.Test(t, terminalStateSentFirst) }
+
+func terminalStateSentFirst(t *testing.T) {
 	q := newSendQueue(1)
 	ctx := context.Background()
 	if err := q.acquire(ctx, prioCadenced); err != nil { // the one slot, busy
@@ -30,19 +34,17 @@ func TestTerminalStateSentFirst(t *testing.T) {
 			q.release()
 		})
 	}
-	waitFor := func(n int) {
-		for q.stats().Waiting < n {
-			runtimeYield()
-		}
-	}
 	for range 10_000 {
 		send(prioCadenced)
 	}
-	waitFor(10_000)
+	synctest.Wait()
 	send(prioRealtime)
-	waitFor(10_001)
+	synctest.Wait()
 	send(prioFinal)
-	waitFor(10_002)
+	synctest.Wait()
+	if n := q.stats().Waiting; n != 10_002 {
+		t.Fatalf("%d waiting, want 10,002", n)
+	}
 	q.release()
 	wg.Wait()
 	if len(order) != 10_002 || order[0] != prioFinal || order[1] != prioRealtime {
@@ -56,7 +58,9 @@ func TestTerminalStateSentFirst(t *testing.T) {
 
 // TestSendSlotGivenUp checks that a waiter whose context ends leaves the
 // queue without taking a slot for good.
-func TestSendSlotGivenUp(t *testing.T) {
+func TestSendSlotGivenUp(t *testing.T) { synctest.Test(t, sendSlotGivenUp) }
+
+func sendSlotGivenUp(t *testing.T) {
 	q := newSendQueue(1)
 	if err := q.acquire(context.Background(), prioFinal); err != nil {
 		t.Fatal(err)
@@ -64,9 +68,7 @@ func TestSendSlotGivenUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- q.acquire(ctx, prioFinal) }()
-	for q.stats().Waiting == 0 {
-		runtimeYield()
-	}
+	synctest.Wait()
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("acquire succeeded after its context ended")
@@ -80,4 +82,36 @@ func TestSendSlotGivenUp(t *testing.T) {
 	}
 }
 
-func runtimeYield() { runtime.Gosched() }
+// TestSendStallLetsWaitersThrough: slots held and never given back (clients
+// that never read) hold the waiters up for sendStall, not for good.
+func TestSendStallLetsWaitersThrough(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newSendQueue(1)
+		ctx := context.Background()
+		if err := q.acquire(ctx, prioCadenced); err != nil { // stuck for good
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			if err := q.acquire(ctx, prioFinal); err != nil {
+				t.Error(err)
+			}
+			close(done)
+		}()
+		synctest.Wait()
+		start := time.Now()
+		<-done
+		if waited := time.Since(start); waited > 2*sendStall {
+			t.Errorf("waited %v", waited)
+		}
+		if st := q.stats(); st.Stalls != 1 || st.InFlight != 2 {
+			t.Errorf("stats %+v", st)
+		}
+		q.release()
+		q.release()
+		if st := q.stats(); st.InFlight != 0 {
+			t.Errorf("in flight %d after both released", st.InFlight)
+		}
+		synctest.Wait() // the guard stops once nobody waits
+	})
+}
