@@ -119,7 +119,7 @@ func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 		}
 		w.heldAt = 0
 	}
-	w.nextPosAt = now + int64(v.cadence.Interval(sh.position))
+	w.nextPosAt = now + int64(early(v.cadence.Interval(sh.position)))
 	return false
 }
 
@@ -136,6 +136,14 @@ func (v *eventView) armCadence(t *time.Timer) {
 	g := int64(cadenceGrid)
 	due = (due + g - 1) / g * g
 	t.Reset(time.Duration(due - v.cfg.Now().UnixNano()))
+}
+
+// early is interval shortened by up to cadenceGrid (at most half of it): the
+// loop wakes for held-back messages on the grid, so a message due between
+// two wake-ups goes at the earlier one rather than up to a grid late, and a
+// stream's state is at most its interval old, plus the flush and the write.
+func early(interval time.Duration) time.Duration {
+	return interval - min(cadenceGrid, interval/2)
 }
 
 // cadenceDueNow asks the next step to flush: held-back messages are due.

@@ -57,3 +57,18 @@ func TestCadenceMaxBelowCoalesce(t *testing.T) {
 		t.Errorf("Interval = %v, want 1s", d)
 	}
 }
+
+// TestCadenceEarly: a held-back message may go up to the wake-up grid early,
+// never more than half its interval.
+func TestCadenceEarly(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{
+		0:                      0,
+		200 * time.Millisecond: 100 * time.Millisecond,
+		time.Second:            750 * time.Millisecond,
+		5 * time.Second:        4750 * time.Millisecond,
+	} {
+		if got := early(in); got != want {
+			t.Errorf("early(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
