@@ -123,6 +123,29 @@ func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 	return false
 }
 
+// stillHeld reports whether a flush may pass w by without working out its
+// state: its interval has not passed, and nothing the cadence never holds
+// back (a status, a fair-start placement) can have changed. Most streams of
+// a long queue are held at most flushes, and their positions need not be
+// computed only to be held back; the wake-up at nextPosAt works the state out
+// then. Called with v.mu held.
+func (v *eventView) stillHeld(w *Watcher) bool {
+	if w.nextPosAt <= v.cfg.Now().UnixNano() || w.session.Status != w.last.status || w.fair != (fairState{}) {
+		return false
+	}
+	if !v.changedAt.IsZero() {
+		// A change every stream sees (the queue's length moved, at least).
+		v.counts.held.Add(1)
+		if w.heldAt == 0 {
+			w.heldAt = v.changedAt.UnixNano()
+		}
+	}
+	if v.cadenceDue == 0 || w.nextPosAt < v.cadenceDue {
+		v.cadenceDue = w.nextPosAt
+	}
+	return true
+}
+
 // armCadence sets t to wake the loop when the first held-back message is
 // due, rounded up to cadenceGrid; it stops t when none is.
 func (v *eventView) armCadence(t *time.Timer) {

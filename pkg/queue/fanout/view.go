@@ -316,7 +316,7 @@ func (v *eventView) flush() {
 // refresh shows a started watcher its state from memory, if that changed.
 // Called with v.mu held.
 func (v *eventView) refresh(w *Watcher, perSecond float64) {
-	if !w.started || w.final {
+	if !w.started || w.final || v.stillHeld(w) {
 		return
 	}
 	if u, ok := v.updateOf(w, perSecond); ok {
