@@ -146,6 +146,19 @@ func (v *eventView) stillHeld(w *Watcher) bool {
 	return true
 }
 
+// releaseHeld lets a stream due for a heartbeat have the state the cadence
+// holds back from it instead, at the next flush: a heartbeat would vouch for
+// a state that is no longer current. Called with v.mu held.
+func (v *eventView) releaseHeld(w *Watcher) bool {
+	if w.heldAt == 0 {
+		return false
+	}
+	w.nextPosAt = 0
+	v.dirty = true
+	v.poke()
+	return true
+}
+
 // armCadence sets t to wake the loop when the first held-back message is
 // due, rounded up to cadenceGrid; it stops t when none is.
 func (v *eventView) armCadence(t *time.Timer) {

@@ -78,3 +78,35 @@ func TestCadenceSpacesTheFarStreams(t *testing.T) {
 		}
 	})
 }
+
+// TestCadenceHeldStateReplacesHeartbeat: a stream due for a heartbeat while
+// the cadence holds a new state back from it gets that state, not its old
+// one vouched for again.
+func TestCadenceHeldStateReplacesHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		// Position 10 with one realtime position: a 1s interval.
+		svc, _ := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour},
+			fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Second, RealtimePositions: 1,
+				MaxInterval: time.Second, Heartbeat: 100 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := joinN(t, ctx, svc, "beat", 10)
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f.watch(t, ctx, svc, ids[9])
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if _, _, err := svc.Join(ctx, "late", "beat"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // past the heartbeat, well inside the interval
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		// Without the heartbeat it would still show 10 of 10, vouched for
+		// by a heartbeat, until the interval passed.
+		if v := f.latest[ids[9]]; v.QueueLength != 11 {
+			t.Fatalf("stream shows %d of %d (heartbeat %t), want the held-back 10 of 11", v.Position, v.QueueLength, v.Heartbeat)
+		}
+	})
+}

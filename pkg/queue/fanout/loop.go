@@ -201,7 +201,7 @@ func (v *eventView) beat(now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for w := range v.watchers {
-		if w.started && !w.final && w.lastSent.Load() <= due {
+		if w.started && !w.final && w.lastSent.Load() <= due && !v.releaseHeld(w) {
 			w.box.heartbeat()
 		}
 	}

@@ -277,6 +277,9 @@ func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) upd
 // Called with v.mu held.
 func (v *eventView) show(w *Watcher, u update) {
 	sh := shownOf(u.View)
+	if sh == w.last {
+		w.heldAt = 0 // nothing is held back from it (cadence.go)
+	}
 	if w.final || sh == w.last || v.holdBack(w, sh, &u) {
 		return
 	}
