@@ -2,11 +2,13 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -72,6 +74,9 @@ type Config struct {
 	Changed func(eventID string)
 	// Observer, when set, is told what the service did (observer.go).
 	Observer Observer
+	// Replica names this process in its reports of open streams
+	// (RunStreamReport); a random id when empty.
+	Replica string
 	// Logger receives the processor's and the service's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -102,6 +107,9 @@ func (c Config) withDefaults() Config {
 		c.EventIdleTTL = DefaultEventIdleTTL
 	}
 	c = c.presenceDefaults()
+	if c.Replica == "" {
+		c.Replica = rand.Text()[:16]
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,6 +129,9 @@ type Streams interface {
 	EstimatedWait(eventID string, position int64) time.Duration
 	// OpenStreams is how many watches are open.
 	OpenStreams() int64
+	// OpenStreamsByEvent is how many watches are open per event, for the
+	// events that have any.
+	OpenStreamsByEvent() map[string]int64
 	// Close ends every open watch with ErrShuttingDown.
 	Close()
 }
@@ -143,20 +154,26 @@ type Service struct {
 	// figuresAt is when the processor last read the live events' counts
 	// for the Observer (Unix nanoseconds).
 	figuresAt atomic.Int64
+	// closed is closed by Close: figure watches end with ErrShuttingDown.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewService returns a service over store that issues checkout tokens with
 // tokens and opens position streams on streams; Close closes streams.
 func NewService(store Store, tokens TokenIssuer, streams Streams, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{store: store, tokens: tokens, streams: streams, cfg: cfg, log: cfg.Logger}
+	return &Service{store: store, tokens: tokens, streams: streams, cfg: cfg, log: cfg.Logger, closed: make(chan struct{})}
 }
 
 // OpenStreams is how many position streams are open on this process.
 func (s *Service) OpenStreams() int64 { return s.streams.OpenStreams() }
 
-// Close ends every open stream with ErrShuttingDown.
-func (s *Service) Close() { s.streams.Close() }
+// Close ends every open stream, and every figure watch, with ErrShuttingDown.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.streams.Close()
+}
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
 

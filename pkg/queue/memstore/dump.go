@@ -19,7 +19,11 @@ import (
 // the dumped one would, call for call: that is what lets diskstore replay
 // its log on top of a snapshot.
 
-const dumpVersion = 3
+const dumpVersion = 4
+
+// dumpVersionNoFigures is the version before the events' figures (totals,
+// recent admissions and waits) were dumped: it restores with none.
+const dumpVersionNoFigures = 3
 
 // dumpVersionNoRate is the version before admission-rate buckets and
 // deleted events' tombstones were dumped: it restores with fresh buckets.
@@ -117,6 +121,7 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 	w.Bool(e.deleted)
 	w.Uvarint(math.Float64bits(e.rate.Tokens))
 	w.Time(e.rate.At)
+	e.fig.dump(w)
 }
 
 func (r *rec) dump(w *binenc.Writer) {
@@ -136,7 +141,7 @@ func Restore(cfg Config, b []byte) (*Store, error) {
 	s := New(cfg)
 	r := binenc.NewReader(b)
 	v := r.Byte()
-	if v != dumpVersion && v != dumpVersionNoRate && v != dumpVersionNoPresence {
+	if v < dumpVersionNoPresence || v > dumpVersion {
 		return nil, fmt.Errorf("memstore: dump version %d, want %d", v, dumpVersion)
 	}
 	s.outbox = r.Bool()
@@ -209,9 +214,14 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 	if version != dumpVersionNoPresence {
 		e.restorePresence(r)
 	}
-	if version >= dumpVersion {
+	if version > dumpVersionNoRate {
 		e.deleted = r.Bool()
 		e.rate = queue.RateBucket{Tokens: math.Float64frombits(r.Uvarint()), At: r.Time()}
+	}
+	if version > dumpVersionNoFigures {
+		if err := e.fig.restore(r); err != nil {
+			return err
+		}
 	}
 	if err := r.Err(); err != nil {
 		return err

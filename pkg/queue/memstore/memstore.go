@@ -53,6 +53,9 @@ type Store struct {
 	// subs is keyed by event id, not held by the event, because a stream may
 	// subscribe before anybody has joined (and so before the event exists).
 	subs map[string]map[*subscriber]struct{}
+	// reports are the replicas' open streams, by event and replica
+	// (stats.go); like subs, not part of any event.
+	reports map[string]map[string]queue.StreamReport
 }
 
 type subscriber struct{ h queue.ChangeHandler }
@@ -89,6 +92,8 @@ type event struct {
 	rate queue.RateBucket
 	// deleted marks a deleted event's tombstone (update.go).
 	deleted bool
+	// fig is what its live figures are made of (stats.go).
+	fig figures
 }
 
 // New returns an empty store.
@@ -103,6 +108,7 @@ func New(cfg Config) *Store {
 		live:    map[string]*event{},
 		lastSeq: map[string]uint64{},
 		subs:    map[string]map[*subscriber]struct{}{},
+		reports: map[string]map[string]queue.StreamReport{},
 	}
 }
 
@@ -114,6 +120,7 @@ func (s *Store) newEvent(cfg queue.Event) *event {
 		byTicket: map[uint64]handle{},
 		live:     newLiveIndex(s.userHash),
 		out:      outbox{byID: map[string]*outboxEntry{}},
+		fig:      newFigures(),
 	}
 	e.queuedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.expiresAt }}
 	e.admittedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.deadline }}
