@@ -91,25 +91,17 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 		// The write deadline runs whenever the stream is not waiting for an
 		// update: for each Send, and for the end Connect writes on return.
 		wd.disarm()
-		v, err := st.Next(ctx)
+		// Idle in Wait, not in Next: see Stream.Wait. This frame is on every
+		// idle stream's stack too, so what it rarely does (logging the end,
+		// the debug line per message) is in functions of their own.
+		err := st.Wait(ctx)
+		var v queue.View
+		if err == nil {
+			v, err = st.Next(ctx)
+		}
 		wd.arm()
-		switch {
-		case errors.Is(err, io.EOF):
-			h.log.Info("Session status changed, closing stream", "session_id", id, "event_id", event, "status", last.String())
-			return nil
-		case errors.Is(err, queue.ErrStreamMaxAge):
-			// A clean end: the client opens a new stream on the same session.
-			if debug {
-				h.log.Debug("Position stream reached its maximum age", "session_id", id, "event_id", event)
-			}
-			return nil
-		case ctx.Err() != nil:
-			if debug {
-				h.log.Debug("Client closed position stream", "session_id", id, "event_id", event)
-			}
-			return nil
-		case err != nil:
-			return connectError(h.log.With("session_id", id, "event_id", event), req.Spec().Procedure, err)
+		if err != nil || ctx.Err() != nil {
+			return h.streamEnded(ctx, req.Spec().Procedure, id, event, last, debug, err)
 		}
 		if err := stream.Send(msg.Fill(v)); err != nil {
 			if debug {
@@ -122,11 +114,43 @@ func (h *waitroomHandler) StreamQueuePosition(ctx context.Context, req *connect.
 			h.streams.Sent(v.ChangedAt, v.Heartbeat)
 		}
 		if debug {
-			h.log.Debug("Sent position update to client", "session_id", id, "event_id", event,
-				"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String(),
-				"heartbeat", v.Heartbeat)
+			h.logSent(id, event, &v)
 		}
 	}
+}
+
+// streamEnded logs why a stream ends and returns what the handler returns.
+// Not inlined: its log lines' arguments would widen the handler's frame.
+//
+//go:noinline
+func (h *waitroomHandler) streamEnded(ctx context.Context, procedure, id, event string, last queue.Status, debug bool, err error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		h.log.Info("Session status changed, closing stream", "session_id", id, "event_id", event, "status", last.String())
+		return nil
+	case errors.Is(err, queue.ErrStreamMaxAge):
+		// A clean end: the client opens a new stream on the same session.
+		if debug {
+			h.log.Debug("Position stream reached its maximum age", "session_id", id, "event_id", event)
+		}
+		return nil
+	case ctx.Err() != nil:
+		if debug {
+			h.log.Debug("Client closed position stream", "session_id", id, "event_id", event)
+		}
+		return nil
+	default:
+		return connectError(h.log.With("session_id", id, "event_id", event), procedure, err)
+	}
+}
+
+// logSent is the debug line for a message sent; not inlined, like streamEnded.
+//
+//go:noinline
+func (h *waitroomHandler) logSent(id, event string, v *queue.View) {
+	h.log.Debug("Sent position update to client", "session_id", id, "event_id", event,
+		"position", v.Position, "queue_length", v.QueueLength, "status", v.Session.Status.String(),
+		"heartbeat", v.Heartbeat)
 }
 
 // watchShallow opens the watch on a goroutine of its own. Opening reads the

@@ -139,7 +139,9 @@ type Streams interface {
 // Watch follows one session. Next returns its next state, with the event's
 // checkout URL when Ready (empty: the service's default); io.EOF follows a
 // state that ends the stream; ErrShuttingDown ends it when the process stops.
+// Wait returns once Next has something to return, or with ctx's error.
 type Watch interface {
+	Wait(ctx context.Context) error
 	Next(ctx context.Context) (View, error)
 	Close()
 }
@@ -362,6 +364,11 @@ func (s *Service) Watch(ctx context.Context, sessionID string) (*Stream, error) 
 	}
 	return &Stream{w: w, svc: s}, nil
 }
+
+// Wait returns once Next has a state or an end to return, or with ctx's error
+// when ctx ends first. A stream idles here rather than in Next, whose frames
+// hold whole Views: parked that deep, a stream's goroutine outgrows 8 KiB.
+func (st *Stream) Wait(ctx context.Context) error { return st.w.Wait(ctx) }
 
 // Next waits for the session's next state, with its checkout token when
 // Ready; io.EOF follows a state that ends the stream.

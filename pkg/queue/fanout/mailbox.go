@@ -107,6 +107,25 @@ func (b *mailbox) wake() {
 	}
 }
 
+// wait returns once next has something to return (a state, a heartbeat or
+// the end), or ctx's error when ctx ends first. Its frame is small, unlike
+// next's, which holds updates: a reader parked here keeps a shallow stack.
+func (b *mailbox) wait(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		ready := b.has || b.beat || b.err != nil
+		b.mu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-b.notify:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // next waits for the next state. After a state whose status ends the stream
 // it returns io.EOF; it returns ctx's error when ctx ends first.
 //

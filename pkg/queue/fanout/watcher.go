@@ -57,6 +57,13 @@ func finishedWatcher(h *Hub, s queue.Session, pl queue.Place) *Watcher {
 // SessionID is the watched session.
 func (w *Watcher) SessionID() string { return w.sessionID }
 
+// Wait returns once Next has a state or an end to return, or with ctx's
+// error when ctx ends first. It gives back the send slot, like Next.
+func (w *Watcher) Wait(ctx context.Context) error {
+	w.releaseSlot() // the caller wrote what the last call returned
+	return w.box.wait(ctx)
+}
+
 // Next waits for the next state. After a state whose status ends the stream it
 // returns io.EOF; it returns ctx's error when ctx ends first, and ErrClosed
 // when the hub shuts down.
