@@ -377,7 +377,26 @@ func (st *Stream) Next(ctx context.Context) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	return st.svc.admitted(v)
+	if v.Session.Status == StatusReady {
+		if err := st.admitted(&v); err != nil {
+			return View{}, err
+		}
+	}
+	return v, nil
+}
+
+// admitted adds the checkout token and URL to a Ready view. Not inlined:
+// its copies of the View would widen Next's frame, which every stream's
+// stack holds while it sends.
+//
+//go:noinline
+func (st *Stream) admitted(v *View) error {
+	a, err := st.svc.admitted(*v)
+	if err != nil {
+		return err
+	}
+	*v = a
+	return nil
 }
 
 // Close releases the stream.

@@ -31,10 +31,9 @@ import (
 // used.
 func TestStreamStackPerStream(t *testing.T) {
 	const n = 1000
-	// Metrics off, as the benchmarks run: otelconnect's frames under the
-	// handler take the idle stack past a quarter of 16 KiB.
-	ts := startServer(t, server.Config{MetricsAddr: server.MetricsOff,
-		Fanout: fanout.Config{RealtimePositions: 1 << 40}})
+	// Metrics on, as by default: otelconnect's frames under the handler are
+	// on every stream's stack.
+	ts := startServer(t, server.Config{Fanout: fanout.Config{RealtimePositions: 1 << 40}})
 	svc := ts.Service()
 	ctx := context.Background()
 	const event = "stack-per-stream"

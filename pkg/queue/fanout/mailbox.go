@@ -126,48 +126,50 @@ func (b *mailbox) wait(ctx context.Context) error {
 	}
 }
 
-// next waits for the next state. After a state whose status ends the stream
-// it returns io.EOF; it returns ctx's error when ctx ends first.
+// next waits for the next state and puts it in u (a pointer: an update
+// returned by value would widen every frame on a sending stream's stack).
+// After a state whose status ends the stream it returns io.EOF; it returns
+// ctx's error when ctx ends first.
 //
 // It waits in a select on ctx.Done and notify. A context.AfterFunc waking
 // notify would leave one channel to wait on, but it costs about 500 bytes per
 // open stream (the callback's context and an entry in the parent's children
 // map), against one more parked waiter record for the select.
-func (b *mailbox) next(ctx context.Context) (update, error) {
+func (b *mailbox) next(ctx context.Context, u *update) error {
 	for {
 		b.mu.Lock()
 		if b.has {
-			u := b.latest
 			b.has, b.beat = false, false
-			sh := shownOf(u.View)
+			sh := shownOf(b.latest.View)
 			if sh == b.taken {
 				b.mu.Unlock()
 				continue
 			}
 			b.taken = sh
+			*u = b.latest
 			if u.Session.Status.EndsStream() && b.err == nil {
 				b.err = io.EOF
 			}
 			b.mu.Unlock()
-			return u, nil
+			return nil
 		}
 		if b.beat {
 			// latest is what the reader took last: a state it replaced
 			// before the reader came was equal to it (see taken).
-			u := b.latest
+			*u = b.latest
 			u.Heartbeat, b.beat = true, false
 			b.mu.Unlock()
-			return u, nil
+			return nil
 		}
 		if err := b.err; err != nil {
 			b.mu.Unlock()
-			return update{}, err
+			return err
 		}
 		b.mu.Unlock()
 		select {
 		case <-b.notify:
 		case <-ctx.Done():
-			return update{}, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }

@@ -193,7 +193,7 @@ func (q *sendQueue) stats() sendStats {
 
 // takeSlot waits for a send slot for u. Ends of streams and first states
 // go first, positions near the head next, the rest and heartbeats last.
-func (w *Watcher) takeSlot(ctx context.Context, u update) error {
+func (w *Watcher) takeSlot(ctx context.Context, u *update) error {
 	p := prioCadenced
 	switch {
 	case u.Session.Status.EndsStream() || !w.spoke:

@@ -69,11 +69,11 @@ func (w *Watcher) Wait(ctx context.Context) error {
 // when the hub shuts down.
 func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 	w.releaseSlot() // the caller wrote what the last call returned
-	u, err := w.box.next(ctx)
-	if err != nil {
+	var u update
+	if err := w.box.next(ctx, &u); err != nil {
 		return queue.View{}, err
 	}
-	if err := w.takeSlot(ctx, u); err != nil {
+	if err := w.takeSlot(ctx, &u); err != nil {
 		return queue.View{}, err
 	}
 	now := w.hub.cfg.Now()
@@ -88,18 +88,28 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 		u.HeartbeatInterval = max(w.hub.cfg.Heartbeat, 0)
 	}
 	if u.Session.Status == queue.StatusReady && u.CheckoutURL == "" && !u.eventKnown {
-		// The event's own checkout URL, when the view had not loaded the
-		// event's settings (or the session had ended before any view). A
-		// view that knows them answers without a store read: 20,000 streams
-		// admitted at once would otherwise each read the event, at the moment
-		// the store is busiest.
-		e, _, err := w.hub.store.Event(ctx, u.Session.EventID)
-		if err != nil && !errors.Is(err, queue.ErrEventNotFound) {
+		if err := w.eventCheckoutURL(ctx, &u.View); err != nil {
 			return queue.View{}, err
 		}
-		u.CheckoutURL = e.CheckoutURL
 	}
 	return u.View, nil
+}
+
+// eventCheckoutURL sets v's checkout URL to the event's own, when the view
+// had not loaded the event's settings (or the session had ended before any
+// view). A view that knows them answers without a store read: 20,000
+// streams admitted at once would otherwise each read the event, at the
+// moment the store is busiest. Not inlined: the Event it reads would widen
+// Next's frame, which every stream's stack holds while it sends.
+//
+//go:noinline
+func (w *Watcher) eventCheckoutURL(ctx context.Context, v *queue.View) error {
+	e, _, err := w.hub.store.Event(ctx, v.Session.EventID)
+	if err != nil && !errors.Is(err, queue.ErrEventNotFound) {
+		return err
+	}
+	v.CheckoutURL = e.CheckoutURL
+	return nil
 }
 
 // Close stops the watcher and gives back its share of the event's view. It is
