@@ -24,13 +24,14 @@ const (
 	FieldCheckoutURL
 	FieldSaleStartsAt
 	FieldAdmissionRate
+	FieldLanes
 )
 
 // EventFields is a set of EventField.
 type EventFields uint8
 
 // AllEventFields is every settable field: what PutEvent writes.
-const AllEventFields = EventFields(FieldState | FieldMaxConcurrent | FieldCheckoutWindow | FieldCheckoutURL | FieldSaleStartsAt | FieldAdmissionRate)
+const AllEventFields = EventFields(FieldState | FieldMaxConcurrent | FieldCheckoutWindow | FieldCheckoutURL | FieldSaleStartsAt | FieldAdmissionRate | FieldLanes)
 
 // Has reports whether f is in the set.
 func (fs EventFields) Has(f EventField) bool { return fs&EventFields(f) != 0 }
@@ -46,6 +47,7 @@ var eventFieldNames = []struct {
 	{FieldCheckoutURL, "checkout_url"},
 	{FieldSaleStartsAt, "sale_starts_at"},
 	{FieldAdmissionRate, "admission_rate"},
+	{FieldLanes, "lanes"},
 }
 
 // ParseEventField returns the field an update_mask path names; ok is false
@@ -99,6 +101,9 @@ func (u EventUpdate) Apply(stored Event, lastTicket uint64) Event {
 	}
 	if f.Has(FieldAdmissionRate) {
 		stored.AdmissionRate = e.AdmissionRate
+	}
+	if f.Has(FieldLanes) {
+		stored.Lanes = e.Lanes
 	}
 	return stored
 }

@@ -121,6 +121,9 @@ type JoinParams struct {
 	TTL time.Duration
 	// NewEvent is registered when the event is unknown.
 	NewEvent Event
+	// Lane is the lane a trusted source named ("" for the event's default);
+	// the store resolves it against the event's lanes (Event.LaneOf).
+	Lane string
 }
 
 // Check is what a store verifies before a join touches anything: the session

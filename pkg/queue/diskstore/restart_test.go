@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
 
 // workload drives a store through every kind of change with a seeded
@@ -36,8 +37,14 @@ func (w *workload) step(t *testing.T, s *Store) {
 	case k < 8:
 		w.users++
 		id := queue.NewSessionID(ev)
-		_, _, _, err = s.Join(ctx, queue.JoinParams{SessionID: id, UserID: fmt.Sprintf("u%d", w.users%40), EventID: ev, Now: w.now,
-			TTL: 20 * time.Minute, NewEvent: queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 3, CheckoutWindow: 5 * time.Minute}})
+		p := queue.JoinParams{SessionID: id, UserID: fmt.Sprintf("u%d", w.users%40), EventID: ev, Now: w.now,
+			TTL: 20 * time.Minute, NewEvent: queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 3, CheckoutWindow: 5 * time.Minute}}
+		if ev == "ev2" {
+			// ev2 has lanes: their queues and round-robin must survive too.
+			p.NewEvent.Lanes = []lanes.Lane{{Name: "vip", Weight: 3}, {Name: "general", Weight: 1}}
+			p.Lane = []string{"", "vip", "general"}[w.rng.IntN(3)]
+		}
+		_, _, _, err = s.Join(ctx, p)
 		w.sessions = append(w.sessions, id)
 	case k < 10 && len(w.sessions) > 0:
 		_, err = s.Leave(ctx, w.sessions[w.rng.IntN(len(w.sessions))], w.now)

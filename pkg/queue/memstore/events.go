@@ -40,9 +40,14 @@ func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, err
 	defer s.mu.Unlock()
 	e := s.events[cfg.ID]
 	if e != nil {
+		if err := e.checkLanes(cfg); err != nil {
+			return queue.Event{}, err
+		}
 		e.deleted = false
 		cfg.FairStart = queue.MergeFairStart(e.cfg.FairStart, cfg.FairStart, e.lastTicket)
+		old := e.cfg.Lanes
 		e.cfg = cfg
+		e.lanesChanged(old)
 		e.auto = false // an operator's event now: never forgotten
 	} else {
 		cfg.FairStart = queue.MergeFairStart(queue.FairStart{}, cfg.FairStart, 0)

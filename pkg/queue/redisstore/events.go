@@ -15,6 +15,9 @@ import (
 
 // PutEvent implements queue.Store.
 func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error) {
+	if e.HasLanes() {
+		return queue.Event{}, queue.ErrLanesUnsupported
+	}
 	// Listed first (a different slot, so not in the script): a crash between
 	// the two leaves a listed id without settings, which Events skips. Not
 	// in LiveKey: settings alone give a processor nothing to do.

@@ -19,6 +19,10 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	if err := p.Check(); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
 	}
+	if p.Lane != "" {
+		// No event of this store has lanes (PutEvent refuses them).
+		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "lane", Reason: "the event has no lanes"}
+	}
 	if err := s.list(ctx, p.EventID, false); err != nil {
 		return queue.Session{}, queue.Place{}, false, err
 	}

@@ -39,6 +39,9 @@ func decodeRate(m map[string]string) (float64, error) {
 // fields of the settings hash and nothing else.
 func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Event, error) {
 	e, f := u.Event, u.Fields
+	if f.Has(queue.FieldLanes) && e.HasLanes() {
+		return queue.Event{}, queue.ErrLanesUnsupported
+	}
 	k := eventKeys(e.ID)
 	sale := []string{"", ""}
 	if f.Has(queue.FieldSaleStartsAt) {
