@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
@@ -88,6 +89,25 @@ func CheckLaneChange(stored, next Event, waiting func(lane string) int64) error 
 		if !slices.Contains(keep, name) && waiting(name) > 0 {
 			return ErrLanesInUse
 		}
+	}
+	return nil
+}
+
+// LaneState is an event's lanes and the round-robin's state at one change.
+type LaneState struct {
+	Lanes []lanes.Lane
+	RR    lanes.State
+}
+
+// Plan is the admission order the lanes' waiting counts imply.
+func (l *LaneState) Plan(counts []int64) *lanes.Plan {
+	return lanes.NewPlan(lanes.Weights(l.Lanes), counts, l.RR)
+}
+
+// validateLanes checks an event's lanes for the admin API.
+func validateLanes(ls []lanes.Lane) error {
+	if err := lanes.Validate(ls); err != nil {
+		return &InvalidArgumentError{Field: "lanes", Reason: strings.TrimPrefix(err.Error(), lanes.ErrInvalid.Error()+": ")}
 	}
 	return nil
 }

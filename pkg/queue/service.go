@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -167,6 +166,13 @@ func (s *Service) defaultEvent(id string) Event {
 
 // Join puts a user in an event's queue, or returns their live session there.
 func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool, error) {
+	return s.JoinLane(ctx, userID, eventID, "")
+}
+
+// JoinLane is Join into a priority lane (lane.go): lane must come from a
+// trusted source (a join token's lane claim or a service credential); ""
+// is the event's default lane.
+func (s *Service) JoinLane(ctx context.Context, userID, eventID, lane string) (View, bool, error) {
 	if err := ValidateUserID(userID); err != nil {
 		return View{}, false, err
 	}
@@ -187,6 +193,7 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 		Now:       s.now(),
 		TTL:       s.cfg.SessionTTL,
 		NewEvent:  s.defaultEvent(eventID),
+		Lane:      lane,
 	})
 	if err != nil {
 		return View{}, false, err
@@ -408,6 +415,11 @@ func (s *Service) normalize(ctx context.Context, e *Event, fields EventFields) e
 			return &InvalidArgumentError{Field: "admission_rate", Reason: "must be between 0 (unlimited) and 1000000 users per second"}
 		}
 	}
+	if fields.Has(FieldLanes) {
+		if err := validateLanes(e.Lanes); err != nil {
+			return err
+		}
+	}
 	if fields.Has(FieldSaleStartsAt) {
 		return s.checkFairStart(ctx, e)
 	}
@@ -427,24 +439,3 @@ func (s *Service) Events(ctx context.Context) ([]Event, error) { return s.store.
 
 // Ping checks the store.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
-
-// ValidateCheckoutURL accepts an absolute http(s) URL or an absolute path.
-func ValidateCheckoutURL(field, raw string) error {
-	if len(raw) > 2048 {
-		return &InvalidArgumentError{Field: field, Reason: "longer than 2048 characters"}
-	}
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return &InvalidArgumentError{Field: field, Reason: "not a URL"}
-	}
-	if u.IsAbs() {
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
-		}
-		return nil
-	}
-	if u.Host != "" || len(u.Path) == 0 || u.Path[0] != '/' {
-		return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
-	}
-	return nil
-}

@@ -141,6 +141,10 @@ type Snapshot struct {
 	// Tickets are the waiting sessions' tickets, ascending (queue order).
 	Tickets []uint64
 	Seq     uint64
+	// Lanes is set for an event with lanes: its lanes and round-robin, and
+	// TicketLanes the lane of each ticket in Tickets.
+	Lanes       *LaneState
+	TicketLanes []string
 }
 
 // ChangeHandler receives a subscription's changes. Its methods must return

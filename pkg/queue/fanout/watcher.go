@@ -34,6 +34,9 @@ type Watcher struct {
 	// spoke is set once the reader took its first state; only the
 	// reader touches it.
 	spoke bool
+	// sentPos is the queued position the reader last sent (lanes.go);
+	// only the reader touches it.
+	sentPos int64
 }
 
 var _ queue.Watch = (*Watcher)(nil)
@@ -64,6 +67,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 		u.UpdatedAt, u.ChangedAt = now, time.Time{}
 		w.hub.heartbeats.Add(1)
 	}
+	w.movedBack(&u.View)
 	if !w.spoke {
 		w.spoke = true
 		u.HeartbeatInterval = max(w.hub.cfg.Heartbeat, 0)

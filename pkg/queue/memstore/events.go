@@ -18,6 +18,7 @@ func (s *Store) announce(e *event, c queue.Change) {
 	c.EventID = e.cfg.ID
 	c.Seq = e.seq
 	c.QueueLength = e.waiting.Len()
+	c.Lanes = e.laneState()
 	if s.outbox {
 		e.out.append(c)
 	}
@@ -27,7 +28,7 @@ func (s *Store) announce(e *event, c queue.Change) {
 }
 
 func changedSession(s queue.Session) queue.ChangedSession {
-	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status}
+	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status, Lane: s.Lane}
 }
 
 func changed(s queue.Session) []queue.ChangedSession {
@@ -91,7 +92,14 @@ func (s *Store) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, e
 	}
 	t := make([]uint64, 0, e.waiting.Len())
 	e.waiting.Ascend(func(v uint64) bool { t = append(t, v); return true })
-	return queue.Snapshot{Tickets: t, Seq: e.seq}, nil
+	snap := queue.Snapshot{Tickets: t, Seq: e.seq, Lanes: e.laneState()}
+	if snap.Lanes != nil {
+		snap.TicketLanes = make([]string, len(t))
+		for i, v := range t {
+			snap.TicketLanes[i] = e.laneName(e.recs.at(e.byTicket[v]))
+		}
+	}
+	return snap, nil
 }
 
 // Subscribe implements queue.Store. Changes are delivered synchronously under

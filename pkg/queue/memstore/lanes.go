@@ -162,3 +162,11 @@ func (s *Store) hasLanes(eventID string) bool {
 	e := s.events[eventID]
 	return e != nil && e.cfg.HasLanes()
 }
+
+// laneState is what changes and snapshots carry of e's lanes; nil without.
+func (e *event) laneState() *queue.LaneState {
+	if !e.cfg.HasLanes() {
+		return nil
+	}
+	return &queue.LaneState{Lanes: e.cfg.Lanes, RR: e.lanes.rr.Clone()}
+}
