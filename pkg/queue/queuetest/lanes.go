@@ -204,6 +204,7 @@ func testLanePositions(t *testing.T, newStore func(*testing.T) queue.Store) {
 func testLaneJoin(t *testing.T, newStore func(*testing.T) queue.Store) {
 	st := newStore(t)
 	e := laneEvent(t, st, lanes.Lane{Name: "vip", Weight: 3}, lanes.Lane{Name: "general", Weight: 1})
+	rec := Subscribe(t, st, e.ID)
 	now := epoch()
 	if s := joinLane(t, st, e, "a", "", now); s.Lane != "vip" {
 		t.Fatalf("a join without a lane is in lane %q, want the first, vip", s.Lane)
@@ -211,6 +212,15 @@ func testLaneJoin(t *testing.T, newStore func(*testing.T) queue.Store) {
 	s := joinLane(t, st, e, "b", "general", now)
 	if got, _ := session(t, st, s.ID); got.Lane != "general" {
 		t.Fatalf("Session reads lane %q, want general", got.Lane)
+	}
+	// Changes carry the lane and the lanes' state; snapshots each ticket's lane.
+	c := rec.WaitSession(t, s.ID)
+	if c.Lanes == nil || !slices.Equal(c.Lanes.Lanes, e.Lanes) || c.Sessions[0].Lane != "general" {
+		t.Fatalf("the join's change %+v carries lanes %+v", c, c.Lanes)
+	}
+	snap, err := st.Snapshot(t.Context(), e.ID)
+	if err != nil || snap.Lanes == nil || !slices.Equal(snap.TicketLanes, []string{"vip", "general"}) {
+		t.Fatalf("Snapshot = %+v, %v: want the lanes and each ticket's lane", snap, err)
 	}
 	var inv *queue.InvalidArgumentError
 	p := joinParams(e.ID, "c", now)

@@ -39,9 +39,6 @@ func decodeRate(m map[string]string) (float64, error) {
 // fields of the settings hash and nothing else.
 func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Event, error) {
 	e, f := u.Event, u.Fields
-	if f.Has(queue.FieldLanes) && e.HasLanes() {
-		return queue.Event{}, queue.ErrLanesUnsupported
-	}
 	k := eventKeys(e.ID)
 	sale := []string{"", ""}
 	if f.Has(queue.FieldSaleStartsAt) {
@@ -63,6 +60,9 @@ func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Eve
 	if f.Has(queue.FieldAdmissionRate) {
 		args = append(args, fieldRate, formatRate(e.AdmissionRate))
 	}
+	if f.Has(queue.FieldLanes) {
+		args = append(args, fieldLanes, formatLanes(e.Lanes))
+	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	r := updateEventScript.Exec(cctx, s.client, k.list, args)
@@ -72,6 +72,9 @@ func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Eve
 	}
 	if code, err := r.ToString(); err == nil && code == replyNotFound {
 		return queue.Event{}, queue.ErrEventNotFound
+	}
+	if code, err := r.ToString(); err == nil && code == replyLanesInUse {
+		return queue.Event{}, queue.ErrLanesInUse
 	}
 	stored, ok, err := decodeEvent(e.ID, r)
 	if err != nil {
