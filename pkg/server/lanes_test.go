@@ -31,11 +31,24 @@ func joinLane(c waitroomv1connect.WaitroomServiceClient, bearer, user, event, la
 // TestLanesEndToEnd: an operator gives an event lanes; a visitor's lane
 // comes from their join token, a backend's from its request, never from a
 // visitor's request; positions follow the weighted round-robin, and a
-// stream whose place moves back behind a growing higher lane says so.
+// stream whose place moves back behind a growing higher lane says so. On
+// every store; on Redis the visitors use a second replica, whose streams
+// learn the lanes from the change feed.
 func TestLanesEndToEnd(t *testing.T) {
+	for name, store := range adminStores(t) {
+		t.Run(name, func(t *testing.T) { testLanesEndToEnd(t, store(), name == "redis") })
+	}
+}
+
+func testLanesEndToEnd(t *testing.T, base server.Config, twoReplicas bool) {
 	s := newShop(t)
-	cfg := s.tokenMode(server.Config{AdminToken: laneAdminToken})
+	base.AdminToken = laneAdminToken
+	cfg := s.tokenMode(base)
 	ts := startServer(t, cfg)
+	visitors := ts
+	if twoReplicas {
+		visitors = startServer(t, cfg)
+	}
 	ctx := context.Background()
 	admin := waitroomv1connect.NewEventAdminServiceClient(h1Client(), ts.URL, connect.WithInterceptors(bearer(laneAdminToken)))
 	const event = "lane-gala"
@@ -47,7 +60,7 @@ func TestLanesEndToEnd(t *testing.T) {
 	if err != nil || len(put.Msg.Event.GetLanes()) != 2 || put.Msg.Event.GetLanes()[1].GetWeight() != 3 {
 		t.Fatalf("PutEvent(lanes) = %v, %v", put, err)
 	}
-	c := protocols()[0].client(ts)
+	c := protocols()[0].client(visitors)
 
 	// Two general visitors (the default lane), by tokens without a lane.
 	g1, err := joinLane(c, s.token("g1", nil), "", event, "")
