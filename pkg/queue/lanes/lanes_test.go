@@ -143,3 +143,11 @@ func BenchmarkPosition(b *testing.B) {
 		p.Position(1, 77777)
 	}
 }
+
+func BenchmarkPlanTwoLanes(b *testing.B) {
+	w := []int64{3, 1}
+	n := []int64{20_000, 80_000}
+	for b.Loop() {
+		NewPlan(w, n, State{})
+	}
+}
