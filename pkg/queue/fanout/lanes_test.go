@@ -123,3 +123,57 @@ func (f *laneFollow) watch(t testing.TB, ctx context.Context, svc *queue.Service
 		}
 	}()
 }
+
+// TestHubLanesFairStart: a placement in an event with lanes deals the
+// pre-queue's tickets across lanes; every stream then shows the store's
+// lane-aware position.
+func TestHubLanesFairStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		now := time.Now()
+		start := now.Add(time.Hour)
+		svc, _ := newService(t, store, 2, func(c *queue.Config) {
+			c.Now = func() time.Time { return now }
+			c.PresenceGrace = -1
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ls := []lanes.Lane{{Name: "vip", Weight: 2}, {Name: "general", Weight: 1}}
+		if _, err := svc.PutEvent(ctx, queue.Event{ID: "fair", MaxConcurrent: 2, Lanes: ls, FairStart: queue.FairStart{SaleStartsAt: start}}); err != nil {
+			t.Fatal(err)
+		}
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		var ids []string
+		for i := range 24 {
+			v, _, err := svc.JoinLane(ctx, fmt.Sprint("u", i), "fair", ls[i%3/2].Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.Session.ID)
+		}
+		// Watched once the pre-queue is complete: its bound grows with it.
+		for _, id := range ids {
+			f.watch(t, ctx, svc, id)
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		now = start
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ids {
+			s, pl, err := store.Session(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.latest[id]
+			if got.Session.Status != s.Status || got.Position != pl.Position {
+				t.Errorf("%s (lane %s): stream shows %v at %d, store says %v at %d", id, s.Lane, got.Session.Status, got.Position, s.Status, pl.Position)
+			}
+		}
+	})
+}
