@@ -754,7 +754,7 @@ type UpdateEventRequest struct {
 	// otherwise ignored.
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// update_mask names the fields to change: state, max_concurrent,
-	// checkout_window, checkout_url, sale_starts_at, admission_rate. In JSON it
+	// checkout_window, checkout_url, sale_starts_at, admission_rate, lanes. In JSON it
 	// is one string of lowerCamelCase paths: "state,maxConcurrent".
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -21,6 +21,8 @@ type workload struct {
 	now      time.Time
 	sessions []string
 	users    int
+	// laneJoins counts sessions that joined a lane (of ev2).
+	laneJoins int
 }
 
 func newWorkload(seed uint64) *workload {
@@ -44,7 +46,12 @@ func (w *workload) step(t *testing.T, s *Store) {
 			p.NewEvent.Lanes = []lanes.Lane{{Name: "vip", Weight: 3}, {Name: "general", Weight: 1}}
 			p.Lane = []string{"", "vip", "general"}[w.rng.IntN(3)]
 		}
-		_, _, _, err = s.Join(ctx, p)
+		var sess queue.Session
+		var created bool
+		sess, _, created, err = s.Join(ctx, p)
+		if created && sess.Lane != "" {
+			w.laneJoins++
+		}
 		w.sessions = append(w.sessions, id)
 	case k < 10 && len(w.sessions) > 0:
 		_, err = s.Leave(ctx, w.sessions[w.rng.IntN(len(w.sessions))], w.now)
@@ -127,6 +134,9 @@ func TestRestartRestoresExactly(t *testing.T) {
 				}
 			}
 			s.Close()
+			if w.laneJoins == 0 {
+				t.Fatal("the workload made no lane joins: lanes were not exercised")
+			}
 		})
 	}
 }
