@@ -15,8 +15,9 @@ import (
 // adminHandler serves waitroom.v1.EventAdminService; adminAuth has checked
 // the caller before any of its methods runs.
 type adminHandler struct {
-	svc *queue.Service
-	log *slog.Logger
+	svc     *queue.Service
+	log     *slog.Logger
+	watches watchSlots
 }
 
 var _ waitroomv1connect.EventAdminServiceHandler = (*adminHandler)(nil)

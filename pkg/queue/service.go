@@ -2,10 +2,11 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	Changed func(eventID string)
 	// Observer, when set, is told what the service did (observer.go).
 	Observer Observer
+	// Replica names this process in its reports of open streams
+	// (RunStreamReport); a random id when empty.
+	Replica string
 	// Logger receives the processor's and the service's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -101,6 +105,9 @@ func (c Config) withDefaults() Config {
 		c.EventIdleTTL = DefaultEventIdleTTL
 	}
 	c = c.presenceDefaults()
+	if c.Replica == "" {
+		c.Replica = rand.Text()[:16]
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +127,9 @@ type Streams interface {
 	EstimatedWait(eventID string, position int64) time.Duration
 	// OpenStreams is how many watches are open.
 	OpenStreams() int64
+	// OpenStreamsByEvent is how many watches are open per event, for the
+	// events that have any.
+	OpenStreamsByEvent() map[string]int64
 	// Close ends every open watch with ErrShuttingDown.
 	Close()
 }
@@ -142,20 +152,26 @@ type Service struct {
 	// figuresAt is when the processor last read the live events' counts
 	// for the Observer (Unix nanoseconds).
 	figuresAt atomic.Int64
+	// closed is closed by Close: figure watches end with ErrShuttingDown.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewService returns a service over store that issues checkout tokens with
 // tokens and opens position streams on streams; Close closes streams.
 func NewService(store Store, tokens TokenIssuer, streams Streams, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{store: store, tokens: tokens, streams: streams, cfg: cfg, log: cfg.Logger}
+	return &Service{store: store, tokens: tokens, streams: streams, cfg: cfg, log: cfg.Logger, closed: make(chan struct{})}
 }
 
 // OpenStreams is how many position streams are open on this process.
 func (s *Service) OpenStreams() int64 { return s.streams.OpenStreams() }
 
-// Close ends every open stream with ErrShuttingDown.
-func (s *Service) Close() { s.streams.Close() }
+// Close ends every open stream, and every figure watch, with ErrShuttingDown.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.streams.Close()
+}
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
 
@@ -365,66 +381,6 @@ func (st *Stream) Next(ctx context.Context) (View, error) {
 
 // Close releases the stream.
 func (st *Stream) Close() { st.w.Close() }
-
-// PutEvent validates an event's settings, fills in the defaults and stores
-// it, replacing every setting (UpdateEvent changes some).
-func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
-	if err := ValidateEventID(e.ID); err != nil {
-		return Event{}, err
-	}
-	if err := s.normalize(ctx, &e, AllEventFields); err != nil {
-		return Event{}, err
-	}
-	return s.store.PutEvent(ctx, e)
-}
-
-// normalize validates the fields of e that fields names and fills in their
-// defaults: the rules PutEvent and UpdateEvent share.
-func (s *Service) normalize(ctx context.Context, e *Event, fields EventFields) error {
-	if fields.Has(FieldState) {
-		switch {
-		case e.State == 0:
-			e.State = EventActive
-		case e.State > EventClosed:
-			return &InvalidArgumentError{Field: "state", Reason: "unknown state"}
-		}
-	}
-	if fields.Has(FieldMaxConcurrent) {
-		switch {
-		case e.MaxConcurrent == 0:
-			e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
-		case e.MaxConcurrent < 0:
-			return &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
-		}
-	}
-	if fields.Has(FieldCheckoutWindow) {
-		switch {
-		case e.CheckoutWindow == 0:
-			e.CheckoutWindow = s.cfg.CheckoutWindow
-		case e.CheckoutWindow < time.Second:
-			return &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
-		}
-	}
-	if fields.Has(FieldCheckoutURL) {
-		if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
-			return err
-		}
-	}
-	if fields.Has(FieldAdmissionRate) {
-		if r := e.AdmissionRate; math.IsNaN(r) || r < 0 || r > MaxAdmissionRate {
-			return &InvalidArgumentError{Field: "admission_rate", Reason: "must be between 0 (unlimited) and 1000000 users per second"}
-		}
-	}
-	if fields.Has(FieldLanes) {
-		if err := validateLanes(e.Lanes); err != nil {
-			return err
-		}
-	}
-	if fields.Has(FieldSaleStartsAt) {
-		return s.checkFairStart(ctx, e)
-	}
-	return nil
-}
 
 // Event returns an event's settings and counts.
 func (s *Service) Event(ctx context.Context, id string) (Event, EventStats, error) {

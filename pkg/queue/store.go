@@ -108,6 +108,10 @@ type Store interface {
 	// the event's admission-rate bucket allows at now, and take what they
 	// admit from it in the same atomic step.
 	EventAdminStore
+	// StatsStore keeps each event's totals, recent admissions and waits,
+	// counted with the changes that cause them, and the replicas' reports
+	// of their open streams (stats.go).
+	StatsStore
 }
 
 // JoinParams are the inputs of Store.Join. The caller validates them.

@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.closers = append(s.closers, s.svc.Close)
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunProcessor(ctx) })
 	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunPresence(ctx) })
+	s.background = append(s.background, func(ctx context.Context) { _ = s.svc.RunStreamReport(ctx) })
 	if err := s.startConsumer(); err != nil {
 		return nil, err
 	}

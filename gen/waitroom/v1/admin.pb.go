@@ -1074,7 +1074,7 @@ type EventStats struct {
 	// left_total counts sessions that left the queue.
 	LeftTotal int64 `protobuf:"varint,12,opt,name=left_total,proto3" json:"left_total,omitempty"`
 	// admitted_per_second is the admission rate over the last minute (or
-	// since the event was created, if that is shorter).
+	// since the event's first join, if that is shorter).
 	AdmittedPerSecond float64 `protobuf:"fixed64,13,opt,name=admitted_per_second,proto3" json:"admitted_per_second,omitempty"`
 	// wait_p50 is the median time from join to admission of the most recent
 	// admissions (up to 1,000 of them); unset before the first.
@@ -1083,7 +1083,7 @@ type EventStats struct {
 	WaitP90 *durationpb.Duration `protobuf:"bytes,15,opt,name=wait_p90,proto3" json:"wait_p90,omitempty"`
 	// wait_samples is how many admissions the wait figures cover.
 	WaitSamples int32 `protobuf:"varint,16,opt,name=wait_samples,proto3" json:"wait_samples,omitempty"`
-	// open_streams is how many WatchPosition streams are open for the event
+	// open_streams is how many StreamQueuePosition streams are open for the event
 	// across the replicas that reported in the last 5 s.
 	OpenStreams int64 `protobuf:"varint,17,opt,name=open_streams,proto3" json:"open_streams,omitempty"`
 	// replicas_reporting is how many replicas those are.

@@ -151,6 +151,24 @@ func New(store queue.Store, cfg Config) *Hub {
 // OpenStreams is how many watchers are open.
 func (h *Hub) OpenStreams() int64 { return h.open.Load() }
 
+// OpenStreamsByEvent is how many watchers are open per event, for the
+// events that have any.
+func (h *Hub) OpenStreamsByEvent() map[string]int64 {
+	h.mu.Lock()
+	views := make([]*eventView, 0, len(h.views))
+	for _, r := range h.views {
+		views = append(views, r.view)
+	}
+	h.mu.Unlock()
+	out := map[string]int64{}
+	for _, v := range views {
+		if n := v.watcherCount(); n > 0 {
+			out[v.eventID] = int64(n)
+		}
+	}
+	return out
+}
+
 // Heartbeats is how many heartbeats streams have taken to send since start.
 func (h *Hub) Heartbeats() int64 { return h.heartbeats.Load() }
 

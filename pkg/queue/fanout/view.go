@@ -176,6 +176,13 @@ func (v *eventView) register(w *Watcher) {
 	v.bySession[w.sessionID] = append(v.bySession[w.sessionID], w)
 }
 
+// watcherCount is how many watchers are registered.
+func (v *eventView) watcherCount() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.watchers)
+}
+
 func (v *eventView) unregister(w *Watcher) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

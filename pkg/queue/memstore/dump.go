@@ -24,7 +24,11 @@ const dumpVersion = 5
 
 // dumpVersionNoLanes is the version before lanes were dumped: every session
 // restores in the unnamed lane, the round-robin at zeros.
-const dumpVersionNoLanes = 3
+const dumpVersionNoLanes = 4
+
+// dumpVersionNoFigures is the version before the events' figures (totals,
+// recent admissions and waits) were dumped: it restores with none.
+const dumpVersionNoFigures = 3
 
 // dumpVersionNoRate is the version before admission-rate buckets and
 // deleted events' tombstones were dumped: it restores with fresh buckets.
@@ -133,6 +137,9 @@ func (e *event) dump(w *binenc.Writer, live bool, v byte) {
 	w.Bool(e.deleted)
 	w.Uvarint(math.Float64bits(e.rate.Tokens))
 	w.Time(e.rate.At)
+	if v > dumpVersionNoFigures {
+		e.fig.dump(w)
+	}
 	if v < dumpVersion {
 		return
 	}
@@ -163,7 +170,7 @@ func Restore(cfg Config, b []byte) (*Store, error) {
 	s := New(cfg)
 	r := binenc.NewReader(b)
 	v := r.Byte()
-	if v != dumpVersion && v != dumpVersionNoLanes && v != dumpVersionNoRate && v != dumpVersionNoPresence {
+	if v < dumpVersionNoPresence || v > dumpVersion {
 		return nil, fmt.Errorf("memstore: dump version %d, want %d", v, dumpVersion)
 	}
 	s.outbox = r.Bool()
@@ -245,9 +252,14 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 	if version != dumpVersionNoPresence {
 		e.restorePresence(r)
 	}
-	if version >= dumpVersionNoLanes {
+	if version > dumpVersionNoRate {
 		e.deleted = r.Bool()
 		e.rate = queue.RateBucket{Tokens: math.Float64frombits(r.Uvarint()), At: r.Time()}
+	}
+	if version > dumpVersionNoFigures {
+		if err := e.fig.restore(r); err != nil {
+			return err
+		}
 	}
 	if version >= dumpVersion {
 		e.lanes.rr.For = lanes.Set(r.Uvarint())

@@ -11,14 +11,16 @@ import (
 // This file holds the event-wide side of the store: settings, snapshots and
 // the change feed.
 
-// announce numbers a change, records it in the outbox and delivers it to the
-// event's subscribers, all under the lock so that delivery is in seq order.
+// announce numbers a change, counts it in the event's figures, records it
+// in the outbox and delivers it to the event's subscribers, all under the
+// lock so that delivery is in seq order.
 func (s *Store) announce(e *event, c queue.Change) {
 	e.seq++
 	c.EventID = e.cfg.ID
 	c.Seq = e.seq
 	c.QueueLength = e.waiting.Len()
 	c.Lanes = e.laneState()
+	e.tally(c)
 	if s.outbox {
 		e.out.append(c)
 	}

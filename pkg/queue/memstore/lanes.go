@@ -28,6 +28,9 @@ type laneQueues struct {
 // laneIndex returns name's index, adding it; 0 for "".
 func (e *event) laneIndex(name string) uint8 {
 	q := &e.lanes
+	if name == "" {
+		return 0 // an event without lanes keeps no names
+	}
 	if len(q.names) == 0 {
 		q.names, q.sets = []string{""}, []*ticketset.Set{nil}
 	}

@@ -53,6 +53,9 @@ type Store struct {
 	// subs is keyed by event id, not held by the event, because a stream may
 	// subscribe before anybody has joined (and so before the event exists).
 	subs map[string]map[*subscriber]struct{}
+	// reports are the replicas' open streams, by event and replica
+	// (stats.go); like subs, not part of any event.
+	reports map[string]map[string]queue.StreamReport
 }
 
 type subscriber struct{ h queue.ChangeHandler }
@@ -91,6 +94,8 @@ type event struct {
 	deleted bool
 	// lanes are the event's priority lanes (lanes.go).
 	lanes laneQueues
+	// fig is what its live figures are made of (stats.go).
+	fig figures
 }
 
 // New returns an empty store.
@@ -105,6 +110,7 @@ func New(cfg Config) *Store {
 		live:    map[string]*event{},
 		lastSeq: map[string]uint64{},
 		subs:    map[string]map[*subscriber]struct{}{},
+		reports: map[string]map[string]queue.StreamReport{},
 	}
 }
 
@@ -116,6 +122,7 @@ func (s *Store) newEvent(cfg queue.Event) *event {
 		byTicket: map[uint64]handle{},
 		live:     newLiveIndex(s.userHash),
 		out:      outbox{byID: map[string]*outboxEntry{}},
+		fig:      newFigures(),
 	}
 	e.queuedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.expiresAt }}
 	e.admittedHeap = sessionHeap{recs: &e.recs, key: func(r *rec) int64 { return r.deadline }}

@@ -11,10 +11,11 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// TestRestoreDumpBeforeRates: a dump written before admission-rate buckets
-// and tombstones (version 2) restores with a fresh bucket, and dumps again
-// as the current version with nothing else changed.
-func TestRestoreDumpBeforeRates(t *testing.T) {
+// TestRestoreOlderDumps: a dump written before the events' figures
+// (version 3) restores with none, and one written before admission-rate
+// buckets and tombstones too (version 2) with a fresh bucket as well; both
+// dump again as the current version with nothing else changed.
+func TestRestoreOlderDumps(t *testing.T) {
 	ctx := context.Background()
 	s := New(Config{})
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -25,27 +26,50 @@ func TestRestoreDumpBeforeRates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v3 := s.dumpAt(dumpVersionNoLanes)
+	v4 := s.dumpAt(dumpVersionNoLanes)
+	// Version 3 is version 4 without each event's last field, its figures;
+	// this one event's come right before the empty idle list.
+	figs := &binenc.Writer{}
+	s.events["ev"].fig.dump(figs)
+	if v4[0] != dumpVersionNoLanes || !bytes.HasSuffix(v4, append(figs.B, 0)) || s.events["ev"].fig.totals.Joined != 2 {
+		t.Fatalf("unexpected dump layout %q", v4)
+	}
+	v3 := append([]byte{dumpVersionNoFigures}, v4[1:len(v4)-len(figs.B)-1]...)
+	v3 = append(v3, 0)
 	// Version 2 is version 3 without each event's last three fields; this
-	// one event's are a fresh bucket, right before the empty idle list.
+	// one event's are a fresh bucket.
 	tail := &binenc.Writer{}
 	tail.Bool(false)
 	tail.Uvarint(math.Float64bits(0))
 	tail.Time(time.Time{})
-	tail.Uvarint(0) // the idle list
-	if v3[0] != dumpVersionNoLanes || !bytes.HasSuffix(v3, tail.B) {
-		t.Fatalf("unexpected dump layout %q", v3)
+	if !bytes.HasSuffix(v3, append(tail.B, 0)) {
+		t.Fatalf("unexpected version 3 layout %q", v3)
 	}
-	v2 := append([]byte{dumpVersionNoRate}, v3[1:len(v3)-len(tail.B)]...)
+	v2 := append([]byte{dumpVersionNoRate}, v3[1:len(v3)-len(tail.B)-1]...)
 	v2 = append(v2, 0)
-	r, err := Restore(Config{}, v2)
-	if err != nil {
-		t.Fatalf("Restore(version 2): %v", err)
+
+	// Version 5 adds lanes: this store has none, so a version 4 dump
+	// restores to the very same state.
+	if r, err := Restore(Config{}, v4); err != nil || !bytes.Equal(r.Dump(), s.Dump()) {
+		t.Fatalf("a version 4 dump restored and dumped again differs (%v)", err)
 	}
-	if got := r.dumpAt(dumpVersionNoLanes); !bytes.Equal(got, v3) {
-		t.Fatalf("a version 2 dump restored and dumped again:\n%q\nwant\n%q", got, v3)
-	}
-	if out, _ := r.Admit(ctx, "ev", now, 10); len(out) != 1 {
-		t.Fatalf("the restored store admitted %d, want 1", len(out))
+
+	s.events["ev"].fig = newFigures()
+	want := s.Dump()
+	for _, old := range [][]byte{v3, v2} {
+		r, err := Restore(Config{}, old)
+		if err != nil {
+			t.Fatalf("Restore(version %d): %v", old[0], err)
+		}
+		if got := r.Dump(); !bytes.Equal(got, want) {
+			t.Fatalf("a version %d dump restored and dumped again:\n%q\nwant\n%q", old[0], got, want)
+		}
+		if out, _ := r.Admit(ctx, "ev", now, 10); len(out) != 1 {
+			t.Fatalf("the store restored from version %d admitted %d, want 1", old[0], len(out))
+		}
+		f, err := r.Figures(ctx, "ev")
+		if err != nil || f.Totals != (queue.Totals{Admitted: 1}) || len(f.Waits) != 1 {
+			t.Fatalf("figures after restoring version %d and admitting one: %+v, %v", old[0], f.Totals, err)
+		}
 	}
 }

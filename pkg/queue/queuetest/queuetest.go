@@ -105,6 +105,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
 	t.Run("Admin", func(t *testing.T) { RunAdmin(t, newStore) })
+	t.Run("Stats", func(t *testing.T) { RunStats(t, newStore) })
 }
 
 // RunOutbox runs the Outbox contract suite. The stores newStore returns must

@@ -104,6 +104,13 @@ func TestCommandsPerChange(t *testing.T) {
 			t.Errorf("%s costs different commands with a long queue and listeners", op.name)
 		}
 	}
+	// The commands of the replicas' stream reports are never a join's
+	// (the server's TestRedisCommandsPerChangeConstant leaves them out).
+	for _, c := range []string{"hset", "pexpire", "hdel"} {
+		if n := small["Join"][c]; n != 0 {
+			t.Errorf("Join ran %s %d times", c, n)
+		}
+	}
 	// A Join is one round trip: the script.
 	if n := small["Join"]["evalsha"]; n != 1 || len(clientIssued(small["Join"])) != 1 {
 		t.Errorf("Join issued %v from the client, want one EVALSHA", clientIssued(small["Join"]))
@@ -162,4 +169,28 @@ func clientIssued(d map[string]int64) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// TestStreamReportCost: a replica's report of its open streams is one
+// round trip of two plain commands per event it has streams of (one for an
+// event it withdraws), however many streams those are.
+func TestStreamReportCost(t *testing.T) {
+	srv := redistest.Start(t)
+	st := dial(t, []string{srv.Addr()})
+	now := time.Now()
+	if err := st.ReportStreams(t.Context(), "r", map[string]int64{"warm": 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, streams := range []int64{10, 100_000} {
+		before := srv.CommandStats()
+		if err := st.ReportStreams(t.Context(), "r", map[string]int64{"a": streams, "b": streams, "warm": 0}, now); err != nil {
+			t.Fatal(err)
+		}
+		// A connection the client opens meanwhile says hello: not the report's.
+		got := redistest.CommandDelta(before, srv.CommandStats(), "info", "ping", "hello", "client|tracking")
+		t.Logf("a report of 2 events with %d streams each, withdrawing one: %s", streams, redistest.FormatCommands(got))
+		if want := map[string]int64{"hset": 2, "pexpire": 2, "hdel": 1}; !maps.Equal(got, want) {
+			t.Fatalf("with %d streams: %v, want %v", streams, got, want)
+		}
+	}
 }

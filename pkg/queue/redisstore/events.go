@@ -220,6 +220,11 @@ func decodeEvent(id string, r rueidis.RedisResult) (e queue.Event, ok bool, err 
 	if err != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: %w", id, err)
 	}
+	return eventOf(id, m)
+}
+
+// eventOf decodes an event's settings hash; ok is false when it is empty.
+func eventOf(id string, m map[string]string) (e queue.Event, ok bool, err error) {
 	if len(m) == 0 {
 		return queue.Event{}, false, nil
 	}

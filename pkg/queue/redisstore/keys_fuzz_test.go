@@ -46,7 +46,8 @@ func FuzzEventKeysShareOneTag(f *testing.F) {
 
 func oneTag(t *testing.T, ev string, k keys) {
 	t.Helper()
-	for _, key := range append(k.list, k.prefix+"any", prefix(ev)+outboxKey) {
+	p := prefix(ev)
+	for _, key := range append(k.list, k.prefix+"any", p+outboxKey, p+statsKey, p+waitsKey, p+streamsKey) {
 		if tag, ok := hashTag(key); !ok || tag != ev {
 			t.Fatalf("key %q of event %q hashes on %q (tagged %v)", key, ev, tag, ok)
 		}

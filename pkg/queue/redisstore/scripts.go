@@ -3,6 +3,7 @@ package redisstore
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/rueidis"
@@ -98,7 +99,7 @@ var shared = []struct{ lua, value string }{
 func declareShared() string {
 	var b strings.Builder
 	b.WriteString("-- Declared from Go (scripts.go).\n")
-	for _, c := range shared {
+	for _, c := range slices.Concat(shared, statsShared) {
 		fmt.Fprintf(&b, "local %s = %s\n", c.lua, luaString(c.value))
 	}
 	return b.String()

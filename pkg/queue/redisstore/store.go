@@ -14,6 +14,9 @@
 //	waitroom:{<event>}:tickets            counter: the last ticket handed out
 //	waitroom:{<event>}:seq                counter: the last change's sequence number
 //	waitroom:{<event>}:outbox             stream: unrelayed changes (only WithOutbox)
+//	waitroom:{<event>}:stats              hash: the event's totals and admissions per second (stats.go)
+//	waitroom:{<event>}:waits              list: the recent admissions' waits (ms), newest first
+//	waitroom:{<event>}:streams            hash: replica id → its open streams and when it reported
 //	waitroom:events                       set: every event id (its own slot)
 //	waitroom:live                         set: the live events (live.go)
 //	waitroom:idle                         sorted set: idle events a join registered, score = idle since (Unix ms)

@@ -22,5 +22,5 @@ end
 if ev[2] ~= '1' then return {0, IDLE_KEPT, idle_at} end
 if ARGV[5] == '' or idle_at + tonumber(ARGV[5]) > NOW then return {0, IDLE_WAITING, idle_at} end
 redis.call('DEL', K_EVENT, K_QUEUE, K_PROCESSING, K_DEADLINES, K_EXPIRY, K_TICKETS, K_OUTBOX)
-redis.call('DEL', K_PRESENT, K_HELD, K_BACK, K_CURSOR)
+redis.call('DEL', K_PRESENT, K_HELD, K_BACK, K_CURSOR, K_STATS, K_WAITS, PREFIX .. KEY_STREAMS)
 return {0, IDLE_FORGOTTEN, idle_at}

@@ -102,11 +102,50 @@ local function rfc3339(ms)
     math.floor(sod / 3600), math.floor(sod % 3600 / 60), sod % 60, ms - secs * 1000)
 end
 
--- announce numbers a change, publishes it to the event's channel and, with the
--- outbox on, records it there, all inside the script: subscribers see changes
--- in seq order and the outbox never misses one. changed is empty only for a
--- placement.
+-- The event's figures (queue.StatsStore; Go's rules repeated): totals by
+-- the sessions' new status, the first join, admissions per second in a ring
+-- of RATE_WINDOW slots (queue.AdmitRing.Add; a slot holds "second:count"),
+-- and the most recent admissions' waits, newest first.
+local K_STATS, K_WAITS = PREFIX .. KEY_STATS, PREFIX .. KEY_WAITS
+local TOTAL_FIELD = {[STATUS_QUEUED] = FIELD_JOINED, [STATUS_READY] = FIELD_ADMITTED,
+  [STATUS_COMPLETED] = FIELD_COMPLETED, [STATUS_EXPIRED] = FIELD_EXPIRED, [STATUS_LEFT] = FIELD_LEFT}
+
+local function count_admissions(n)
+  local sec = math.floor(NOW / 1000)
+  local slot = FIELD_ADMIT_SLOT .. (sec % RATE_WINDOW)
+  local at, had = string.match(redis.call('HGET', K_STATS, slot) or '', '^(%-?%d+):(%d+)$')
+  if at and tonumber(at) >= sec then sec, n = tonumber(at), tonumber(had) + n end
+  redis.call('HSET', K_STATS, slot, string.format('%d:%d', sec, n))
+end
+
+-- tally counts a change in the event's figures, in the script that makes it.
+local function tally(kind, changed)
+  local counts, waits = {}, {}
+  for _, s in ipairs(changed) do
+    if s.status ~= STATUS_QUEUED or kind == CHANGE_JOINED then
+      local f = TOTAL_FIELD[s.status]
+      if f then counts[f] = (counts[f] or 0) + 1 end
+      if s.status == STATUS_READY and s.joined_at_ms then waits[#waits + 1] = NOW - s.joined_at_ms end
+    end
+  end
+  for _, f in ipairs({FIELD_JOINED, FIELD_ADMITTED, FIELD_COMPLETED, FIELD_EXPIRED, FIELD_LEFT}) do
+    if counts[f] then redis.call('HINCRBY', K_STATS, f, counts[f]) end
+  end
+  if kind == CHANGE_JOINED then redis.call('HSETNX', K_STATS, FIELD_SINCE, NOW) end
+  if counts[FIELD_ADMITTED] then count_admissions(counts[FIELD_ADMITTED]) end
+  if #waits == 0 then return end
+  for i = 1, #waits, 500 do
+    redis.call('LPUSH', K_WAITS, unpack(waits, i, math.min(i + 499, #waits)))
+  end
+  redis.call('LTRIM', K_WAITS, 0, MAX_WAITS - 1)
+end
+
+-- announce numbers a change, counts it in the event's figures, publishes it
+-- to the event's channel and, with the outbox on, records it there, all
+-- inside the script: subscribers see changes in seq order and the outbox
+-- never misses one. changed is empty only for a placement.
 local function announce(kind, changed, deadline_ms)
+  tally(kind, changed)
   local seq = redis.call('INCR', K_SEQ)
   local qlen = redis.call('ZCARD', K_QUEUE)
   local ids, list = {}, {}
