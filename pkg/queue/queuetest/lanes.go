@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -333,4 +334,56 @@ func testLanesAdmitPresent(t *testing.T, newStore func(*testing.T) queue.Store) 
 		t.Fatalf("AdmitPresent admitted %v, want %v", ids(got), want)
 	}
 	m.check(t, st)
+}
+
+// testLaneConcurrentAdmits: admissions racing on two handles (replicas)
+// still follow the round-robin draw for draw, in the order of their
+// changes, and never pass the capacity.
+func testLaneConcurrentAdmits(t *testing.T, newStore func(*testing.T) queue.Store) {
+	handles := []queue.Store{newStore(t), newStore(t)}
+	e := defaultEvent(newEventID())
+	e.MaxConcurrent = 50
+	e.Lanes = []lanes.Lane{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}, {Name: "c", Weight: 2}}
+	e, err := handles[0].PutEvent(t.Context(), e)
+	if errors.Is(err, queue.ErrLanesUnsupported) {
+		t.Skip("the store refuses lanes")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newLaneModel(e)
+	now := epoch()
+	for i := range 90 {
+		m.join(joinLane(t, handles[i%2], e, fmt.Sprintf("u%d", i), e.Lanes[i%5%3].Name, now))
+	}
+	joined := stats(t, handles[0], e.ID).Seq
+	rec := Subscribe(t, handles[0], e.ID)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			<-start
+			if _, err := handles[i%2].Admit(t.Context(), e.ID, now, 9); err != nil {
+				t.Errorf("Admit: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	st := stats(t, handles[0], e.ID)
+	if st.Processing != e.MaxConcurrent {
+		t.Fatalf("%d processing after the race, want the capacity %d", st.Processing, e.MaxConcurrent)
+	}
+	var got []string
+	for _, c := range rec.upTo(t, st.Seq) {
+		if c.Seq > joined {
+			for _, s := range c.Sessions {
+				got = append(got, s.ID)
+			}
+		}
+	}
+	if want := m.admit(int(e.MaxConcurrent)); !slices.Equal(got, want) {
+		t.Fatalf("racing admissions, in change order, admitted %v\nwant the round-robin's %v", got, want)
+	}
+	m.check(t, handles[1])
 }

@@ -100,6 +100,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"LaneChange", testLaneChange},
 		{"LanesFairStart", testLanesFairStart},
 		{"LanesAdmitPresent", testLanesAdmitPresent},
+		{"LaneConcurrentAdmits", testLaneConcurrentAdmits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
