@@ -80,8 +80,9 @@ end
 -- position (lanes.Plan): the lanes, the state, the counts and s's rank in
 -- its lane, or empty strings and -1.
 local function lane_reply(s)
+  if not s or not s.lane or s.status ~= STATUS_QUEUED then return {'', '', '', -1} end
   local raw = redis.call('HGET', K_EVENT, FIELD_LANES)
-  if not raw or not s or not s.lane or s.status ~= STATUS_QUEUED then return {'', '', '', -1} end
+  if not raw then return {'', '', '', -1} end
   local names = event_lanes()
   return {raw, redis.call('HGET', K_EVENT, FIELD_RR) or '', table.concat(lane_counts(names), ','),
     redis.call('ZRANK', lane_key(s.lane), s.id) or -1}

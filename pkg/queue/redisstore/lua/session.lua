@@ -6,4 +6,6 @@ local raw = redis.call('GET', KEYS[9])
 if not raw then return false end
 local rank = redis.call('ZRANK', K_QUEUE, ARGV[5])
 if rank then raw = queued_raw(ARGV[5], raw) end
-return with_place({raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq()}, cjson.decode(raw))
+-- The document is decoded only for a session with a lane.
+local s = rank and string.find(raw, '"lane":', 1, true) and cjson.decode(raw) or nil
+return with_place({raw, rank or -1, redis.call('ZCARD', K_QUEUE), current_seq()}, s)
