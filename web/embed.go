@@ -1,6 +1,7 @@
-// Package web serves the browser waiting-room page: a static bundle, built
-// from the TypeScript in this folder and committed in dist/, so the Go build
-// needs no Node. Mount it with mux.Handle("/e/", web.Handler()).
+// Package web serves the browser pages: the waiting room and the operators'
+// dashboard, static bundles built from the TypeScript in this folder and
+// committed in dist/, so the Go build needs no Node. Mount them with
+// mux.Handle("/e/", web.Handler()) and AdminPatterns with AdminHandler().
 package web
 
 import (
@@ -61,31 +62,33 @@ func Handler() http.Handler {
 	return load()
 }
 
-var load = sync.OnceValue(func() *handler {
-	h := &handler{assets: map[string]*file{}}
-	err := fs.WalkDir(dist, "dist", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+var load = sync.OnceValue(func() *handler { return loadPage("dist") })
+
+// loadPage reads one page of the bundle: dir/index.html and dir/assets/*.
+func loadPage(dir string) *handler {
+	// The bundle is compiled in; a missing one is a broken build, not a runtime condition.
+	broken := "web: embedded " + dir + "/ is incomplete: run `npm run build` in web/"
+	index, err := dist.ReadFile(dir + "/index.html")
+	if err != nil {
+		panic(broken)
+	}
+	entries, err := fs.ReadDir(dist, dir+"/assets")
+	if err != nil {
+		panic(broken)
+	}
+	h := &handler{index: newFile("index.html", index), assets: map[string]*file{}}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
 		}
-		data, err := dist.ReadFile(name)
+		data, err := dist.ReadFile(dir + "/assets/" + e.Name())
 		if err != nil {
-			return err
+			panic(broken)
 		}
-		f := newFile(name, data)
-		switch rel := strings.TrimPrefix(name, "dist/"); {
-		case rel == "index.html":
-			h.index = f
-		case strings.HasPrefix(rel, "assets/"):
-			h.assets[strings.TrimPrefix(rel, "assets/")] = f
-		}
-		return nil
-	})
-	if err != nil || h.index == nil {
-		// The bundle is compiled in; a missing one is a broken build, not a runtime condition.
-		panic("web: embedded dist/ is incomplete: run `npm run build` in web/")
+		h.assets[e.Name()] = newFile(e.Name(), data)
 	}
 	return h
-})
+}
 
 func newFile(name string, data []byte) *file {
 	ct, ok := contentTypes[path.Ext(name)]

@@ -89,6 +89,8 @@ type FanoutResult struct {
 	Idle *IdleCost `json:"idle,omitempty"`
 	// Heartbeats counts the heartbeats the streams received.
 	Heartbeats int64 `json:"heartbeats"`
+	// Cadence holds the streams to the server's streaming cadence.
+	Cadence *CadenceResult `json:"cadence,omitempty"`
 }
 
 // IdleCost is what open streams cost the server while nothing changes:
@@ -143,7 +145,9 @@ func (r *runner) fanout(ctx context.Context) error {
 	fin := f.queue.final()
 	final := f.settle(ctx, &fin, done)
 	r.checkStreams(ctx, f.ss, f.check.ended(), time.Now().Add(f.cfg.Settle))
-	if cpu1, err := fetchStats(ctx, f.cfg.DebugAddr); err == nil && cpuErr == nil {
+	settled := time.Now()
+	cpu1, cpu1Err := fetchStats(ctx, f.cfg.DebugAddr)
+	if cpu1Err == nil && cpuErr == nil {
 		f.res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
 	}
 	if idle != nil {
@@ -152,6 +156,11 @@ func (r *runner) fanout(ctx context.Context) error {
 		}
 	}
 	f.tally(&fin, final)
+	if cpu1Err != nil {
+		f.tallyCadence(nil, settled.Sub(start))
+	} else {
+		f.tallyCadence(&cpu1, settled.Sub(start))
+	}
 	if !f.cfg.Verify {
 		return nil
 	}
@@ -178,6 +187,7 @@ func (f *fanoutRun) open(ctx context.Context) error {
 	}
 
 	before, statsErr := fetchStats(ctx, cfg.DebugAddr)
+	f.check.cad = newCadenceCheck(before, statsErr, cfg.CadenceSlack)
 	ss, err := r.openStreams(ctx, ids, func(i int, msg *waitroomv1.PositionUpdate, at time.Time) {
 		f.check.onMsg(f.check.streams[i], msg, at)
 	})

@@ -55,6 +55,7 @@ type Config struct {
 	Verify         bool          `json:"verify"`
 	Seed           uint64        `json:"seed"`
 	Settle         time.Duration `json:"settle"`
+	CadenceSlack   time.Duration `json:"cadence_slack,omitempty"`
 	Timeout        time.Duration `json:"timeout"`
 	SrcIPs         string        `json:"src_ips,omitempty"`
 	AdminToken     string        `json:"-"`
@@ -122,6 +123,7 @@ func parseFlags(args []string, getenv func(string) string) (*Config, error) {
 	fs.BoolVar(&c.Verify, "verify", true, "check every remaining session's position at the end")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed for the change mix")
 	fs.DurationVar(&c.Settle, "settle", 30*time.Second, "fanout/admit: how long streams may take to reach the final state")
+	fs.DurationVar(&c.CadenceSlack, "cadence-slack", time.Second, "fanout: how much later than the server's streaming cadence allows a stream may show a change (cadence.go)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.SrcIPs, "src-ips", "", "comma-separated loopback source addresses to spread connections over")
 	fs.StringVar(&c.AdminToken, "admin-token", getenv("WAITROOM_ADMIN_TOKEN"), "the server's WAITROOM_ADMIN_TOKEN")

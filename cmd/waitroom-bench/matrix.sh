@@ -12,8 +12,12 @@
 # idle-100k-off (100,000 streams idle for 2 minutes, with QUEUE_STREAM_HEARTBEAT
 # at its default and off: the heartbeats' cost), and for disk start-1m
 # (1,000,000 joined, the server killed with SIGKILL, then the time until a
-# new one on the same data answers). Each writes OUTDIR/<backend>-<run>.txt
-# and .json. JOIN_RATE sets join-rate's open-loop rate (default 50000/s);
+# new one on the same data answers). cadence-10k and cadence-100k hold that
+# many streams to the streaming cadence for 30 s of 20 joins and 1 admission
+# a second (README, "Streaming cadence"): READY latency, the front 1,000's
+# latency and staleness by distance band, failing on any stream later than
+# its cadence allows; REALTIME=N sets QUEUE_STREAM_REALTIME_POSITIONS.
+# Each writes OUTDIR/<backend>-<run>.txt and .json. JOIN_RATE sets join-rate's open-loop rate (default 50000/s);
 # GOGC and GOMEMLIMIT in the environment reach the server (and the tool).
 # SERVER_CPUS and TOOL_CPUS (taskset -c lists, e.g. 0 and 1) pin the server
 # and the tool to separate cores. The disk backend keeps each run's data in
@@ -58,7 +62,7 @@ SERVER_PIN=(); TOOL_PIN=()
 start_server() {
   local name=$1
   env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT METRICS_ADDR=${METRICS_ADDR:-off} LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
-    QUEUE_PROCESS_INTERVAL=100ms QUEUE_STREAM_HEARTBEAT=${HEARTBEAT:-20s} WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
+    QUEUE_PROCESS_INTERVAL=100ms QUEUE_STREAM_HEARTBEAT=${HEARTBEAT:-20s} ${REALTIME:+QUEUE_STREAM_REALTIME_POSITIONS=$REALTIME} WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
     WAITROOM_DATA_DIR="$OUT/$BACKEND-$name.data" "${SERVER_PIN[@]}" \
     "$OUT/waitroom" >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
   spid=$!
@@ -99,6 +103,8 @@ for r in "${RUNS[@]}"; do
     fanout-10k)  run "$r" -scenario fanout -streams 10000  -changes 30 -change-rate 1 ;;
     fanout-50k)  run "$r" -scenario fanout -streams 50000  -changes 30 -change-rate 1 ;;
     fanout-100k) run "$r" -scenario fanout -streams 100000 -changes 30 -change-rate 1 -settle 60s ;;
+    cadence-10k)  run "$r" -scenario fanout -streams 10000  -changes 630 -change-rate 21 -mix join=20,leave=0,admit=1 -settle 30s ;;
+    cadence-100k) run "$r" -scenario fanout -streams 100000 -changes 630 -change-rate 21 -mix join=20,leave=0,admit=1 -settle 60s ;;
     idle-100k)   run "$r" -scenario fanout -streams 100000 -changes 1 -idle 2m -settle 60s ;;
     idle-100k-off) HEARTBEAT=0 run "$r" -scenario fanout -streams 100000 -changes 1 -idle 2m -settle 60s ;;
     join)        run "$r" -scenario join -n 200000 -c 256 ;;

@@ -82,6 +82,7 @@ func (rep *Report) print(w io.Writer) {
 					float64(i.WrittenBytes)/float64(i.Heartbeats), i.HeartbeatPayload)
 			}
 		}
+		printCadence(f.Cadence, row, lat)
 		if f.ServerCPUSeconds > 0 {
 			row("server CPU in changes", "%.2fs (%.1f ms per change, %.1f µs per message sent)", f.ServerCPUSeconds,
 				1000*f.ServerCPUSeconds/float64(max(f.Changes, 1)), 1e6*f.ServerCPUSeconds/float64(max(f.Messages, 1)))

@@ -50,8 +50,9 @@ type streamCheck struct {
 	dups     atomic.Int64
 	waits    atomic.Int64 // messages that only moved the estimated wait
 	msgs     atomic.Int64
-	beats    atomic.Int64 // heartbeats: the last state again, by design
-	beatSize atomic.Int64 // a heartbeat's protobuf size
+	beats    atomic.Int64  // heartbeats: the last state again, by design
+	beatSize atomic.Int64  // a heartbeat's protobuf size
+	cad      *cadenceCheck // set before any stream opens
 	samples  sync.Mutex
 	bad      []string
 }
@@ -113,6 +114,7 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	wait := msg.GetEstimatedWait().AsDuration()
 	same := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
 	dup := same && wait == f.lastWait
+	shownPos := f.lastPos // what the stream showed before this message: its cadence
 	f.msgs++
 	f.lastPos, f.lastLen, f.lastStatus, f.lastWait = mpos, mlen, st, wait
 	switch {
@@ -172,6 +174,8 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 		if c.kind != kindJoin && c.ticket < f.ticket {
 			f.pos--
 		}
+		end := i == best && bestEnd != 0
+		sc.cad.credit(f.ticket, shownPos, f.pos, end, end && bestEnd == waitroomv1.SessionStatus_SESSION_STATUS_READY, d)
 	}
 	f.reached = best
 	f.ended = bestEnd

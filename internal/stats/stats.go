@@ -32,6 +32,33 @@ type Server struct {
 	Disk *Disk `json:"disk,omitempty"`
 	// Limits counts the requests each limit refused since start.
 	Limits Limits `json:"limits"`
+	// Cadence is the streaming cadence's settings and what it did.
+	Cadence Cadence `json:"cadence"`
+}
+
+// Cadence is what the streaming cadence did since start (README,
+// "Streaming cadence").
+type Cadence struct {
+	RealtimePositions int64   `json:"realtime_positions"`
+	CoalesceSeconds   float64 `json:"coalesce_seconds"`
+	MaxIntervalSecs   float64 `json:"max_interval_seconds"`
+	// Held counts position messages the cadence held back (a stream far
+	// from the head gets the newest state once its interval has passed).
+	Held int64 `json:"held"`
+	// SendsInFlight and SendsWaiting are messages being written now and
+	// waiting for one of the send slots; Sent* count the slots granted, by
+	// priority: ends of streams and first states, positions within
+	// realtime_positions, the rest with heartbeats. SendsQueued counts
+	// those that had to wait.
+	SendsInFlight int   `json:"sends_in_flight"`
+	SendsWaiting  int   `json:"sends_waiting"`
+	SentFinal     int64 `json:"sent_final"`
+	SentRealtime  int64 `json:"sent_realtime"`
+	SentCadenced  int64 `json:"sent_cadenced"`
+	SendsQueued   int64 `json:"sends_queued"`
+	// SendsStalled counts messages let past the limit because no slot was
+	// given back for 250 ms (clients that do not read hold theirs).
+	SendsStalled int64 `json:"sends_stalled"`
 }
 
 // Limits counts refusals by limit.

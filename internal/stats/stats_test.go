@@ -20,13 +20,18 @@ func TestKeys(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cpu_seconds", "goroutines", "heap_bytes", "heartbeats_sent", "kafka", "limits", "open_streams", "rss_bytes", "stack_bytes", "store", "total_bytes", "written_bytes"}
+	want := []string{"cadence", "cpu_seconds", "goroutines", "heap_bytes", "heartbeats_sent", "kafka", "limits", "open_streams", "rss_bytes", "stack_bytes", "store", "total_bytes", "written_bytes"}
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
 	}
 	wantLimits := []string{"conns_per_ip", "h2_reset_floods", "joins_per_ip", "stream_write_timeouts", "streams_max", "streams_per_ip", "streams_per_session"}
 	if got := keys(doc["limits"].(map[string]any)); !reflect.DeepEqual(got, wantLimits) {
 		t.Errorf("limits keys %v, want %v", got, wantLimits)
+	}
+	wantCadence := []string{"coalesce_seconds", "held", "max_interval_seconds", "realtime_positions", "sends_in_flight",
+		"sends_queued", "sends_stalled", "sends_waiting", "sent_cadenced", "sent_final", "sent_realtime"}
+	if got := keys(doc["cadence"].(map[string]any)); !reflect.DeepEqual(got, wantCadence) {
+		t.Errorf("cadence keys %v, want %v", got, wantCadence)
 	}
 	kafka := doc["kafka"].(map[string]any)
 	wantKafka := []string{"backlog", "backlog_at", "failures", "held", "last_error", "last_error_at", "relayed"}

@@ -68,37 +68,39 @@ func TestConfigReadsTheGuidesNames(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		"LISTEN_ADDR":                    "no-port",
-		"QUEUE_PROCESS_INTERVAL":         "soon",
-		"QUEUE_SESSION_TTL":              "-5s",
-		"QUEUE_DEFAULT_MAX_CONCURRENT":   "0",
-		"CHECKOUT_URL":                   "ftp://x",
-		"WAITROOM_ADMIN_TOKEN":           "short",
-		"LOG_LEVEL":                      "loud",
-		"WAITROOM_SIGNING_KEY_FILE":      "/does/not/exist.pem",
-		"KAFKA_BROKERS":                  "no-port",
-		"REDIS_ADDR":                     "a:1,no-port",
-		"QUEUE_REGISTER_UNKNOWN_EVENTS":  "sometimes",
-		"QUEUE_EVENT_IDLE_TTL":           "0s",
-		"DEBUG_ADDR":                     "6060",
-		"QUEUE_CHECKOUT_WINDOW":          "18446744074", // seconds: past int64 nanoseconds
-		"QUEUE_STREAM_COALESCE":          "1ns",
-		"QUEUE_POSITION_UPDATE_INTERVAL": "9223372037",
-		"WAITROOM_JOIN_AUTH":             "maybe",
-		"WAITROOM_JOIN_KEYS_FILE":        "/does/not/exist.pem",
-		"WAITROOM_JOIN_JWKS_URL":         "ftp://shop.example/jwks.json",
-		"WAITROOM_JOIN_MAX_AGE":          "-1m",
-		"WAITROOM_SERVICE_TOKENS_FILE":   "/does/not/exist",
-		"WAITROOM_VERIFY_KEYS_FILE":      "/does/not/exist.pem",
-		"WAITROOM_STREAM_MAX_AGE":        "1s",
-		"QUEUE_STREAM_HEARTBEAT":         "-20s",
-		"WAITROOM_CONNS_PER_IP":          "-1",
-		"WAITROOM_STREAMS_PER_IP":        "0",
-		"WAITROOM_JOIN_RATE_PER_IP":      "-3",
-		"WAITROOM_TRUSTED_PROXIES":       "10.0.0.0/33",
-		"WAITROOM_STREAM_WRITE_TIMEOUT":  "500ms",
-		"WAITROOM_H2_RESETS_PER_SECOND":  "0",
-		"WAITROOM_H2_RESET_BURST":        "0",
+		"LISTEN_ADDR":                     "no-port",
+		"QUEUE_PROCESS_INTERVAL":          "soon",
+		"QUEUE_SESSION_TTL":               "-5s",
+		"QUEUE_DEFAULT_MAX_CONCURRENT":    "0",
+		"CHECKOUT_URL":                    "ftp://x",
+		"WAITROOM_ADMIN_TOKEN":            "short",
+		"LOG_LEVEL":                       "loud",
+		"WAITROOM_SIGNING_KEY_FILE":       "/does/not/exist.pem",
+		"KAFKA_BROKERS":                   "no-port",
+		"REDIS_ADDR":                      "a:1,no-port",
+		"QUEUE_REGISTER_UNKNOWN_EVENTS":   "sometimes",
+		"QUEUE_EVENT_IDLE_TTL":            "0s",
+		"DEBUG_ADDR":                      "6060",
+		"QUEUE_CHECKOUT_WINDOW":           "18446744074", // seconds: past int64 nanoseconds
+		"QUEUE_STREAM_COALESCE":           "1ns",
+		"QUEUE_POSITION_UPDATE_INTERVAL":  "9223372037",
+		"WAITROOM_JOIN_AUTH":              "maybe",
+		"WAITROOM_JOIN_KEYS_FILE":         "/does/not/exist.pem",
+		"WAITROOM_JOIN_JWKS_URL":          "ftp://shop.example/jwks.json",
+		"WAITROOM_JOIN_MAX_AGE":           "-1m",
+		"WAITROOM_SERVICE_TOKENS_FILE":    "/does/not/exist",
+		"WAITROOM_VERIFY_KEYS_FILE":       "/does/not/exist.pem",
+		"WAITROOM_STREAM_MAX_AGE":         "1s",
+		"QUEUE_STREAM_HEARTBEAT":          "-20s",
+		"QUEUE_STREAM_REALTIME_POSITIONS": "0",
+		"QUEUE_STREAM_MAX_INTERVAL":       "-5s",
+		"WAITROOM_CONNS_PER_IP":           "-1",
+		"WAITROOM_STREAMS_PER_IP":         "0",
+		"WAITROOM_JOIN_RATE_PER_IP":       "-3",
+		"WAITROOM_TRUSTED_PROXIES":        "10.0.0.0/33",
+		"WAITROOM_STREAM_WRITE_TIMEOUT":   "500ms",
+		"WAITROOM_H2_RESETS_PER_SECOND":   "0",
+		"WAITROOM_H2_RESET_BURST":         "0",
 	} {
 		_, err := ConfigFromEnv(func(k string) string {
 			if k == name {
@@ -138,6 +140,8 @@ func TestConfigDurationBounds(t *testing.T) {
 		{"QUEUE_STREAM_HEARTBEAT", "0", "", -1},
 		{"QUEUE_STREAM_HEARTBEAT", "0s", "", -1},
 		{"QUEUE_STREAM_HEARTBEAT", "off", "", -1},
+		{"QUEUE_STREAM_MAX_INTERVAL", "0s", "positive", 0},
+		{"QUEUE_STREAM_MAX_INTERVAL", "10s", "", 10 * time.Second},
 	} {
 		cfg, err := ConfigFromEnv(func(k string) string {
 			if k == c.name {
@@ -157,6 +161,8 @@ func TestConfigDurationBounds(t *testing.T) {
 			got = cfg.Fanout.Coalesce
 		case "QUEUE_STREAM_HEARTBEAT":
 			got = cfg.Fanout.Heartbeat
+		case "QUEUE_STREAM_MAX_INTERVAL":
+			got = cfg.Fanout.MaxInterval
 		}
 		switch {
 		case c.wantErr == "" && (err != nil || got != c.want):

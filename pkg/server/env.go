@@ -140,6 +140,15 @@ func fanoutSettings(f *fanout.Config) []setting {
 		{"QUEUE_POSITION_UPDATE_INTERVAL", durationAtLeast(&f.Resync, fanout.MinResync)},
 		{"QUEUE_STREAM_COALESCE", durationAtLeast(&f.Coalesce, fanout.MinCoalesce)},
 		{"QUEUE_STREAM_HEARTBEAT", streamHeartbeat(&f.Heartbeat)},
+		{"QUEUE_STREAM_REALTIME_POSITIONS", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return errWantCount
+			}
+			f.RealtimePositions = n
+			return nil
+		}},
+		{"QUEUE_STREAM_MAX_INTERVAL", positiveDuration(&f.MaxInterval)},
 		{"WAITROOM_STREAM_MAX_AGE", func(s string) error {
 			if s == "off" {
 				f.MaxAge = -1

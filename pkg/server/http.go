@@ -43,6 +43,9 @@ func (s *Server) routes(jwks http.Handler) (http.Handler, error) {
 	mux.Handle("GET /.well-known/jwks.json", jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/e/", web.Handler())
+	for _, p := range web.AdminPatterns {
+		mux.Handle(p, web.AdminHandler())
+	}
 	if servesDemoCheckout(s.cfg) {
 		mux.HandleFunc("GET "+demoCheckoutPath, demoCheckout)
 	}

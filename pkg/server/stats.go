@@ -13,6 +13,7 @@ import (
 	"github.com/waitroom/waitroom/internal/stats"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue/diskstore"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 )
 
 var statsMetrics = []string{
@@ -51,6 +52,7 @@ func (s *Server) stats() stats.Server {
 		StreamsPerSession: sr.PerSession, StreamsPerIP: sr.PerIP, StreamsMax: sr.Max,
 		StreamWriteTimeouts: sr.WriteTimeouts,
 		ConnsPerIP:          s.conns.Refused(), H2ResetFloods: s.h2guard.Floods()}
+	st.Cadence = cadenceStats(s.hub.Cadence())
 	if s.relay != nil {
 		st.Kafka = kafkaStats(s.relay.Stats())
 	}
@@ -59,6 +61,23 @@ func (s *Server) stats() stats.Server {
 		st.Disk = &stats.Disk{Commits: ds.Commits, Records: ds.Records, CommitSeconds: ds.CommitTime.Seconds()}
 	}
 	return st
+}
+
+// cadenceStats is the streaming cadence in /debug/stats's terms.
+func cadenceStats(c fanout.CadenceStats) stats.Cadence {
+	return stats.Cadence{
+		RealtimePositions: c.RealtimePositions,
+		CoalesceSeconds:   c.Coalesce.Seconds(),
+		MaxIntervalSecs:   c.MaxInterval.Seconds(),
+		Held:              c.Held,
+		SendsInFlight:     c.SendsInFlight,
+		SendsWaiting:      c.SendsWaiting,
+		SentFinal:         c.SentFinal,
+		SentRealtime:      c.SentRealtime,
+		SentCadenced:      c.SentCadenced,
+		SendsQueued:       c.SendsQueued,
+		SendsStalled:      c.SendsStalled,
+	}
 }
 
 // kafkaStats is the relay's progress in /debug/stats's terms.

@@ -59,6 +59,14 @@ type Config struct {
 	// so a stream is never silent for more than 1.25 × Heartbeat and no
 	// stream costs a timer of its own.
 	Heartbeat time.Duration
+	// RealtimePositions: streams this close to the head get every change,
+	// coalesced only by Coalesce (DefaultRealtimePositions); streams
+	// further back get position messages at least Cadence.Interval apart.
+	// A value above any queue's length sends every stream every change.
+	RealtimePositions int64
+	// MaxInterval is the longest a stream's position messages are held
+	// back for (DefaultMaxInterval).
+	MaxInterval time.Duration
 	// Logger receives the views' warnings; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -73,6 +81,12 @@ func (c Config) withDefaults() Config {
 		c.Resync = DefaultResync
 	}
 	c.Coalesce, c.Resync = max(c.Coalesce, MinCoalesce), max(c.Resync, MinResync)
+	if c.RealtimePositions <= 0 {
+		c.RealtimePositions = DefaultRealtimePositions
+	}
+	if c.MaxInterval <= 0 {
+		c.MaxInterval = DefaultMaxInterval
+	}
 	if c.Linger <= 0 {
 		c.Linger = DefaultLinger
 	}
@@ -117,6 +131,7 @@ type Hub struct {
 	wg     sync.WaitGroup
 
 	counters
+	sends *sendQueue
 
 	mu    sync.Mutex
 	views map[string]*viewRef
@@ -131,6 +146,7 @@ type counters struct {
 	coalesced atomic.Int64
 	// storeErrors counts the views' failed store calls.
 	storeErrors atomic.Int64
+	cadenceCounts
 }
 
 // viewRef is a running view and the hub's bookkeeping of who uses it.
@@ -145,7 +161,8 @@ var _ queue.Streams = (*Hub)(nil)
 // New returns a hub over store. Close stops it.
 func New(store queue.Store, cfg Config) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{store: store, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, views: map[string]*viewRef{}}
+	return &Hub{store: store, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel,
+		views: map[string]*viewRef{}, sends: newSendQueue(sendsInFlight)}
 }
 
 // OpenStreams is how many watchers are open.

@@ -28,12 +28,18 @@ func (v *eventView) run(ctx context.Context, retire func() bool) {
 	checkEvery := max(1, int(v.cfg.Resync/period))
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	// due wakes the loop when messages the cadence held back are due.
+	due := time.NewTimer(time.Hour)
+	due.Stop()
+	defer due.Stop()
 	var lastFlush time.Time
 	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-v.wake:
+		case <-due.C:
+			v.cadenceDueNow()
 		case <-tick.C:
 			v.beat(v.cfg.Now())
 			if ticks++; ticks%checkEvery != 0 {
@@ -56,6 +62,7 @@ func (v *eventView) run(ctx context.Context, retire func() bool) {
 		}
 		v.step(ctx)
 		lastFlush = v.cfg.Now()
+		v.armCadence(due)
 	}
 }
 
@@ -194,7 +201,7 @@ func (v *eventView) beat(now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for w := range v.watchers {
-		if w.started && !w.final && w.lastSent.Load() <= due {
+		if w.started && !w.final && w.lastSent.Load() <= due && !v.releaseHeld(w) {
 			w.box.heartbeat()
 		}
 	}

@@ -69,6 +69,10 @@ type eventView struct {
 	placedAt   uint64
 	eventStale bool
 	placing    *placement
+	// cadence spaces the position messages of streams far from the head;
+	// cadenceDue is when the first it held back is due (Unix ns; 0: none).
+	cadence    Cadence
+	cadenceDue int64
 }
 
 func newEventView(eventID string, store queue.Store, cfg Config, counts *counters) *eventView {
@@ -82,6 +86,7 @@ func newEventView(eventID string, store queue.Store, cfg Config, counts *counter
 		wake:      make(chan struct{}, 1),
 		watchers:  map[*Watcher]struct{}{},
 		bySession: map[string][]*Watcher{},
+		cadence:   cfg.cadence(),
 	}
 }
 
@@ -279,7 +284,10 @@ func (v *eventView) makeUpdate(w *Watcher, pos, n int64, wait time.Duration) upd
 // Called with v.mu held.
 func (v *eventView) show(w *Watcher, u update) {
 	sh := shownOf(u.View)
-	if w.final || sh == w.last {
+	if sh == w.last {
+		w.heldAt = 0 // nothing is held back from it (cadence.go)
+	}
+	if w.final || sh == w.last || v.holdBack(w, sh, &u) {
 		return
 	}
 	w.last = sh
@@ -296,6 +304,7 @@ func (v *eventView) flush() {
 		return
 	}
 	v.dirty = false
+	v.cadenceDue = 0 // the pass below finds the streams it holds back
 	defer func() { v.changedAt = time.Time{} }()
 	perSecond := v.st.rate.perSecond(v.cfg.Now())
 	v.shownRate = perSecond
@@ -317,7 +326,7 @@ func (v *eventView) flush() {
 // refresh shows a started watcher its state from memory, if that changed.
 // Called with v.mu held.
 func (v *eventView) refresh(w *Watcher, perSecond float64) {
-	if !w.started || w.final {
+	if !w.started || w.final || v.stillHeld(w) {
 		return
 	}
 	if u, ok := v.updateOf(w, perSecond); ok {

@@ -27,6 +27,11 @@ type Watcher struct {
 	endsAt  int64         // Unix nanoseconds at which the stream reaches its maximum age; 0: never
 	fair    fairState     // the session's fair start, as last read (fairstart.go)
 
+	// nextPosAt is when the cadence lets the next position message go;
+	// heldAt is when the oldest change it held back was made (cadence.go).
+	// Owned by the view, like the fields above.
+	nextPosAt, heldAt int64
+
 	closed atomic.Bool
 	// lastSent is when the reader last took a state to send (Unix
 	// nanoseconds; 0: never): the view's heartbeat pass reads it.
@@ -37,6 +42,9 @@ type Watcher struct {
 	// sentPos is the queued position the reader last sent (lanes.go);
 	// only the reader touches it.
 	sentPos int64
+	// slot: the reader holds a send slot, from Next's return until its
+	// next call or Close (sendqueue.go).
+	slot atomic.Bool
 }
 
 var _ queue.Watch = (*Watcher)(nil)
@@ -56,8 +64,12 @@ func (w *Watcher) SessionID() string { return w.sessionID }
 // returns io.EOF; it returns ctx's error when ctx ends first, and ErrClosed
 // when the hub shuts down.
 func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
+	w.releaseSlot() // the caller wrote what the last call returned
 	u, err := w.box.next(ctx)
 	if err != nil {
+		return queue.View{}, err
+	}
+	if err := w.takeSlot(ctx, u); err != nil {
 		return queue.View{}, err
 	}
 	now := w.hub.cfg.Now()
@@ -90,6 +102,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 // Close stops the watcher and gives back its share of the event's view. It is
 // safe to call more than once.
 func (w *Watcher) Close() {
+	w.releaseSlot()
 	if w.view != nil && w.closed.CompareAndSwap(false, true) {
 		w.hub.release(w)
 	}

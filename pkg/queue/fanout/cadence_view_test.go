@@ -1,0 +1,112 @@
+package fanout_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
+	"github.com/waitroom/waitroom/pkg/queue/memstore"
+	"github.com/waitroom/waitroom/pkg/queue/queuetest"
+)
+
+// TestCadenceSpacesTheFarStreams joins one session every 10ms for 200ms
+// behind two streams: the one at the head (real time) is told each join, the
+// one at position 10 (interval 10ms × (10/2)² = 250ms, which may go up to
+// half early) far less often, and both show the exact final state once the joins stop, the far
+// one within its interval. Its own end (LEFT) is never held back.
+func TestCadenceSpacesTheFarStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		svc, hub := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour, DefaultMaxConcurrent: 0},
+			fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Second, RealtimePositions: 2, MaxInterval: time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := joinN(t, ctx, svc, "cadence", 10)
+		near, far := ids[0], ids[9]
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f.watch(t, ctx, svc, near)
+		f.watch(t, ctx, svc, far)
+		synctest.Wait()
+		for i := range 20 {
+			if _, _, err := svc.Join(ctx, fmt.Sprint("late", i), "cadence"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+		}
+		time.Sleep(250*time.Millisecond + 250*time.Millisecond) // the interval and the wake-up grid
+		synctest.Wait()
+		f.mu.Lock()
+		nearN, farN := f.counts[near], f.counts[far]
+		nearV, farV := f.latest[near], f.latest[far]
+		f.mu.Unlock()
+		if nearV.QueueLength != 30 || nearV.Position != 1 || farV.QueueLength != 30 || farV.Position != 10 {
+			t.Fatalf("final states: near %d of %d, far %d of %d; want 1 and 10 of 30",
+				nearV.Position, nearV.QueueLength, farV.Position, farV.QueueLength)
+		}
+		if nearN != 21 {
+			t.Errorf("near stream got %d messages, want 21 (first state and each join)", nearN)
+		}
+		// First state, then at most one per 125ms of 200ms of joins, the
+		// last among them: 3 at most.
+		if farN > 3 || farN < 2 {
+			t.Errorf("far stream got %d messages, want 2 or 3", farN)
+		}
+		if held := hub.Cadence().Held; held == 0 {
+			t.Error("no message counted as held back")
+		}
+
+		// A join holds the far stream back again; its leaving is not.
+		if _, _, err := svc.Join(ctx, "one-more", "cadence"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
+		if err := svc.Leave(ctx, far); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if v := f.latest[far]; v.Session.Status != queue.StatusLeft {
+			t.Fatalf("far stream after leaving shows %v, want LEFT at once", v.Session.Status)
+		}
+	})
+}
+
+// TestCadenceHeldStateReplacesHeartbeat: a stream due for a heartbeat while
+// the cadence holds a new state back from it gets that state, not its old
+// one vouched for again.
+func TestCadenceHeldStateReplacesHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		// Position 10 with one realtime position: a 1s interval.
+		svc, _ := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour},
+			fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Second, RealtimePositions: 1,
+				MaxInterval: time.Second, Heartbeat: 100 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := joinN(t, ctx, svc, "beat", 10)
+		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f.watch(t, ctx, svc, ids[9])
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if _, _, err := svc.Join(ctx, "late", "beat"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // past the heartbeat, well inside the interval
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		// Without the heartbeat it would still show 10 of 10, vouched for
+		// by a heartbeat, until the interval passed.
+		if v := f.latest[ids[9]]; v.QueueLength != 11 {
+			t.Fatalf("stream shows %d of %d (heartbeat %t), want the held-back 10 of 11", v.Position, v.QueueLength, v.Heartbeat)
+		}
+	})
+}
