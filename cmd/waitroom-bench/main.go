@@ -5,6 +5,9 @@
 //	waitroom-bench -scenario join   -n 200000 -c 256
 //	waitroom-bench -scenario fanout -streams 100000 -changes 100 -change-rate 5
 //	waitroom-bench -scenario admit  -queue 50000 -admit 20000
+//	waitroom-bench floor -addr 127.0.0.1:50056 -debug-addr 127.0.0.1:6060
+//
+// floor serves the stack's floor (floor.go) for the scenarios to run against.
 //
 // fanout and admit need the server's WAITROOM_ADMIN_TOKEN (-admin-token, or the
 // same variable in the tool's environment) to pause the event and free slots.
@@ -67,6 +70,9 @@ type Config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		os.Exit(floorMain(os.Args[2:]))
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "waitroom-bench:", err)

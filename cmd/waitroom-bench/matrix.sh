@@ -6,6 +6,7 @@
 #   cmd/waitroom-bench/matrix.sh OUTDIR memory [RUN...]
 #   cmd/waitroom-bench/matrix.sh OUTDIR disk   [RUN...]
 #   cmd/waitroom-bench/matrix.sh OUTDIR redis  [RUN...]
+#   cmd/waitroom-bench/matrix.sh OUTDIR floor  [RUN...]
 #
 # RUN names: fanout-1k fanout-10k fanout-50k fanout-100k join join-rate
 # join-1k join-100k join-1m admit (default: all), idle-100k and
@@ -21,7 +22,9 @@
 # GOGC and GOMEMLIMIT in the environment reach the server (and the tool).
 # SERVER_CPUS and TOOL_CPUS (taskset -c lists, e.g. 0 and 1) pin the server
 # and the tool to separate cores. The disk backend keeps each run's data in
-# OUTDIR/disk-<run>.data, emptied first.
+# OUTDIR/disk-<run>.data, emptied first. The floor backend runs the same
+# scenarios against `waitroom-bench floor` (the bare stack on the server's
+# HTTP/2 settings) instead of waitroom: BENCHMARKS.md's "The stack's floor".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
@@ -51,7 +54,8 @@ case $BACKEND in
   memory) STORE=(WAITROOM_STORE=memory) ;;
   disk)   STORE=(WAITROOM_STORE=disk) ;;
   redis)  STORE=(REDIS_ADDR=$REDIS) ;;
-  *) echo "unknown backend $BACKEND (want memory, disk or redis)" >&2; exit 2 ;;
+  floor)  STORE=() ;;
+  *) echo "unknown backend $BACKEND (want memory, disk, redis or floor)" >&2; exit 2 ;;
 esac
 SERVER_PIN=(); TOOL_PIN=()
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
@@ -61,6 +65,15 @@ SERVER_PIN=(); TOOL_PIN=()
 # answers; sets spid.
 start_server() {
   local name=$1
+  if [ "$BACKEND" = floor ]; then
+    "${SERVER_PIN[@]}" "$OUT/waitroom-bench" floor -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
+    spid=$!
+    until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do
+      kill -0 "$spid" 2>/dev/null || { echo "floor exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }
+      sleep 0.01
+    done
+    return
+  fi
   env LISTEN_ADDR=127.0.0.1:$PORT DEBUG_ADDR=127.0.0.1:$DPORT METRICS_ADDR=${METRICS_ADDR:-off} LOG_LEVEL=warn WAITROOM_ADMIN_TOKEN=$TOKEN \
     QUEUE_PROCESS_INTERVAL=100ms QUEUE_STREAM_HEARTBEAT=${HEARTBEAT:-20s} ${REALTIME:+QUEUE_STREAM_REALTIME_POSITIONS=$REALTIME} WAITROOM_JOIN_RATE_PER_IP=off WAITROOM_STREAMS_PER_IP=off "${STORE[@]}" \
     WAITROOM_DATA_DIR="$OUT/$BACKEND-$name.data" "${SERVER_PIN[@]}" \

@@ -112,6 +112,26 @@ func (s *Server) Kill() {
 	s.killLocked()
 }
 
+// Freeze stops the server with SIGSTOP, as a machine too busy to schedule it
+// would: connections stay open and commands wait unanswered. Thaw (SIGCONT)
+// lets it answer them; the test's end thaws it too.
+func (s *Server) Freeze() (thaw func()) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.tb.Fatal("redistest: Freeze on a stopped server")
+	}
+	pid := s.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		s.tb.Fatalf("redistest: SIGSTOP: %v", err)
+	}
+	var once sync.Once
+	thaw = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
+	s.tb.Cleanup(thaw)
+	return thaw
+}
+
 // Restart starts the server again on the same port and directory (killing it
 // first if it still runs), so with WithAOF its data comes back, and waits until
 // it answers PING.

@@ -20,7 +20,7 @@ func (s storeErrors) count(err error) {
 	if err == nil {
 		return
 	}
-	if errors.Is(err, queue.ErrUnavailable) || connect.CodeOf(err) == connect.CodeInternal {
+	if errors.Is(err, queue.ErrUnavailable) || errors.Is(err, queue.ErrTimeout) || connect.CodeOf(err) == connect.CodeInternal {
 		s.d.RequestStoreFailed()
 	}
 }

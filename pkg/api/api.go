@@ -16,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/internal/serveconf"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -64,18 +65,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Limits every handler applies.
-const (
-	// maxRequestBytes bounds a request message; a larger one is refused with
-	// ResourceExhausted before it is decoded.
-	maxRequestBytes = 64 << 10
-	// compressMinBytes is the smallest message worth compressing. Position
-	// updates are about a hundred bytes: gzip would make them larger, and a
-	// compressor reset per message costs more CPU than the rest of a stream's
-	// send.
-	compressMinBytes = 1 << 10
-)
-
 // NewWaitroomServiceHandler returns the path and handler of
 // waitroom.v1.WaitroomService, the visitors' API, over svc.
 func NewWaitroomServiceHandler(svc *queue.Service, cfg Config) (string, http.Handler) {
@@ -101,13 +90,11 @@ func NewEventAdminServiceHandler(svc *queue.Service, cfg Config) (string, http.H
 // handlerOptions apply to every handler.
 func handlerOptions(cfg Config) []connect.HandlerOption {
 	log := cfg.Logger
-	return []connect.HandlerOption{
+	return append(serveconf.HandlerOptions(),
 		connect.WithInterceptors(cfg.Interceptors...),
-		connect.WithReadMaxBytes(maxRequestBytes),
-		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
 			log.Error("Handler panicked", "procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
-	}
+	)
 }

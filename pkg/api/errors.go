@@ -31,6 +31,11 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 	case errors.Is(err, queue.ErrShuttingDown):
 		// Every open stream ends this way at shutdown: not worth a line each.
 		return connect.NewError(connect.CodeUnavailable, bare(err))
+	case errors.Is(err, queue.ErrTimeout):
+		// Slow, not down: the call may yet have taken effect, and the
+		// client may retry it.
+		log.Warn("Request failed: store timed out", "procedure", procedure, "error", err)
+		return connect.NewError(connect.CodeDeadlineExceeded, bare(err))
 	case errors.Is(err, queue.ErrUnavailable):
 		log.Warn("Request failed: store unavailable", "procedure", procedure, "error", err)
 		return connect.NewError(connect.CodeUnavailable, bare(err))
@@ -46,7 +51,7 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 // bare keeps a sentinel's own message ("session not found") and drops any
 // wrapping detail that is the server's business, not the client's.
 func bare(err error) error {
-	for _, s := range []error{queue.ErrSessionNotFound, queue.ErrSessionExpired, queue.ErrEventNotFound, queue.ErrUnavailable, queue.ErrShuttingDown} {
+	for _, s := range []error{queue.ErrSessionNotFound, queue.ErrSessionExpired, queue.ErrEventNotFound, queue.ErrTimeout, queue.ErrUnavailable, queue.ErrShuttingDown} {
 		if errors.Is(err, s) {
 			return s
 		}

@@ -193,7 +193,7 @@ func (c *CheckoutConsumer) handle(ctx context.Context, rec *kgo.Record) bool {
 			// gone: nothing to free.
 			log.Info("Ignoring checkout.completed", "reason", err.Error())
 			return true
-		case errors.Is(err, queue.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, queue.ErrUnavailable), errors.Is(err, queue.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 			// The store will be back: hold the record (and the partition)
 			// until it is, never committing past it.
 			if attempt == 1 || attempt%10 == 0 {

@@ -26,6 +26,11 @@ var (
 	ErrNotAdmitted = errors.New("session is not admitted")
 	// ErrUnavailable: the store cannot be reached; the caller may retry (Unavailable).
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrTimeout: the store is reachable but did not answer within its
+	// deadline, as a busy one may not; the call may still have taken effect
+	// and the caller may retry (DeadlineExceeded). A slow store is not a down
+	// store: health stays SERVING.
+	ErrTimeout = errors.New("store timed out")
 	// ErrShuttingDown: the process is stopping and ends its streams (Unavailable).
 	ErrShuttingDown = errors.New("server shutting down")
 	// ErrStreamMaxAge: a stream reached its longest life and ends cleanly;

@@ -13,7 +13,8 @@ import (
 // from many replicas sharing the store, and safe to retry after a timeout.
 //
 // Methods return ErrUnavailable (wrapped) when the backing service cannot be
-// reached, and never block past their context.
+// reached, ErrTimeout (wrapped) when it is reached but does not answer within
+// the store's own deadline, and never block past their context.
 type Store interface {
 	// Join creates a queued session, or returns the user's live (queued or
 	// ready) session for the event with created=false and changes nothing.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/waitroom/waitroom/internal/serveconf"
 	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/pkg/kafka"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -16,7 +17,7 @@ import (
 // their own packages.
 const (
 	DefaultListenAddr        = ":50056"
-	DefaultMaxStreamsPerConn = 1000
+	DefaultMaxStreamsPerConn = serveconf.DefaultMaxStreamsPerConn
 	DefaultShutdownTimeout   = 10 * time.Second
 	// DefaultMetricsAddr is where /metrics is served for Prometheus, the
 	// port OpenTelemetry's Prometheus exporter conventionally uses.
@@ -59,6 +60,9 @@ type Config struct {
 	// RedisAddrs selects the Redis store when set; empty runs the embedded
 	// store.
 	RedisAddrs []string
+	// RedisTimeout bounds each Redis call and how long a silent connection
+	// is waited for (redisstore.DefaultTimeout when 0).
+	RedisTimeout time.Duration
 
 	// Kafka relays queue events to Kafka and reads checkout.completed from
 	// it when Kafka.Brokers is set. Its Logger, when nil, is set by New.

@@ -183,9 +183,15 @@ func streamHeartbeat(dst *time.Duration) func(string) error {
 	}
 }
 
+// MinRedisTimeout is the shortest REDIS_TIMEOUT: a busy machine delays a
+// healthy Redis's answers by more than a few milliseconds, and a timeout is
+// not the place to detect that Redis is down (a refused connection is).
+const MinRedisTimeout = 100 * time.Millisecond
+
 func storeSettings(c *Config) []setting {
 	return []setting{
 		{"REDIS_ADDR", hostPorts(&c.RedisAddrs)},
+		{"REDIS_TIMEOUT", durationAtLeast(&c.RedisTimeout, MinRedisTimeout)},
 		{"WAITROOM_STORE", func(s string) error {
 			switch s {
 			case StoreDisk, StoreMemory:

@@ -2,25 +2,42 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"connectrpc.com/grpchealth"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/redisstore"
 )
 
-// watchHealth reports NOT_SERVING while the store cannot be reached.
+// watchHealth reports NOT_SERVING while the store cannot be reached. A ping
+// that times out leaves the status as it was: a store too busy to answer
+// within its timeout is slow, not down, and taking the replica out of a load
+// balancer for it would only move its load onto the others. A store that
+// stays silent is given up on by its client, and then fails as unreachable.
 func (s *Server) watchHealth(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	serving := true
+	serving, slow := true, false
 	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		// The store's own deadline ends a slow ping first, as ErrTimeout.
+		pctx, cancel := context.WithTimeout(ctx, s.storeTimeout()+time.Second)
 		err := s.store.Ping(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		timedOut := errors.Is(err, queue.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+		if timedOut != slow {
+			slow = timedOut
+			if slow {
+				s.log.Warn("Store slow: a health ping timed out; health unchanged", "error", err)
+			}
+		}
 		switch {
+		case timedOut:
 		case err != nil && serving:
 			s.log.Warn("Store unreachable; reporting NOT_SERVING", "error", err)
 			serving = false
@@ -65,4 +82,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
+}
+
+// storeTimeout is the store's per-call deadline.
+func (s *Server) storeTimeout() time.Duration {
+	if s.cfg.RedisTimeout > 0 {
+		return s.cfg.RedisTimeout
+	}
+	return redisstore.DefaultTimeout
 }

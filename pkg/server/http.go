@@ -4,15 +4,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
 	connectcors "connectrpc.com/cors"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"github.com/rs/cors"
-	"golang.org/x/net/http2"
 
 	"github.com/waitroom/waitroom/gen/waitroom/v1/waitroomv1connect"
+	"github.com/waitroom/waitroom/internal/serveconf"
 	"github.com/waitroom/waitroom/pkg/api"
 	"github.com/waitroom/waitroom/web"
 )
@@ -80,43 +79,14 @@ func (s *Server) debugRoutes() http.Handler {
 	return mux
 }
 
-// newHTTPServer serves HTTP/1.1 and cleartext HTTP/2 on one port, without a
-// WriteTimeout (it would cut long streams): HTTP/2 pings find dead peers and a
-// write that makes no progress closes its connection. A live peer that never
-// opens one stream's flow control is the API's write deadline's to end
+// newHTTPServer serves the routes with the settings every waitroom listener
+// shares (internal/serveconf). A live peer that never opens one stream's flow
+// control is the API's write deadline's to end
 // (api.StreamLimitConfig.WriteTimeout), and one resetting streams too fast the
 // listener's (h2Guard).
-//
-// HTTP/2 is served by golang.org/x/net/http2 (configured through the same
-// http.Server settings) only to choose its write scheduler: the standard
-// library's round-robin scheduler walks every open stream of a connection for
-// each frame it writes, and a connection here holds up to MaxStreamsPerConn
-// mostly idle position streams. The random scheduler only looks at streams
-// with frames waiting.
 func newHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
-		Handler:           h,
-		Protocols:         &p,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: int(cfg.MaxStreamsPerConn),
-			// Requests are small; keeping per-stream receive buffers small
-			// keeps 100k mostly idle streams cheap.
-			MaxReceiveBufferPerStream: 64 << 10,
-			SendPingTimeout:           30 * time.Second,
-			PingTimeout:               15 * time.Second,
-			WriteByteTimeout:          30 * time.Second,
-		},
-	}
-	h2 := &http2.Server{NewWriteScheduler: func() http2.WriteScheduler { return http2.NewRandomWriteScheduler() }}
-	if err := http2.ConfigureServer(srv, h2); err != nil {
-		// Only a TLS configuration can make it fail, and this server has none.
+	srv, err := serveconf.HTTPServer(h, cfg.MaxStreamsPerConn, slog.NewLogLogger(log.Handler(), slog.LevelDebug))
+	if err != nil {
 		log.Warn("HTTP/2 write scheduler not configured; using the default", "error", err)
 	}
 	return srv

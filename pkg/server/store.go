@@ -49,11 +49,12 @@ func (s *Server) openStore(ctx context.Context) (queue.Store, error) {
 }
 
 func (s *Server) openRedis(ctx context.Context) (queue.Store, error) {
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, max(5*time.Second, s.cfg.RedisTimeout))
 	defer cancel()
 	rcfg := redisstore.Config{
-		Outbox: s.cfg.KafkaEnabled(),
-		Logger: s.log.With("component", "redis"),
+		Outbox:  s.cfg.KafkaEnabled(),
+		Logger:  s.log.With("component", "redis"),
+		Timeout: s.cfg.RedisTimeout,
 	}
 	if s.domain == nil {
 		st, err := redisstore.Dial(dctx, s.cfg.RedisAddrs, rcfg)
@@ -64,7 +65,7 @@ func (s *Server) openRedis(ctx context.Context) (queue.Store, error) {
 		return st, nil
 	}
 	// As Dial, with the client's commands counted.
-	c, err := rueidis.NewClient(redisstore.ClientOption(s.cfg.RedisAddrs))
+	c, err := rueidis.NewClient(redisstore.ClientOption(s.cfg.RedisAddrs, s.cfg.RedisTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_ADDR=%v: %w: %v", s.cfg.RedisAddrs, queue.ErrUnavailable, err)
 	}

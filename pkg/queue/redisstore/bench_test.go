@@ -105,7 +105,7 @@ func joinParallel(b *testing.B, srv *redistest.Server, st queue.Store) {
 func BenchmarkJoinFlushDelay(b *testing.B) {
 	srv := redistest.Start(b)
 	for _, d := range []time.Duration{0, 20 * time.Microsecond, 100 * time.Microsecond} {
-		opt := redisstore.ClientOption([]string{srv.Addr()})
+		opt := redisstore.ClientOption([]string{srv.Addr()}, 0)
 		opt.MaxFlushDelay = d
 		c, err := rueidis.NewClient(opt)
 		if err != nil {

@@ -89,9 +89,13 @@ const (
 
 // Defaults for the per-call deadlines.
 const (
-	// DefaultTimeout bounds every call but Snapshot, so a request fails fast
-	// with queue.ErrUnavailable when Redis is down or stuck instead of hanging.
-	DefaultTimeout = time.Second
+	// DefaultTimeout bounds every call but Snapshot, so a request ends with
+	// queue.ErrTimeout when Redis is stuck instead of hanging. It is generous
+	// because a busy Redis is slow, not down: on a loaded machine a burst of
+	// stream opens can queue reads for well over a second behind each other.
+	// A Redis that is down (refusing connections) fails calls within about a
+	// second (queue.ErrUnavailable), whatever the timeout.
+	DefaultTimeout = 5 * time.Second
 	// DefaultSnapshotTimeout bounds Snapshot, which reads a whole queue.
 	DefaultSnapshotTimeout = 15 * time.Second
 	// DefaultEventCacheTTL is how long event settings may be served from the
@@ -107,6 +111,8 @@ type Config struct {
 	// Logger receives dropped pub/sub messages and resubscribes; nil discards them.
 	Logger *slog.Logger
 	// Timeout is the deadline of each call but Snapshot (DefaultTimeout).
+	// Give the client the same with ClientOption, so a connection is given
+	// up on only after a call would have been.
 	Timeout time.Duration
 	// SnapshotTimeout is Snapshot's deadline (DefaultSnapshotTimeout).
 	SnapshotTimeout time.Duration
@@ -229,10 +235,15 @@ func ms(t time.Time) string {
 }
 
 // failed turns a client error into the store's: the caller's own cancellation
-// as is, and anything that says Redis cannot serve now as queue.ErrUnavailable.
+// as is, the store's own deadline passing as queue.ErrTimeout (Redis is slow,
+// and the command may yet run), and anything else that says Redis cannot
+// serve now (refused, reset, closed, loading) as queue.ErrUnavailable.
 func failed(parent context.Context, err error) error {
 	if perr := parent.Err(); perr != nil {
 		return perr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", queue.ErrTimeout, err)
 	}
 	if re, ok := errors.AsType[*rueidis.RedisError](err); ok && !transient(re) {
 		return fmt.Errorf("redisstore: %w", err)
