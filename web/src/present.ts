@@ -22,6 +22,8 @@ export interface QueueText {
   held?: string;
   /** The fair start's draw, to check it: shown in a details element. */
   draw?: DrawText;
+  /** The visitor's priority lane, as a small label. */
+  lane?: string;
 }
 
 /** DrawText explains a fair start's draw and gives what checks it. */
@@ -83,6 +85,12 @@ export function queueText(s: Readonly<State>, now: number, timeZone?: string): Q
       commitment: fs.seedCommitment,
       seed: fs.seed,
     };
+  }
+  if (s.lane) {
+    base.lane = `${s.lane} lane`;
+    if (s.movedBack) {
+      base.announcement = `Your place moved back to number ${num(position)}: people joined a lane served before yours.`;
+    }
   }
   if (s.held) {
     const until = s.heldUntil;

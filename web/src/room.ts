@@ -66,6 +66,10 @@ export interface State {
    */
   held?: boolean;
   heldUntil?: number;
+  /** The visitor's priority lane, in an event with lanes. */
+  lane?: string;
+  /** The last message put the visitor further back (a lane ahead grew). */
+  movedBack?: boolean;
 }
 
 /** FairStartState is a pre-queue session's view of its event's fair start. */
@@ -364,7 +368,9 @@ export class WaitingRoom {
       };
       next.held = u.held && u.status === SessionStatus.QUEUED;
       next.heldUntil = next.held && u.heldUntil ? timestampMs(u.heldUntil) : undefined;
+      next.movedBack = u.movedBack && u.status === SessionStatus.QUEUED;
     }
+    next.lane = u.lane || undefined;
     const final = finalStatuses.has(u.status);
     if (final) next.connection = "idle";
     if (next.sessionId !== undefined) write(this.opts.storage, this.sessionKey(), next.sessionId);

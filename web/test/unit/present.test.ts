@@ -78,3 +78,15 @@ test("a held place says the turn came while away and until when it is held", () 
   assert.equal(t.announcement, "Your turn came while you were away. Your place is held until 6:09 PM.");
   assert.equal(queueText(s, now + 5_000, "UTC").announcement, t.announcement);
 });
+
+test("a priority lane shows as a label, and a move back is announced", () => {
+  const s: State = { ...base, position: 4, lane: "vip" };
+  const t = queueText(s, now, "UTC");
+  assert.equal(t.lane, "vip lane");
+  assert.equal(t.position, "4");
+  assert.equal(queueText({ ...base, position: 4 }, now, "UTC").lane, undefined);
+  assert.equal(
+    queueText({ ...s, movedBack: true }, now, "UTC").announcement,
+    "Your place moved back to number 4: people joined a lane served before yours.",
+  );
+});

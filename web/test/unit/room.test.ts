@@ -63,6 +63,7 @@ function fakeServer(script: {
           queueLength: u.queueLength,
           checkoutToken: u.checkoutToken,
           checkoutUrl: u.checkoutUrl,
+          lane: u.lane,
           created: true,
         };
       },
@@ -587,4 +588,32 @@ test("fair start and held places reach the state; a join's answer keeps what the
   assert.equal(seen[3].heldUntil, 1_900_000_600_500);
   assert.equal(seen[4].held, false);
   assert.equal(seen[4].heldUntil, undefined);
+});
+
+test("the lane and a move back come from the server's messages", async () => {
+  const { client } = fakeServer({
+    join: [() => ({ ...queued(1, 1), lane: "general" })],
+    streams: [
+      async function* () {
+        yield { ...queued(1, 1), lane: "general" };
+        yield { ...queued(2, 2), lane: "general", movedBack: true };
+        yield { ...queued(1, 1), lane: "general" };
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  const q = states.filter((s) => s.phase === "queued");
+  assert.ok(q.every((s) => s.lane === "general"), JSON.stringify(q));
+  assert.deepEqual(
+    q.map((s) => [s.position, s.movedBack ?? false]),
+    [
+      [1, false],
+      [1, false],
+      [2, true],
+      [1, false],
+    ],
+  );
+  assert.equal(states.at(-1)!.lane, undefined);
 });
