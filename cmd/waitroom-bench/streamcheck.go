@@ -189,10 +189,7 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	// stream was already showing is not counted late at the message after.
 	for i := f.credited + 1; i <= last; i++ {
 		c := &changes[i]
-		var d time.Duration
-		if ack := c.ack.Load(); ack != 0 {
-			d = at.Sub(time.Unix(0, ack))
-		}
+		d := since(c, at)
 		sc.all.add(d)
 		sc.byKind[c.kind].add(d)
 		sc.credits.Add(1)
@@ -208,6 +205,21 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	}
 	f.reached = best
 	f.ended = bestEnd
+}
+
+// since is how long after change c a message that arrived at showed it:
+// from its acknowledgement, or, when the message came first (the server
+// told the stream before the tool heard back), from when it was asked for,
+// since the change was made between the two. Counting such a pair as 0
+// would flatter the server: READY often reaches its stream first.
+func since(c *change, at time.Time) time.Duration {
+	if ack := c.ack.Load(); ack != 0 && ack <= at.UnixNano() {
+		return at.Sub(time.Unix(0, ack))
+	}
+	if sent := c.sent.Load(); sent != 0 {
+		return max(at.Sub(time.Unix(0, sent)), 0)
+	}
+	return 0
 }
 
 // shows reports whether stream f last showed its final state.

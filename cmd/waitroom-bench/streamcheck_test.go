@@ -77,3 +77,26 @@ func TestStreamCheckRecurringState(t *testing.T) {
 		t.Errorf("%d pairs credited, want 12 (each change once per stream)", n)
 	}
 }
+
+// TestStreamCheckBeforeAck: a READY that reaches its stream before the tool
+// hears the admission acknowledged is measured from the request, not as 0.
+func TestStreamCheckBeforeAck(t *testing.T) {
+	q := newQueueModel([]joined{{id: "a"}, {id: "b"}}, 1)
+	sc := newStreamCheck(q, 1)
+	sc.cad = &cadenceCheck{slack: time.Second}
+	base := time.Now()
+	sc.onMsg(sc.streams[0], queued(1, 2), base)
+	ch := &q.changes[1]
+	ch.kind, ch.ticket, ch.length = kindAdmit, 1, 1
+	ch.sent.Store(base.Add(time.Second).UnixNano())
+	q.issued.Store(1)
+	ready := &waitroomv1.PositionUpdate{Status: waitroomv1.SessionStatus_SESSION_STATUS_READY,
+		CheckoutToken: "t", CheckoutUrl: "https://shop.example/checkout"}
+	sc.onMsg(sc.streams[0], ready, base.Add(1100*time.Millisecond))
+	if n := sc.unexp.Load(); n != 0 {
+		t.Fatalf("%d unexpected messages: %v", n, sc.badSamples())
+	}
+	if got := sc.cad.ready.max.Load(); got < 90_000 || got > 110_000 {
+		t.Errorf("READY measured %dµs after the change, want about 100ms", got)
+	}
+}
