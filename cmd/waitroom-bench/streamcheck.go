@@ -86,13 +86,17 @@ func (sc *streamCheck) badSamples() []string {
 }
 
 // onMsg matches a message to the first change since the stream's last match
-// whose expected state it equals, and credits every change up to it with the
-// time from its acknowledgement to now. Taking the first match never runs
-// ahead of the server (a state can recur: a join and then a leave behind
-// restore a queue length), so a later message can always be placed; changes
-// a message skipped over are credited by the next one. A message matching no
-// state the stream could be in is unexpected (a wrong position, or an older
-// state after a newer one); one equal to the message before it is a duplicate.
+// whose expected state it equals, and credits every change not yet credited,
+// up to the last one it can show, with the time from the change to now (see
+// since). Taking the first match never runs ahead of the server (a state can
+// recur: a join and then a leave behind restore a queue length), so a later
+// message can always be placed; crediting up to the last match the server
+// could have made (asked for before the message's updated_at) does not charge
+// a stream already showing the newest state with a late pair at its next
+// message. Changes a message skipped over are credited by the next one. A
+// message matching no state the stream could be in is unexpected (a wrong
+// position, or an older state after a newer one); one equal to the message
+// before it is a duplicate.
 func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Time) {
 	sc.msgs.Add(1)
 	if msg.GetHeartbeat() {
