@@ -337,7 +337,10 @@ export class WaitingRoom {
         next.waitSeconds = u.estimatedWait
           ? Number(u.estimatedWait.seconds) + u.estimatedWait.nanos / 1e9
           : undefined;
-        next.startPosition = this.startPosition(next.sessionId, position);
+        // Before a fair start's draw the position is only a bound: progress
+        // counts from the drawn place, not from the bound.
+        const bound = u.fairStart !== undefined && !u.fairStart.placed;
+        next.startPosition = bound ? undefined : this.startPosition(next.sessionId, position);
         break;
       }
       case SessionStatus.READY:

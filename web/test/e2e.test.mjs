@@ -493,7 +493,7 @@ describe("waiting room in token mode", { timeout: 600_000 }, () => {
     );
 
     // The server took the user from the token: the checkout token names them.
-    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_OPEN" } }, admin);
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_ACTIVE" } }, admin);
     await visible(page, "#ready");
     const href = await page.locator("#go").getAttribute("href");
     assert.equal(decodeJwt(new URL(href).searchParams.get("token")).sub, "shop-user-1");
