@@ -57,10 +57,10 @@ func TestFanoutCadence(t *testing.T) {
 func TestCadenceCheckCountsLatePairs(t *testing.T) {
 	cc := &cadenceCheck{slack: time.Second, cad: fanout.Cadence{Coalesce: 100 * time.Millisecond,
 		RealtimePositions: 1000, MaxInterval: 5 * time.Second}}
-	cc.credit(1, 500, 499, false, false, 1100*time.Millisecond)     // realtime: 1s allowed
-	cc.credit(2, 2000, 1999, false, false, 1300*time.Millisecond)   // 0.4s + 1s allowed
-	cc.credit(3, 80000, 79999, false, false, 5900*time.Millisecond) // 5s + 1s allowed
-	cc.credit(4, 80000, 80000, true, true, 1500*time.Millisecond)   // READY: 1s allowed
+	cc.credit(1, 500, 499, false, false, 1100*time.Millisecond, time.Time{})     // realtime: 1s allowed
+	cc.credit(2, 2000, 1999, false, false, 1300*time.Millisecond, time.Time{})   // 0.4s + 1s allowed
+	cc.credit(3, 80000, 79999, false, false, 5900*time.Millisecond, time.Time{}) // 5s + 1s allowed
+	cc.credit(4, 80000, 80000, true, true, 1500*time.Millisecond, time.Time{})   // READY: 1s allowed
 	if n := cc.misses.Load(); n != 2 {
 		t.Fatalf("%d misses, want 2 (tickets 1 and 4): %v", n, cc.bad)
 	}

@@ -36,6 +36,7 @@ func (f *fanoutRun) makeChanges(ctx context.Context) (start, done time.Time, err
 			return start, done, err
 		}
 		ch := f.queue.next(k, rng, cfg.mix)
+		ch.sent.Store(time.Now().UnixNano())
 		ack, err := f.makeChange(ctx, c, k, ch)
 		if err != nil {
 			return start, done, err

@@ -138,14 +138,19 @@ func (r *runner) fanout(ctx context.Context) error {
 		}
 	}
 	cpu0, cpuErr := fetchStats(ctx, f.cfg.DebugAddr)
+	if cc := f.check.cad; cc != nil && cpuErr == nil {
+		cc.waits = startCPUWaits(ctx, f.cfg.DebugAddr)
+	}
 	start, done, err := f.makeChanges(ctx)
 	if err != nil {
+		f.check.cad.waits.stop()
 		return err
 	}
 	fin := f.queue.final()
 	final := f.settle(ctx, &fin, done)
 	r.checkStreams(ctx, f.ss, f.check.ended(), time.Now().Add(f.cfg.Settle))
 	settled := time.Now()
+	f.check.cad.waits.stop()
 	cpu1, cpu1Err := fetchStats(ctx, f.cfg.DebugAddr)
 	if cpu1Err == nil && cpuErr == nil {
 		f.res.ServerCPUSeconds = cpu1.CPUSeconds - cpu0.CPUSeconds
@@ -157,9 +162,9 @@ func (r *runner) fanout(ctx context.Context) error {
 	}
 	f.tally(&fin, final)
 	if cpu1Err != nil {
-		f.tallyCadence(nil, settled.Sub(start))
+		f.tallyCadence(nil, start, settled.Sub(start))
 	} else {
-		f.tallyCadence(&cpu1, settled.Sub(start))
+		f.tallyCadence(&cpu1, start, settled.Sub(start))
 	}
 	if !f.cfg.Verify {
 		return nil

@@ -13,7 +13,9 @@ type change struct {
 	kind   int
 	ticket int   // the ticket that joined or left the queue
 	length int32 // queue length after the change
-	ack    atomic.Int64
+	// sent is when it was asked for, ack when the server acknowledged it
+	// (Unix ns; 0 until then).
+	sent, ack atomic.Int64
 }
 
 // queueModel is what the tool believes the queue is, which every stream's

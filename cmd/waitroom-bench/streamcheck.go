@@ -19,8 +19,13 @@ type fstream struct {
 	// state it implies.
 	reached int
 	pos     int32
-	ended   waitroomv1.SessionStatus // 0 while queued
-	msgs    int
+	// credited is the last change a message was credited with (at least
+	// reached: a recurring state may show a later one), creditPos the
+	// position it implies.
+	credited  int
+	creditPos int32
+	ended     waitroomv1.SessionStatus // 0 while queued
+	msgs      int
 	// The last message received.
 	lastPos, lastLen int32
 	lastStatus       waitroomv1.SessionStatus
@@ -60,7 +65,7 @@ type streamCheck struct {
 func newStreamCheck(q *queueModel, streams int) *streamCheck {
 	sc := &streamCheck{queue: q, streams: make([]*fstream, streams)}
 	for i := range sc.streams {
-		sc.streams[i] = &fstream{ticket: i + 1, pos: int32(i + 1)}
+		sc.streams[i] = &fstream{ticket: i + 1, pos: int32(i + 1), creditPos: int32(i + 1)}
 	}
 	return sc
 }
@@ -81,13 +86,17 @@ func (sc *streamCheck) badSamples() []string {
 }
 
 // onMsg matches a message to the first change since the stream's last match
-// whose expected state it equals, and credits every change up to it with the
-// time from its acknowledgement to now. Taking the first match never runs
-// ahead of the server (a state can recur: a join and then a leave behind
-// restore a queue length), so a later message can always be placed; changes
-// a message skipped over are credited by the next one. A message matching no
-// state the stream could be in is unexpected (a wrong position, or an older
-// state after a newer one); one equal to the message before it is a duplicate.
+// whose expected state it equals, and credits every change not yet credited,
+// up to the last one it can show, with the time from the change to now (see
+// since). Taking the first match never runs ahead of the server (a state can
+// recur: a join and then a leave behind restore a queue length), so a later
+// message can always be placed; crediting up to the last match the server
+// could have made (asked for before the message's updated_at) does not charge
+// a stream already showing the newest state with a late pair at its next
+// message. Changes a message skipped over are credited by the next one. A
+// message matching no state the stream could be in is unexpected (a wrong
+// position, or an older state after a newer one); one equal to the message
+// before it is a duplicate.
 func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time.Time) {
 	sc.msgs.Add(1)
 	if msg.GetHeartbeat() {
@@ -121,30 +130,42 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	case dup:
 		sc.dups.Add(1)
 		return
-	case same && !isFinal(st):
-		// The same place with a new estimate: the admission rate moved
-		// (the server re-sends it when it changes by about a tenth).
-		sc.waits.Add(1)
-		return
 	case f.ended != 0:
 		sc.unexp.Add(1)
 		sc.note("ticket %d: %s after its final %s", f.ticket, st, f.ended)
 		return
+	case same:
+		// The same place with a new estimate: the admission rate moved
+		// (the server re-sends it when it changes by about a tenth). It
+		// may show changes since, whose state recurs: a join, then a
+		// leave behind the stream.
+		sc.waits.Add(1)
 	}
 	changes := sc.queue.changes
 	issued := int(sc.queue.issued.Load())
-	best, bestEnd := -1, waitroomv1.SessionStatus(0)
+	// A change the server's state could hold: one asked for before the
+	// server worked the state out (updated_at; the tool and a server on
+	// loopback share a clock).
+	var upd int64
+	if u := msg.GetUpdatedAt(); u != nil {
+		upd = u.AsTime().UnixNano()
+	}
+	plausible := func(k int) bool { s := changes[k].sent.Load(); return upd != 0 && s != 0 && s <= upd }
+	best, bestEnd, bestPos, last := -1, waitroomv1.SessionStatus(0), int32(0), -1
 	pos := f.pos
 	start := f.reached + 1
-	if f.msgs == 1 {
-		start = f.reached // the first message shows the state the stream opened on
+	if f.msgs == 1 || same {
+		start = f.reached // the state the stream opened on, or showed last
 	}
-	for k := f.reached; k <= issued && best < 0; k++ {
+	for k := f.reached; k <= issued; k++ {
+		if best >= 0 && !plausible(k) {
+			break
+		}
 		c := &changes[k]
 		if k > f.reached && c.kind != kindJoin {
 			if c.ticket == f.ticket {
-				if st == endStatus(c.kind) {
-					best, bestEnd = k, st
+				if best < 0 && st == endStatus(c.kind) {
+					best, bestEnd, last = k, st, k
 				}
 				break
 			}
@@ -153,7 +174,10 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 			}
 		}
 		if k >= start && st == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && mpos == pos && mlen == c.length {
-			best = k
+			if best < 0 {
+				best, bestPos = k, pos
+			}
+			last = k
 		}
 	}
 	if best < 0 {
@@ -162,23 +186,44 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 			f.ticket, st, mpos, mlen, f.reached, issued)
 		return
 	}
-	for i := f.reached + 1; i <= best; i++ {
+	// The next message is matched from the first change this one can
+	// show, so a state that recurs (a join, then a leave behind the
+	// stream) never runs the check ahead of the server; changes are
+	// credited up to the last it can show, so a change whose state the
+	// stream was already showing is not counted late at the message after.
+	for i := f.credited + 1; i <= last; i++ {
 		c := &changes[i]
-		var d time.Duration
-		if ack := c.ack.Load(); ack != 0 {
-			d = at.Sub(time.Unix(0, ack))
-		}
+		d := since(c, at)
 		sc.all.add(d)
 		sc.byKind[c.kind].add(d)
 		sc.credits.Add(1)
 		if c.kind != kindJoin && c.ticket < f.ticket {
-			f.pos--
+			f.creditPos--
 		}
 		end := i == best && bestEnd != 0
-		sc.cad.credit(f.ticket, shownPos, f.pos, end, end && bestEnd == waitroomv1.SessionStatus_SESSION_STATUS_READY, d)
+		sc.cad.credit(f.ticket, shownPos, f.creditPos, end, end && bestEnd == waitroomv1.SessionStatus_SESSION_STATUS_READY, d, at)
+	}
+	f.credited = max(f.credited, last)
+	if bestEnd == 0 {
+		f.pos = bestPos
 	}
 	f.reached = best
 	f.ended = bestEnd
+}
+
+// since is how long after change c a message that arrived at showed it:
+// from its acknowledgement, or, when the message came first (the server
+// told the stream before the tool heard back), from when it was asked for,
+// since the change was made between the two. Counting such a pair as 0
+// would flatter the server: READY often reaches its stream first.
+func since(c *change, at time.Time) time.Duration {
+	if ack := c.ack.Load(); ack != 0 && ack <= at.UnixNano() {
+		return at.Sub(time.Unix(0, ack))
+	}
+	if sent := c.sent.Load(); sent != 0 {
+		return max(at.Sub(time.Unix(0, sent)), 0)
+	}
+	return 0
 }
 
 // shows reports whether stream f last showed its final state.

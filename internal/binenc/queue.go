@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
 
 // Event appends an event's settings.
@@ -15,6 +16,9 @@ func (w *Writer) Event(e queue.Event) {
 	}
 	if e.AdmissionRate != 0 {
 		st |= rateFlag
+	}
+	if e.HasLanes() {
+		st |= lanesFlag
 	}
 	w.Byte(st)
 	w.Varint(e.MaxConcurrent)
@@ -33,6 +37,13 @@ func (w *Writer) Event(e queue.Event) {
 	if e.AdmissionRate != 0 {
 		w.Uvarint(math.Float64bits(e.AdmissionRate))
 	}
+	if e.HasLanes() {
+		w.Uvarint(uint64(len(e.Lanes)))
+		for _, l := range e.Lanes {
+			w.String(l.Name)
+			w.Varint(l.Weight)
+		}
+	}
 }
 
 // fairStartFlag, set in an event's state byte, says its fair start follows:
@@ -43,11 +54,15 @@ const fairStartFlag = 0x80
 // (after the fair start); events written before rates read with none.
 const rateFlag = 0x40
 
+// lanesFlag, set in an event's state byte, says its lanes follow (after
+// the admission rate); events written before lanes read with none.
+const lanesFlag = 0x20
+
 // Event reads an Event.
 func (r *Reader) Event() queue.Event {
 	e := queue.Event{ID: r.String()}
 	st := r.Byte()
-	e.State = queue.EventState(st &^ (fairStartFlag | rateFlag))
+	e.State = queue.EventState(st &^ (fairStartFlag | rateFlag | lanesFlag))
 	e.MaxConcurrent = r.Varint()
 	e.CheckoutWindow = r.Duration()
 	e.CheckoutURL = r.String()
@@ -59,6 +74,17 @@ func (r *Reader) Event() queue.Event {
 	}
 	if st&rateFlag != 0 {
 		e.AdmissionRate = math.Float64frombits(r.Uvarint())
+	}
+	if st&lanesFlag != 0 {
+		n := r.Uvarint()
+		if n > lanes.MaxLanes {
+			r.fail()
+			return e
+		}
+		e.Lanes = make([]lanes.Lane, n)
+		for i := range e.Lanes {
+			e.Lanes[i] = lanes.Lane{Name: r.String(), Weight: r.Varint()}
+		}
 	}
 	return e
 }

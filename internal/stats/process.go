@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -38,6 +39,8 @@ func Process() Server {
 		RSSBytes:     rss(),
 		CPUSeconds:   processCPU(),
 		WrittenBytes: writtenBytes(),
+
+		RunQueueWaitSeconds: RunQueueWait(),
 	}
 }
 
@@ -92,4 +95,24 @@ func processCPU() float64 {
 	ut, _ := strconv.ParseUint(string(f[11]), 10, 64)
 	st, _ := strconv.ParseUint(string(f[12]), 10, 64)
 	return float64(ut+st) / 100 // USER_HZ is 100 on Linux
+}
+
+// RunQueueWait is how long the process's threads have waited for a CPU while
+// ready to run, in seconds: the second field of each thread's
+// /proc/self/task/*/schedstat (threads that exited are not counted; the Go
+// runtime seldom ends one). 0 where there is no /proc.
+func RunQueueWait() float64 {
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var ns uint64
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := bytes.Fields(b); len(f) >= 2 {
+			n, _ := strconv.ParseUint(string(f[1]), 10, 64)
+			ns += n
+		}
+	}
+	return float64(ns) / 1e9
 }

@@ -21,6 +21,10 @@ type Server struct {
 	RSSBytes uint64 `json:"rss_bytes"`
 	// CPUSeconds is user+system CPU time used by the process so far.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// RunQueueWaitSeconds is the time the process's threads were ready to
+	// run but waited for a CPU (/proc's schedstat; 0 where there is none):
+	// what other work on the machine took from it.
+	RunQueueWaitSeconds float64 `json:"run_queue_wait_seconds"`
 	// WrittenBytes is what the process has written so far, to sockets and
 	// files alike (/proc's wchar; 0 where there is none).
 	WrittenBytes uint64 `json:"written_bytes"`

@@ -20,7 +20,7 @@ func TestKeys(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cadence", "cpu_seconds", "goroutines", "heap_bytes", "heartbeats_sent", "kafka", "limits", "open_streams", "rss_bytes", "stack_bytes", "store", "total_bytes", "written_bytes"}
+	want := []string{"cadence", "cpu_seconds", "goroutines", "heap_bytes", "heartbeats_sent", "kafka", "limits", "open_streams", "rss_bytes", "run_queue_wait_seconds", "stack_bytes", "store", "total_bytes", "written_bytes"}
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
 	}

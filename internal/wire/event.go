@@ -7,6 +7,7 @@ import (
 
 	waitroomv1 "github.com/waitroom/waitroom/gen/waitroom/v1"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
 
 // Event is an event and its figures as the admin API shows them.
@@ -22,6 +23,9 @@ func Event(e queue.Event, st queue.EventStats) *waitroomv1.Event {
 		AdmissionRate:  e.AdmissionRate,
 	}
 	eventFairStart(p, e.FairStart)
+	for _, l := range e.Lanes {
+		p.Lanes = append(p.Lanes, &waitroomv1.Lane{Name: l.Name, Weight: int32(l.Weight)})
+	}
 	return p
 }
 
@@ -43,6 +47,9 @@ func EventFromProto(p *waitroomv1.Event) (queue.Event, error) {
 			return queue.Event{}, &queue.InvalidArgumentError{Field: "event.checkout_window", Reason: err.Error()}
 		}
 		e.CheckoutWindow = w.AsDuration()
+	}
+	for _, l := range p.GetLanes() {
+		e.Lanes = append(e.Lanes, lanes.Lane{Name: l.GetName(), Weight: int64(l.GetWeight())})
 	}
 	e.FairStart, err = fairStartFromProto(p)
 	return e, err

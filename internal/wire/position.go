@@ -25,6 +25,8 @@ func PositionUpdate(v queue.View) *waitroomv1.PositionUpdate {
 		Heartbeat:         v.Heartbeat,
 		HeartbeatInterval: heartbeatInterval(v.HeartbeatInterval),
 		FairStart:         FairStart(v.FairStart),
+		Lane:              v.Session.Lane,
+		MovedBack:         v.MovedBack,
 	}
 	setHeld(m, v, nil)
 	return m
@@ -52,6 +54,7 @@ func JoinQueueResponse(v queue.View, created bool) *waitroomv1.JoinQueueResponse
 		CheckoutUrl:   v.CheckoutURL,
 		Created:       created,
 		FairStart:     FairStart(v.FairStart),
+		Lane:          v.Session.Lane,
 	}
 }
 
@@ -93,5 +96,6 @@ func (b *PositionUpdateBuf) Fill(v queue.View) *waitroomv1.PositionUpdate {
 		m.HeartbeatInterval = &b.beat
 	}
 	m.FairStart = FairStart(v.FairStart) // rare: allocated afresh
+	m.Lane, m.MovedBack = v.Session.Lane, v.MovedBack
 	return m
 }

@@ -16,7 +16,7 @@ func EventUpdate(req *waitroomv1.UpdateEventRequest) (queue.EventUpdate, error) 
 		f, ok := queue.ParseEventField(strings.TrimPrefix(p, "event."))
 		if !ok {
 			return queue.EventUpdate{}, &queue.InvalidArgumentError{Field: "update_mask",
-				Reason: "unknown or read-only path " + quote(p) + " (settable: state, max_concurrent, checkout_window, checkout_url, sale_starts_at, admission_rate)"}
+				Reason: "unknown or read-only path " + quote(p) + " (settable: " + strings.Join(queue.AllEventFields.Names(), ", ") + ")"}
 		}
 		fields |= queue.EventFields(f)
 	}

@@ -84,6 +84,7 @@ func NewEventAdminServiceHandler(svc *queue.Service, cfg Config) (string, http.H
 	h := &adminHandler{svc: svc, log: cfg.Logger}
 	audit := adminAudit{log: cfg.Logger, proxies: cfg.StreamLimit.proxies}
 	opts := append(handlerOptions(cfg), connect.WithInterceptors(audit, adminAuth{token: cfg.AdminToken}))
+	opts = append(opts, strictJSONCodecs()...)
 	return waitroomv1connect.NewEventAdminServiceHandler(h, opts...)
 }
 

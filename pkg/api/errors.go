@@ -25,7 +25,8 @@ func connectError(log *slog.Logger, procedure string, err error) error {
 		return connect.NewError(connect.CodeFailedPrecondition, status)
 	case errors.Is(err, queue.ErrEventClosed):
 		return connect.NewError(connect.CodeFailedPrecondition, queue.ErrEventClosed)
-	case errors.Is(err, queue.ErrSaleStarted), errors.Is(err, queue.ErrNotPlaced), errors.Is(err, queue.ErrEventLive):
+	case errors.Is(err, queue.ErrSaleStarted), errors.Is(err, queue.ErrNotPlaced), errors.Is(err, queue.ErrEventLive),
+		errors.Is(err, queue.ErrLanesInUse), errors.Is(err, queue.ErrLanesUnsupported):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, queue.ErrShuttingDown):
 		// Every open stream ends this way at shutdown: not worth a line each.

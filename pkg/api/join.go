@@ -41,6 +41,8 @@ type JoinIdentity struct {
 	UserID string
 	// EventID, when set, is the one event the token admits to.
 	EventID string
+	// Lane, when set, is the priority lane the token puts the visitor in.
+	Lane string
 }
 
 // Join-auth refusals. Their messages are the API's: pages match on them.
@@ -48,7 +50,18 @@ var (
 	errJoinTokenRequired = errors.New("join token required")
 	errOtherUser         = errors.New("user_id does not match the join token")
 	errOtherEvent        = errors.New("join token is for another event")
+	errUntrustedLane     = errors.New("lane is set only by a join token's lane claim or a service credential")
 )
+
+// laneKey carries the lane a trusted source named from joinAuth to the
+// JoinQueue handler.
+type laneKey struct{}
+
+// trustedLane is the lane joinAuth vouched for ("" for the default).
+func trustedLane(ctx context.Context) string {
+	l, _ := ctx.Value(laneKey{}).(string)
+	return l
+}
 
 // joinAuth guards JoinQueue. It wraps the whole WaitroomService handler, so
 // the check lives in one place; the other RPCs act on a session id, which is
@@ -77,23 +90,30 @@ func (a joinAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().Procedure != waitroomv1connect.WaitroomServiceJoinQueueProcedure {
 			return next(ctx, req)
 		}
+		msg, ok := req.Any().(*waitroomv1.JoinQueueRequest)
+		if !ok {
+			return nil, connect.NewError(connect.CodeInternal, errors.New("unexpected request type"))
+		}
 		bearer, hasBearer := bearerToken(req.Header())
 		if hasBearer && a.isService(bearer) {
-			return next(ctx, req)
+			// A trusted backend names the lane in the request.
+			return next(context.WithValue(ctx, laneKey{}, msg.GetLane()), req)
 		}
 		if err := a.limit.allow(req.Peer().Addr, req.Header()); err != nil {
 			return nil, err
 		}
+		lane := ""
 		if a.Required {
-			msg, ok := req.Any().(*waitroomv1.JoinQueueRequest)
-			if !ok {
-				return nil, connect.NewError(connect.CodeInternal, errors.New("unexpected request type"))
-			}
-			if err := a.authorize(ctx, bearer, hasBearer, msg); err != nil {
+			id, err := a.authorize(ctx, bearer, hasBearer, msg)
+			if err != nil {
 				return nil, err
 			}
+			lane = id.Lane
 		}
-		return next(ctx, req)
+		if msg.GetLane() != "" && msg.GetLane() != lane {
+			return nil, connect.NewError(connect.CodePermissionDenied, errUntrustedLane)
+		}
+		return next(context.WithValue(ctx, laneKey{}, lane), req)
 	}
 }
 
@@ -110,24 +130,24 @@ func (joinAuth) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 
 // authorize checks a join token (a service token was let through before)
 // and fills in or checks the user id and the event.
-func (a joinAuth) authorize(ctx context.Context, bearer string, hasBearer bool, msg *waitroomv1.JoinQueueRequest) error {
+func (a joinAuth) authorize(ctx context.Context, bearer string, hasBearer bool, msg *waitroomv1.JoinQueueRequest) (JoinIdentity, error) {
 	if !hasBearer || a.Verifier == nil {
-		return connect.NewError(connect.CodeUnauthenticated, errJoinTokenRequired)
+		return JoinIdentity{}, connect.NewError(connect.CodeUnauthenticated, errJoinTokenRequired)
 	}
 	id, err := a.Verifier.VerifyJoin(ctx, bearer)
 	if err != nil {
-		return connect.NewError(connect.CodeUnauthenticated, err)
+		return JoinIdentity{}, connect.NewError(connect.CodeUnauthenticated, err)
 	}
 	switch {
 	case msg.GetUserId() == "":
 		msg.UserId = id.UserID
 	case msg.GetUserId() != id.UserID:
-		return connect.NewError(connect.CodePermissionDenied, errOtherUser)
+		return JoinIdentity{}, connect.NewError(connect.CodePermissionDenied, errOtherUser)
 	}
 	if id.EventID != "" && id.EventID != msg.GetEventId() {
-		return connect.NewError(connect.CodePermissionDenied, errOtherEvent)
+		return JoinIdentity{}, connect.NewError(connect.CodePermissionDenied, errOtherEvent)
 	}
-	return nil
+	return id, nil
 }
 
 // isService compares the bearer with every service token in constant time:

@@ -24,7 +24,7 @@ type waitroomHandler struct {
 var _ waitroomv1connect.WaitroomServiceHandler = (*waitroomHandler)(nil)
 
 func (h *waitroomHandler) JoinQueue(ctx context.Context, req *connect.Request[waitroomv1.JoinQueueRequest]) (*connect.Response[waitroomv1.JoinQueueResponse], error) {
-	v, created, err := h.svc.Join(ctx, req.Msg.GetUserId(), req.Msg.GetEventId())
+	v, created, err := h.svc.JoinLane(ctx, req.Msg.GetUserId(), req.Msg.GetEventId(), trustedLane(ctx))
 	if err != nil {
 		return nil, connectError(h.log, req.Spec().Procedure, err)
 	}

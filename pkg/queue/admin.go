@@ -24,13 +24,14 @@ const (
 	FieldCheckoutURL
 	FieldSaleStartsAt
 	FieldAdmissionRate
+	FieldLanes
 )
 
 // EventFields is a set of EventField.
 type EventFields uint8
 
 // AllEventFields is every settable field: what PutEvent writes.
-const AllEventFields = EventFields(FieldState | FieldMaxConcurrent | FieldCheckoutWindow | FieldCheckoutURL | FieldSaleStartsAt | FieldAdmissionRate)
+const AllEventFields = EventFields(FieldState | FieldMaxConcurrent | FieldCheckoutWindow | FieldCheckoutURL | FieldSaleStartsAt | FieldAdmissionRate | FieldLanes)
 
 // Has reports whether f is in the set.
 func (fs EventFields) Has(f EventField) bool { return fs&EventFields(f) != 0 }
@@ -46,6 +47,7 @@ var eventFieldNames = []struct {
 	{FieldCheckoutURL, "checkout_url"},
 	{FieldSaleStartsAt, "sale_starts_at"},
 	{FieldAdmissionRate, "admission_rate"},
+	{FieldLanes, "lanes"},
 }
 
 // ParseEventField returns the field an update_mask path names; ok is false
@@ -99,6 +101,9 @@ func (u EventUpdate) Apply(stored Event, lastTicket uint64) Event {
 	}
 	if f.Has(FieldAdmissionRate) {
 		stored.AdmissionRate = e.AdmissionRate
+	}
+	if f.Has(FieldLanes) {
+		stored.Lanes = e.Lanes
 	}
 	return stored
 }
@@ -259,4 +264,64 @@ func (s *Service) EventsPage(ctx context.Context, pageSize int, token string) ([
 	}
 	evs = evs[:pageSize]
 	return evs, base64.RawURLEncoding.EncodeToString([]byte(evs[pageSize-1].ID)), nil
+}
+
+// PutEvent validates an event's settings, fills in the defaults and stores
+// it, replacing every setting (UpdateEvent changes some).
+func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
+	if err := ValidateEventID(e.ID); err != nil {
+		return Event{}, err
+	}
+	if err := s.normalize(ctx, &e, AllEventFields); err != nil {
+		return Event{}, err
+	}
+	return s.store.PutEvent(ctx, e)
+}
+
+// normalize validates the fields of e that fields names and fills in their
+// defaults: the rules PutEvent and UpdateEvent share.
+func (s *Service) normalize(ctx context.Context, e *Event, fields EventFields) error {
+	if fields.Has(FieldState) {
+		switch {
+		case e.State == 0:
+			e.State = EventActive
+		case e.State > EventClosed:
+			return &InvalidArgumentError{Field: "state", Reason: "unknown state"}
+		}
+	}
+	if fields.Has(FieldMaxConcurrent) {
+		switch {
+		case e.MaxConcurrent == 0:
+			e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
+		case e.MaxConcurrent < 0:
+			return &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
+		}
+	}
+	if fields.Has(FieldCheckoutWindow) {
+		switch {
+		case e.CheckoutWindow == 0:
+			e.CheckoutWindow = s.cfg.CheckoutWindow
+		case e.CheckoutWindow < time.Second:
+			return &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
+		}
+	}
+	if fields.Has(FieldCheckoutURL) {
+		if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
+			return err
+		}
+	}
+	if fields.Has(FieldAdmissionRate) {
+		if r := e.AdmissionRate; math.IsNaN(r) || r < 0 || r > MaxAdmissionRate {
+			return &InvalidArgumentError{Field: "admission_rate", Reason: "must be between 0 (unlimited) and 1000000 users per second"}
+		}
+	}
+	if fields.Has(FieldLanes) {
+		if err := validateLanes(e.Lanes); err != nil {
+			return err
+		}
+	}
+	if fields.Has(FieldSaleStartsAt) {
+		return s.checkFairStart(ctx, e)
+	}
+	return nil
 }

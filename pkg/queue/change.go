@@ -65,6 +65,10 @@ type Change struct {
 	At time.Time
 	// CheckoutDeadline is set for ChangeAdmitted: the admitted sessions' deadline.
 	CheckoutDeadline time.Time
+	// Lanes is set on every change of an event with lanes: its lanes and
+	// round-robin after the change, so a replica computes lane-aware
+	// positions without reading anything back.
+	Lanes *LaneState
 }
 
 // ChangedSession is one session a Change affected.
@@ -78,4 +82,6 @@ type ChangedSession struct {
 	Status Status
 	// Reason says why, for a session a ChangeExpired ended.
 	Reason ExpiryReason
+	// Lane is the session's lane ("" in an event without lanes).
+	Lane string
 }

@@ -1,6 +1,10 @@
 package queue
 
-import "time"
+import (
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
+)
 
 // EventState says whether an event takes joins and admits.
 type EventState uint8
@@ -43,6 +47,9 @@ type Event struct {
 	// AdmissionRate caps admission in users per second on top of
 	// MaxConcurrent (RateBucket); 0 is unlimited.
 	AdmissionRate float64
+	// Lanes are the event's priority lanes (lane.go), the first the
+	// default; none: one unnamed lane.
+	Lanes []lanes.Lane
 }
 
 // EventStats are an event's current counts.

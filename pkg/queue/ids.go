@@ -2,6 +2,7 @@ package queue
 
 import (
 	"crypto/rand"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -90,6 +91,27 @@ func validateID(field, id string, max int, extra string) error {
 		if !ok {
 			return &InvalidArgumentError{Field: field, Reason: "may only contain letters, digits and ._-" + extra}
 		}
+	}
+	return nil
+}
+
+// ValidateCheckoutURL accepts an absolute http(s) URL or an absolute path.
+func ValidateCheckoutURL(field, raw string) error {
+	if len(raw) > 2048 {
+		return &InvalidArgumentError{Field: field, Reason: "longer than 2048 characters"}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return &InvalidArgumentError{Field: field, Reason: "not a URL"}
+	}
+	if u.IsAbs() {
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
+		}
+		return nil
+	}
+	if u.Host != "" || len(u.Path) == 0 || u.Path[0] != '/' {
+		return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,6 +184,13 @@ func (s *Service) defaultEvent(id string) Event {
 
 // Join puts a user in an event's queue, or returns their live session there.
 func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool, error) {
+	return s.JoinLane(ctx, userID, eventID, "")
+}
+
+// JoinLane is Join into a priority lane (lane.go): lane must come from a
+// trusted source (a join token's lane claim or a service credential); ""
+// is the event's default lane.
+func (s *Service) JoinLane(ctx context.Context, userID, eventID, lane string) (View, bool, error) {
 	if err := ValidateUserID(userID); err != nil {
 		return View{}, false, err
 	}
@@ -206,6 +211,7 @@ func (s *Service) Join(ctx context.Context, userID, eventID string) (View, bool,
 		Now:       s.now(),
 		TTL:       s.cfg.SessionTTL,
 		NewEvent:  s.defaultEvent(eventID),
+		Lane:      lane,
 	})
 	if err != nil {
 		return View{}, false, err
@@ -402,61 +408,6 @@ func (st *Stream) admitted(v *View) error {
 // Close releases the stream.
 func (st *Stream) Close() { st.w.Close() }
 
-// PutEvent validates an event's settings, fills in the defaults and stores
-// it, replacing every setting (UpdateEvent changes some).
-func (s *Service) PutEvent(ctx context.Context, e Event) (Event, error) {
-	if err := ValidateEventID(e.ID); err != nil {
-		return Event{}, err
-	}
-	if err := s.normalize(ctx, &e, AllEventFields); err != nil {
-		return Event{}, err
-	}
-	return s.store.PutEvent(ctx, e)
-}
-
-// normalize validates the fields of e that fields names and fills in their
-// defaults: the rules PutEvent and UpdateEvent share.
-func (s *Service) normalize(ctx context.Context, e *Event, fields EventFields) error {
-	if fields.Has(FieldState) {
-		switch {
-		case e.State == 0:
-			e.State = EventActive
-		case e.State > EventClosed:
-			return &InvalidArgumentError{Field: "state", Reason: "unknown state"}
-		}
-	}
-	if fields.Has(FieldMaxConcurrent) {
-		switch {
-		case e.MaxConcurrent == 0:
-			e.MaxConcurrent = s.cfg.DefaultMaxConcurrent
-		case e.MaxConcurrent < 0:
-			return &InvalidArgumentError{Field: "max_concurrent", Reason: "must not be negative"}
-		}
-	}
-	if fields.Has(FieldCheckoutWindow) {
-		switch {
-		case e.CheckoutWindow == 0:
-			e.CheckoutWindow = s.cfg.CheckoutWindow
-		case e.CheckoutWindow < time.Second:
-			return &InvalidArgumentError{Field: "checkout_window", Reason: "must be at least one second"}
-		}
-	}
-	if fields.Has(FieldCheckoutURL) {
-		if err := ValidateCheckoutURL("checkout_url", e.CheckoutURL); e.CheckoutURL != "" && err != nil {
-			return err
-		}
-	}
-	if fields.Has(FieldAdmissionRate) {
-		if r := e.AdmissionRate; math.IsNaN(r) || r < 0 || r > MaxAdmissionRate {
-			return &InvalidArgumentError{Field: "admission_rate", Reason: "must be between 0 (unlimited) and 1000000 users per second"}
-		}
-	}
-	if fields.Has(FieldSaleStartsAt) {
-		return s.checkFairStart(ctx, e)
-	}
-	return nil
-}
-
 // Event returns an event's settings and counts.
 func (s *Service) Event(ctx context.Context, id string) (Event, EventStats, error) {
 	if err := ValidateEventID(id); err != nil {
@@ -470,24 +421,3 @@ func (s *Service) Events(ctx context.Context) ([]Event, error) { return s.store.
 
 // Ping checks the store.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
-
-// ValidateCheckoutURL accepts an absolute http(s) URL or an absolute path.
-func ValidateCheckoutURL(field, raw string) error {
-	if len(raw) > 2048 {
-		return &InvalidArgumentError{Field: field, Reason: "longer than 2048 characters"}
-	}
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return &InvalidArgumentError{Field: field, Reason: "not a URL"}
-	}
-	if u.IsAbs() {
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
-		}
-		return nil
-	}
-	if u.Host != "" || len(u.Path) == 0 || u.Path[0] != '/' {
-		return &InvalidArgumentError{Field: field, Reason: "must be an http(s) URL or a path starting with /"}
-	}
-	return nil
-}

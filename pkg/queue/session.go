@@ -74,6 +74,9 @@ type Session struct {
 	// (presence.go): admission passed over it while it was away, and it
 	// expires at HeldUntil unless it comes back.
 	HeldUntil time.Time
+	// Lane is the priority lane the session joined (lane.go); "" in an
+	// event without lanes.
+	Lane string
 }
 
 // Place is where a queued session stands, read atomically with the event's

@@ -126,6 +126,9 @@ type JoinParams struct {
 	TTL time.Duration
 	// NewEvent is registered when the event is unknown.
 	NewEvent Event
+	// Lane is the lane a trusted source named ("" for the event's default);
+	// the store resolves it against the event's lanes (Event.LaneOf).
+	Lane string
 }
 
 // Check is what a store verifies before a join touches anything: the session
@@ -143,6 +146,10 @@ type Snapshot struct {
 	// Tickets are the waiting sessions' tickets, ascending (queue order).
 	Tickets []uint64
 	Seq     uint64
+	// Lanes is set for an event with lanes: its lanes and round-robin, and
+	// TicketLanes the lane of each ticket in Tickets.
+	Lanes       *LaneState
+	TicketLanes []string
 }
 
 // ChangeHandler receives a subscription's changes. Its methods must return

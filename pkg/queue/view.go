@@ -24,6 +24,9 @@ type View struct {
 	// FairStart is set for a session of a fair start's pre-queue: the
 	// event's fair start (its Seed only once placed).
 	FairStart *FairStartInfo
+	// MovedBack says the position is further back than the stream's last
+	// one: a higher-weight lane grew ahead of the session (lane.go).
+	MovedBack bool
 	// ChangedAt is when the oldest change this state is the first to show
 	// was made (Change.At); zero for a state no change caused (a stream's
 	// first state, a heartbeat, a refreshed estimate).

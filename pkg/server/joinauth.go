@@ -82,5 +82,5 @@ func (j joinTokens) VerifyJoin(ctx context.Context, raw string) (api.JoinIdentit
 	case err != nil:
 		return api.JoinIdentity{}, errJoinKeysUnavailable
 	}
-	return api.JoinIdentity{UserID: c.Subject, EventID: c.EventID}, nil
+	return api.JoinIdentity{UserID: c.Subject, EventID: c.EventID, Lane: c.Lane}, nil
 }

@@ -194,6 +194,7 @@ func TestOldClientDecodesEveryNewField(t *testing.T) {
 		FairStart: &waitroomv1.FairStart{SaleStartsAt: at, SeedCommitment: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			Placed: true, Seed: "74657374"},
 		Held: true, HeldUntil: timestamppb.New(at.AsTime().Add(10 * time.Minute)),
+		Lane: "vip", MovedBack: true,
 	}
 	b, err := proto.Marshal(full)
 	if err != nil {

@@ -164,8 +164,10 @@ func (r *streamReader) check(m *waitroomv1.PositionUpdate) {
 		}
 		// An unplaced pre-queue's bound grows with it; a place never does.
 		growing := m.GetFairStart() != nil && !m.GetFairStart().GetPlaced()
-		if m.GetStatus() < p.GetStatus() || (m.GetStatus() == p.GetStatus() && m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() > p.GetPosition() && !growing) {
-			r.t.Fatalf("older state %v after %v", m, p)
+		// A place grows only when lanes drawn ahead grew, and says so.
+		grew := m.GetStatus() == p.GetStatus() && m.GetStatus() == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED && m.GetPosition() > p.GetPosition() && !growing
+		if m.GetStatus() < p.GetStatus() || grew != m.GetMovedBack() {
+			r.t.Fatalf("older state %v after %v (moved_back %v)", m, p, m.GetMovedBack())
 		}
 	}
 	r.last = m

@@ -82,7 +82,7 @@ type JoinClaims struct {
 	Subject string
 	// EventID (event_id), if set, is the one event the token may join.
 	EventID string
-	// Lane (lane) is reserved for priority lanes.
+	// Lane (lane), if set, is the priority lane the visitor joins.
 	Lane string
 	// ExpiresAt (exp) is when the token stops being accepted.
 	ExpiresAt time.Time

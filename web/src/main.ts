@@ -28,6 +28,7 @@ const ui = {
   placeLabel: el("place-label"),
   position: el("position"),
   held: el("held"),
+  lane: el("lane"),
   prequeue: el("prequeue"),
   draw: el<HTMLDetailsElement>("draw"),
   drawSummary: el("draw-summary"),
@@ -203,6 +204,7 @@ function renderQueued(s: Readonly<State>): void {
   setText(ui.wait, t.wait);
   note(ui.prequeue, t.prequeue);
   note(ui.held, t.held);
+  note(ui.lane, t.lane);
   ui.draw.hidden = t.draw === undefined;
   if (t.draw) {
     setText(ui.drawSummary, t.draw.summary);

@@ -16,12 +16,17 @@ export interface QueueText {
   documentTitle: string;
   /** What a screen reader hears when it changes. */
   announcement: string;
-  /** Before a fair start: when the sale starts and how places are given. */
+  /**
+   * A fair start: before it, when the sale starts and how places are given;
+   * at it, that places are being drawn; after it, when they were drawn.
+   */
   prequeue?: string;
   /** The visitor's turn came while they were away. */
   held?: string;
   /** The fair start's draw, to check it: shown in a details element. */
   draw?: DrawText;
+  /** The visitor's priority lane, as a small label. */
+  lane?: string;
 }
 
 /** DrawText explains a fair start's draw and gives what checks it. */
@@ -67,6 +72,16 @@ export function queueText(s: Readonly<State>, now: number, timeZone?: string): Q
       position > 0
         ? `The sale hasn't started yet. Your place in line will be at most number ${num(position)}.`
         : "The sale hasn't started yet.";
+    if (starts !== undefined && starts - now < 1000) {
+      // The start has come and the placement is on its way (the next
+      // processor pass): say what is happening rather than count on.
+      base.title = "The sale is starting";
+      base.documentTitle = "The sale is starting · Waiting room";
+      base.prequeue =
+        "The sale is starting: everyone who arrived before it is being placed in line in a random order. " +
+        "Your place appears here in a moment. Keep this page open.";
+      base.announcement = "The sale is starting. Your place in line is being drawn.";
+    }
     base.draw = {
       summary: "How the order is drawn",
       text:
@@ -75,6 +90,11 @@ export function queueText(s: Readonly<State>, now: number, timeZone?: string): Q
       commitment: fs.seedCommitment,
     };
   } else if (fs?.placed) {
+    const starts = fs.saleStartsAt;
+    base.prequeue =
+      starts === undefined
+        ? "Your place was drawn at random when the sale started."
+        : `Your place was drawn at random when the sale started, at ${clockTime(starts, now, timeZone)}.`;
     base.draw = {
       summary: "How your place was drawn",
       text:
@@ -84,11 +104,18 @@ export function queueText(s: Readonly<State>, now: number, timeZone?: string): Q
       seed: fs.seed,
     };
   }
+  if (s.lane) {
+    base.lane = `${s.lane} lane`;
+    if (s.movedBack) {
+      base.announcement = `Your place moved back to number ${num(position)}: people joined a lane served before yours.`;
+    }
+  }
   if (s.held) {
     const until = s.heldUntil;
     const clock = until === undefined ? "for a while" : `until ${clockTime(until, now, timeZone)}`;
     const by = until === undefined ? clock : `${clock} (${countdownText(until - now)})`;
     base.title = "Your turn came while you were away";
+    base.prequeue = undefined;
     base.held = `Your turn came while you were away; your place is held ${by}. Keep this page open and you'll go first.`;
     // No countdown: a screen reader hears it once, not every few seconds.
     base.announcement = `Your turn came while you were away. Your place is held ${clock}.`;

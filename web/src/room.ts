@@ -66,6 +66,10 @@ export interface State {
    */
   held?: boolean;
   heldUntil?: number;
+  /** The visitor's priority lane, in an event with lanes. */
+  lane?: string;
+  /** The last message put the visitor further back (a lane ahead grew). */
+  movedBack?: boolean;
 }
 
 /** FairStartState is a pre-queue session's view of its event's fair start. */
@@ -333,7 +337,10 @@ export class WaitingRoom {
         next.waitSeconds = u.estimatedWait
           ? Number(u.estimatedWait.seconds) + u.estimatedWait.nanos / 1e9
           : undefined;
-        next.startPosition = this.startPosition(next.sessionId, position);
+        // Before a fair start's draw the position is only a bound: progress
+        // counts from the drawn place, not from the bound.
+        const bound = u.fairStart !== undefined && !u.fairStart.placed;
+        next.startPosition = bound ? undefined : this.startPosition(next.sessionId, position);
         break;
       }
       case SessionStatus.READY:
@@ -364,7 +371,9 @@ export class WaitingRoom {
       };
       next.held = u.held && u.status === SessionStatus.QUEUED;
       next.heldUntil = next.held && u.heldUntil ? timestampMs(u.heldUntil) : undefined;
+      next.movedBack = u.movedBack && u.status === SessionStatus.QUEUED;
     }
+    next.lane = u.lane || undefined;
     const final = finalStatuses.has(u.status);
     if (final) next.connection = "idle";
     if (next.sessionId !== undefined) write(this.opts.storage, this.sessionKey(), next.sessionId);

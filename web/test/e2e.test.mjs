@@ -493,10 +493,28 @@ describe("waiting room in token mode", { timeout: 600_000 }, () => {
     );
 
     // The server took the user from the token: the checkout token names them.
-    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_OPEN" } }, admin);
+    await call(server.base, "EventAdminService/PutEvent", { event: { event_id: "members", state: "EVENT_STATE_ACTIVE" } }, admin);
     await visible(page, "#ready");
     const href = await page.locator("#go").getAttribute("href");
     assert.equal(decodeJwt(new URL(href).searchParams.get("token")).sub, "shop-user-1");
+  });
+
+  it("shows the lane a join token's lane claim puts the visitor in", async () => {
+    await call(
+      server.base,
+      "EventAdminService/PutEvent",
+      { event: { event_id: "lanes", state: "EVENT_STATE_PAUSED", lanes: [{ name: "general", weight: 1 }, { name: "vip", weight: 3 }] } },
+      admin,
+    );
+    const general = await open(`${server.base}/e/lanes?join_token=${await shop.sign("lane-user-1")}`);
+    await waitText(general, "#position", "1");
+    await waitText(general, "#lane", "general lane");
+    const vip = await open(`${server.base}/e/lanes?join_token=${await shop.sign("lane-user-2", { claims: { lane: "vip" } })}`);
+    await waitText(vip, "#lane", "vip lane");
+    await waitText(vip, "#position", "1");
+    // The vip lane is drawn first: the general visitor moves back, live.
+    await waitText(general, "#position", "2");
+    await shot(vip, "16-lane-vip.png");
   });
 
   it("sends a visitor who came without a join token back to the shop", async () => {

@@ -123,6 +123,14 @@ type Event struct {
 	// shared by every replica (bursts of at most one second's worth, and at
 	// least one user); 0 is unlimited. At most 1,000,000.
 	AdmissionRate float64 `protobuf:"fixed64,13,opt,name=admission_rate,proto3" json:"admission_rate,omitempty"`
+	// lanes are the event's priority lanes, the first the default; none: one
+	// queue. At most 8, names of 1-32 characters from [a-z0-9_-] starting
+	// with a letter, weights 1-100. Admission draws from the non-empty lanes
+	// by a smooth weighted round-robin. A change that drops a lane with
+	// waiting sessions (adding lanes to an event without them drops its one
+	// queue) is refused with FailedPrecondition; an allowed change restarts
+	// the round-robin.
+	Lanes         []*Lane `protobuf:"bytes,14,rep,name=lanes,proto3" json:"lanes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +256,69 @@ func (x *Event) GetAdmissionRate() float64 {
 	return 0
 }
 
+func (x *Event) GetLanes() []*Lane {
+	if x != nil {
+		return x.Lanes
+	}
+	return nil
+}
+
+// Lane is one priority lane of an event.
+type Lane struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the lane in join tokens' lane claim.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// weight is the lane's share of admissions: of every round of draws while
+	// the same lanes wait, a lane of weight w gets w.
+	Weight        int32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lane) Reset() {
+	*x = Lane{}
+	mi := &file_waitroom_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lane) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lane) ProtoMessage() {}
+
+func (x *Lane) ProtoReflect() protoreflect.Message {
+	mi := &file_waitroom_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lane.ProtoReflect.Descriptor instead.
+func (*Lane) Descriptor() ([]byte, []int) {
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Lane) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Lane) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
 // PutEventRequest carries the event to create or change.
 type PutEventRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -259,7 +330,7 @@ type PutEventRequest struct {
 
 func (x *PutEventRequest) Reset() {
 	*x = PutEventRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[1]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +342,7 @@ func (x *PutEventRequest) String() string {
 func (*PutEventRequest) ProtoMessage() {}
 
 func (x *PutEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[1]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +355,7 @@ func (x *PutEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutEventRequest.ProtoReflect.Descriptor instead.
 func (*PutEventRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PutEventRequest) GetEvent() *Event {
@@ -305,7 +376,7 @@ type PutEventResponse struct {
 
 func (x *PutEventResponse) Reset() {
 	*x = PutEventResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[2]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +388,7 @@ func (x *PutEventResponse) String() string {
 func (*PutEventResponse) ProtoMessage() {}
 
 func (x *PutEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[2]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +401,7 @@ func (x *PutEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutEventResponse.ProtoReflect.Descriptor instead.
 func (*PutEventResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PutEventResponse) GetEvent() *Event {
@@ -351,7 +422,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[3]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +434,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[3]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +447,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetEventRequest) GetEventId() string {
@@ -397,7 +468,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[4]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +480,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[4]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +493,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetEventResponse) GetEvent() *Event {
@@ -447,7 +518,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[5]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +530,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[5]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,7 +543,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListEventsRequest) GetPageSize() int32 {
@@ -503,7 +574,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[6]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +586,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[6]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +599,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -556,7 +627,7 @@ type ListPreQueueRequest struct {
 
 func (x *ListPreQueueRequest) Reset() {
 	*x = ListPreQueueRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +639,7 @@ func (x *ListPreQueueRequest) String() string {
 func (*ListPreQueueRequest) ProtoMessage() {}
 
 func (x *ListPreQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[7]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +652,7 @@ func (x *ListPreQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPreQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListPreQueueRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListPreQueueRequest) GetEventId() string {
@@ -612,7 +683,7 @@ type ListPreQueueResponse struct {
 
 func (x *ListPreQueueResponse) Reset() {
 	*x = ListPreQueueResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +695,7 @@ func (x *ListPreQueueResponse) String() string {
 func (*ListPreQueueResponse) ProtoMessage() {}
 
 func (x *ListPreQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[8]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +708,7 @@ func (x *ListPreQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPreQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListPreQueueResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListPreQueueResponse) GetSessionIds() []string {
@@ -683,7 +754,7 @@ type UpdateEventRequest struct {
 	// otherwise ignored.
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// update_mask names the fields to change: state, max_concurrent,
-	// checkout_window, checkout_url, sale_starts_at, admission_rate. In JSON it
+	// checkout_window, checkout_url, sale_starts_at, admission_rate, lanes. In JSON it
 	// is one string of lowerCamelCase paths: "state,maxConcurrent".
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -692,7 +763,7 @@ type UpdateEventRequest struct {
 
 func (x *UpdateEventRequest) Reset() {
 	*x = UpdateEventRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +775,7 @@ func (x *UpdateEventRequest) String() string {
 func (*UpdateEventRequest) ProtoMessage() {}
 
 func (x *UpdateEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[9]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +788,7 @@ func (x *UpdateEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEventRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateEventRequest) GetEvent() *Event {
@@ -745,7 +816,7 @@ type UpdateEventResponse struct {
 
 func (x *UpdateEventResponse) Reset() {
 	*x = UpdateEventResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +828,7 @@ func (x *UpdateEventResponse) String() string {
 func (*UpdateEventResponse) ProtoMessage() {}
 
 func (x *UpdateEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[10]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +841,7 @@ func (x *UpdateEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEventResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateEventResponse) GetEvent() *Event {
@@ -794,7 +865,7 @@ type DeleteEventRequest struct {
 
 func (x *DeleteEventRequest) Reset() {
 	*x = DeleteEventRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +877,7 @@ func (x *DeleteEventRequest) String() string {
 func (*DeleteEventRequest) ProtoMessage() {}
 
 func (x *DeleteEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[11]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +890,7 @@ func (x *DeleteEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEventRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteEventRequest) GetEventId() string {
@@ -847,7 +918,7 @@ type DeleteEventResponse struct {
 
 func (x *DeleteEventResponse) Reset() {
 	*x = DeleteEventResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +930,7 @@ func (x *DeleteEventResponse) String() string {
 func (*DeleteEventResponse) ProtoMessage() {}
 
 func (x *DeleteEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[12]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +943,7 @@ func (x *DeleteEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEventResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteEventResponse) GetSessionsExpired() int64 {
@@ -893,7 +964,7 @@ type WatchEventRequest struct {
 
 func (x *WatchEventRequest) Reset() {
 	*x = WatchEventRequest{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +976,7 @@ func (x *WatchEventRequest) String() string {
 func (*WatchEventRequest) ProtoMessage() {}
 
 func (x *WatchEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[13]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +989,7 @@ func (x *WatchEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventRequest) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchEventRequest) GetEventId() string {
@@ -939,7 +1010,7 @@ type WatchEventResponse struct {
 
 func (x *WatchEventResponse) Reset() {
 	*x = WatchEventResponse{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1022,7 @@ func (x *WatchEventResponse) String() string {
 func (*WatchEventResponse) ProtoMessage() {}
 
 func (x *WatchEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[14]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1035,7 @@ func (x *WatchEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventResponse) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchEventResponse) GetStats() *EventStats {
@@ -1023,7 +1094,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1106,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_waitroom_v1_admin_proto_msgTypes[15]
+	mi := &file_waitroom_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1119,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_waitroom_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EventStats) GetEventId() string {
@@ -1181,7 +1252,7 @@ var File_waitroom_v1_admin_proto protoreflect.FileDescriptor
 
 const file_waitroom_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x04\n" +
+	"\x17waitroom/v1/admin.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bevent_id\x18\x01 \x01(\tR\bevent_id\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.waitroom.v1.EventStateR\x05state\x12&\n" +
@@ -1198,7 +1269,11 @@ const file_waitroom_v1_admin_proto_rawDesc = "" +
 	" \x01(\tR\x04seed\x128\n" +
 	"\tplaced_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tplaced_at\x12*\n" +
 	"\x10pre_queue_placed\x18\f \x01(\x05R\x10pre_queue_placed\x12&\n" +
-	"\x0eadmission_rate\x18\r \x01(\x01R\x0eadmission_rate\";\n" +
+	"\x0eadmission_rate\x18\r \x01(\x01R\x0eadmission_rate\x12'\n" +
+	"\x05lanes\x18\x0e \x03(\v2\x11.waitroom.v1.LaneR\x05lanes\"2\n" +
+	"\x04Lane\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x05R\x06weight\";\n" +
 	"\x0fPutEventRequest\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.waitroom.v1.EventR\x05event\"<\n" +
 	"\x10PutEventResponse\x12(\n" +
@@ -1294,67 +1369,69 @@ func file_waitroom_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_waitroom_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_waitroom_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_waitroom_v1_admin_proto_goTypes = []any{
 	(EventState)(0),               // 0: waitroom.v1.EventState
 	(*Event)(nil),                 // 1: waitroom.v1.Event
-	(*PutEventRequest)(nil),       // 2: waitroom.v1.PutEventRequest
-	(*PutEventResponse)(nil),      // 3: waitroom.v1.PutEventResponse
-	(*GetEventRequest)(nil),       // 4: waitroom.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 5: waitroom.v1.GetEventResponse
-	(*ListEventsRequest)(nil),     // 6: waitroom.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),    // 7: waitroom.v1.ListEventsResponse
-	(*ListPreQueueRequest)(nil),   // 8: waitroom.v1.ListPreQueueRequest
-	(*ListPreQueueResponse)(nil),  // 9: waitroom.v1.ListPreQueueResponse
-	(*UpdateEventRequest)(nil),    // 10: waitroom.v1.UpdateEventRequest
-	(*UpdateEventResponse)(nil),   // 11: waitroom.v1.UpdateEventResponse
-	(*DeleteEventRequest)(nil),    // 12: waitroom.v1.DeleteEventRequest
-	(*DeleteEventResponse)(nil),   // 13: waitroom.v1.DeleteEventResponse
-	(*WatchEventRequest)(nil),     // 14: waitroom.v1.WatchEventRequest
-	(*WatchEventResponse)(nil),    // 15: waitroom.v1.WatchEventResponse
-	(*EventStats)(nil),            // 16: waitroom.v1.EventStats
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 19: google.protobuf.FieldMask
+	(*Lane)(nil),                  // 2: waitroom.v1.Lane
+	(*PutEventRequest)(nil),       // 3: waitroom.v1.PutEventRequest
+	(*PutEventResponse)(nil),      // 4: waitroom.v1.PutEventResponse
+	(*GetEventRequest)(nil),       // 5: waitroom.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 6: waitroom.v1.GetEventResponse
+	(*ListEventsRequest)(nil),     // 7: waitroom.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),    // 8: waitroom.v1.ListEventsResponse
+	(*ListPreQueueRequest)(nil),   // 9: waitroom.v1.ListPreQueueRequest
+	(*ListPreQueueResponse)(nil),  // 10: waitroom.v1.ListPreQueueResponse
+	(*UpdateEventRequest)(nil),    // 11: waitroom.v1.UpdateEventRequest
+	(*UpdateEventResponse)(nil),   // 12: waitroom.v1.UpdateEventResponse
+	(*DeleteEventRequest)(nil),    // 13: waitroom.v1.DeleteEventRequest
+	(*DeleteEventResponse)(nil),   // 14: waitroom.v1.DeleteEventResponse
+	(*WatchEventRequest)(nil),     // 15: waitroom.v1.WatchEventRequest
+	(*WatchEventResponse)(nil),    // 16: waitroom.v1.WatchEventResponse
+	(*EventStats)(nil),            // 17: waitroom.v1.EventStats
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 20: google.protobuf.FieldMask
 }
 var file_waitroom_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: waitroom.v1.Event.state:type_name -> waitroom.v1.EventState
-	17, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
-	18, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
-	18, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
-	1,  // 4: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
-	1,  // 5: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
-	1,  // 6: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
-	1,  // 7: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
-	18, // 8: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
-	18, // 9: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
-	1,  // 10: waitroom.v1.UpdateEventRequest.event:type_name -> waitroom.v1.Event
-	19, // 11: waitroom.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 12: waitroom.v1.UpdateEventResponse.event:type_name -> waitroom.v1.Event
-	16, // 13: waitroom.v1.WatchEventResponse.stats:type_name -> waitroom.v1.EventStats
-	18, // 14: waitroom.v1.EventStats.at:type_name -> google.protobuf.Timestamp
-	0,  // 15: waitroom.v1.EventStats.state:type_name -> waitroom.v1.EventState
-	17, // 16: waitroom.v1.EventStats.wait_p50:type_name -> google.protobuf.Duration
-	17, // 17: waitroom.v1.EventStats.wait_p90:type_name -> google.protobuf.Duration
-	2,  // 18: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
-	4,  // 19: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
-	6,  // 20: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
-	8,  // 21: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
-	10, // 22: waitroom.v1.EventAdminService.UpdateEvent:input_type -> waitroom.v1.UpdateEventRequest
-	12, // 23: waitroom.v1.EventAdminService.DeleteEvent:input_type -> waitroom.v1.DeleteEventRequest
-	14, // 24: waitroom.v1.EventAdminService.WatchEvent:input_type -> waitroom.v1.WatchEventRequest
-	3,  // 25: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
-	5,  // 26: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
-	7,  // 27: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
-	9,  // 28: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
-	11, // 29: waitroom.v1.EventAdminService.UpdateEvent:output_type -> waitroom.v1.UpdateEventResponse
-	13, // 30: waitroom.v1.EventAdminService.DeleteEvent:output_type -> waitroom.v1.DeleteEventResponse
-	15, // 31: waitroom.v1.EventAdminService.WatchEvent:output_type -> waitroom.v1.WatchEventResponse
-	25, // [25:32] is the sub-list for method output_type
-	18, // [18:25] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	18, // 1: waitroom.v1.Event.checkout_window:type_name -> google.protobuf.Duration
+	19, // 2: waitroom.v1.Event.sale_starts_at:type_name -> google.protobuf.Timestamp
+	19, // 3: waitroom.v1.Event.placed_at:type_name -> google.protobuf.Timestamp
+	2,  // 4: waitroom.v1.Event.lanes:type_name -> waitroom.v1.Lane
+	1,  // 5: waitroom.v1.PutEventRequest.event:type_name -> waitroom.v1.Event
+	1,  // 6: waitroom.v1.PutEventResponse.event:type_name -> waitroom.v1.Event
+	1,  // 7: waitroom.v1.GetEventResponse.event:type_name -> waitroom.v1.Event
+	1,  // 8: waitroom.v1.ListEventsResponse.events:type_name -> waitroom.v1.Event
+	19, // 9: waitroom.v1.ListPreQueueResponse.sale_starts_at:type_name -> google.protobuf.Timestamp
+	19, // 10: waitroom.v1.ListPreQueueResponse.placed_at:type_name -> google.protobuf.Timestamp
+	1,  // 11: waitroom.v1.UpdateEventRequest.event:type_name -> waitroom.v1.Event
+	20, // 12: waitroom.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 13: waitroom.v1.UpdateEventResponse.event:type_name -> waitroom.v1.Event
+	17, // 14: waitroom.v1.WatchEventResponse.stats:type_name -> waitroom.v1.EventStats
+	19, // 15: waitroom.v1.EventStats.at:type_name -> google.protobuf.Timestamp
+	0,  // 16: waitroom.v1.EventStats.state:type_name -> waitroom.v1.EventState
+	18, // 17: waitroom.v1.EventStats.wait_p50:type_name -> google.protobuf.Duration
+	18, // 18: waitroom.v1.EventStats.wait_p90:type_name -> google.protobuf.Duration
+	3,  // 19: waitroom.v1.EventAdminService.PutEvent:input_type -> waitroom.v1.PutEventRequest
+	5,  // 20: waitroom.v1.EventAdminService.GetEvent:input_type -> waitroom.v1.GetEventRequest
+	7,  // 21: waitroom.v1.EventAdminService.ListEvents:input_type -> waitroom.v1.ListEventsRequest
+	9,  // 22: waitroom.v1.EventAdminService.ListPreQueue:input_type -> waitroom.v1.ListPreQueueRequest
+	11, // 23: waitroom.v1.EventAdminService.UpdateEvent:input_type -> waitroom.v1.UpdateEventRequest
+	13, // 24: waitroom.v1.EventAdminService.DeleteEvent:input_type -> waitroom.v1.DeleteEventRequest
+	15, // 25: waitroom.v1.EventAdminService.WatchEvent:input_type -> waitroom.v1.WatchEventRequest
+	4,  // 26: waitroom.v1.EventAdminService.PutEvent:output_type -> waitroom.v1.PutEventResponse
+	6,  // 27: waitroom.v1.EventAdminService.GetEvent:output_type -> waitroom.v1.GetEventResponse
+	8,  // 28: waitroom.v1.EventAdminService.ListEvents:output_type -> waitroom.v1.ListEventsResponse
+	10, // 29: waitroom.v1.EventAdminService.ListPreQueue:output_type -> waitroom.v1.ListPreQueueResponse
+	12, // 30: waitroom.v1.EventAdminService.UpdateEvent:output_type -> waitroom.v1.UpdateEventResponse
+	14, // 31: waitroom.v1.EventAdminService.DeleteEvent:output_type -> waitroom.v1.DeleteEventResponse
+	16, // 32: waitroom.v1.EventAdminService.WatchEvent:output_type -> waitroom.v1.WatchEventResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_waitroom_v1_admin_proto_init() }
@@ -1368,7 +1445,7 @@ func file_waitroom_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waitroom_v1_admin_proto_rawDesc), len(file_waitroom_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -95,7 +95,14 @@ type JoinQueueRequest struct {
 	// user_id identifies the visitor: 1-128 characters from [A-Za-z0-9._:@-].
 	UserId string `protobuf:"bytes,1,opt,name=user_id,proto3" json:"user_id,omitempty"`
 	// event_id identifies the on-sale: 1-64 characters from [A-Za-z0-9._-].
-	EventId       string `protobuf:"bytes,2,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,2,opt,name=event_id,proto3" json:"event_id,omitempty"`
+	// lane is the priority lane to join, honoured only on a call made with a
+	// trusted backend's service credential: a visitor's lane comes from the
+	// lane claim of their join token, and a visitor's call that sets this
+	// field otherwise is refused with PermissionDenied. Empty: the lane the
+	// token names, or the event's default (first) lane. A lane the event does
+	// not have is refused with InvalidArgument.
+	Lane          string `protobuf:"bytes,3,opt,name=lane,proto3" json:"lane,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -144,6 +151,13 @@ func (x *JoinQueueRequest) GetEventId() string {
 	return ""
 }
 
+func (x *JoinQueueRequest) GetLane() string {
+	if x != nil {
+		return x.Lane
+	}
+	return ""
+}
+
 // JoinQueueResponse is the session the visitor holds and where it stands.
 type JoinQueueResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -169,7 +183,9 @@ type JoinQueueResponse struct {
 	// fair_start is set when the session joined its event's pre-queue, as on
 	// PositionUpdate: before the sale starts, position and queue_length are
 	// both the pre-queue's bound.
-	FairStart     *FairStart `protobuf:"bytes,10,opt,name=fair_start,proto3" json:"fair_start,omitempty"`
+	FairStart *FairStart `protobuf:"bytes,10,opt,name=fair_start,proto3" json:"fair_start,omitempty"`
+	// lane is the session's priority lane; empty in an event without lanes.
+	Lane          string `protobuf:"bytes,11,opt,name=lane,proto3" json:"lane,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +288,13 @@ func (x *JoinQueueResponse) GetFairStart() *FairStart {
 		return x.FairStart
 	}
 	return nil
+}
+
+func (x *JoinQueueResponse) GetLane() string {
+	if x != nil {
+		return x.Lane
+	}
+	return ""
 }
 
 // GetQueueStatusRequest names a session.
@@ -487,7 +510,14 @@ type PositionUpdate struct {
 	// held_until, when it expires.
 	Held bool `protobuf:"varint,12,opt,name=held,proto3" json:"held,omitempty"`
 	// held_until is when a held session expires unless it comes back.
-	HeldUntil     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=held_until,proto3" json:"held_until,omitempty"`
+	HeldUntil *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=held_until,proto3" json:"held_until,omitempty"`
+	// lane is the session's priority lane; empty in an event without lanes.
+	// In an event with lanes, position is the session's exact place in the
+	// admission order the current queue and the lanes' weights imply.
+	Lane string `protobuf:"bytes,14,opt,name=lane,proto3" json:"lane,omitempty"`
+	// moved_back says position is further back than in the previous message
+	// of this stream: sessions joined a lane drawn ahead of this one.
+	MovedBack     bool `protobuf:"varint,15,opt,name=moved_back,proto3" json:"moved_back,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -611,6 +641,20 @@ func (x *PositionUpdate) GetHeldUntil() *timestamppb.Timestamp {
 		return x.HeldUntil
 	}
 	return nil
+}
+
+func (x *PositionUpdate) GetLane() string {
+	if x != nil {
+		return x.Lane
+	}
+	return ""
+}
+
+func (x *PositionUpdate) GetMovedBack() bool {
+	if x != nil {
+		return x.MovedBack
+	}
+	return false
 }
 
 // FairStart is a pre-queue session's view of its event's fair start.
@@ -791,10 +835,11 @@ var File_waitroom_v1_waitroom_proto protoreflect.FileDescriptor
 
 const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\n" +
-	"\x1awaitroom/v1/waitroom.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n" +
+	"\x1awaitroom/v1/waitroom.proto\x12\vwaitroom.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n" +
 	"\x10JoinQueueRequest\x12\x18\n" +
 	"\auser_id\x18\x01 \x01(\tR\auser_id\x12\x1a\n" +
-	"\bevent_id\x18\x02 \x01(\tR\bevent_id\"\xec\x03\n" +
+	"\bevent_id\x18\x02 \x01(\tR\bevent_id\x12\x12\n" +
+	"\x04lane\x18\x03 \x01(\tR\x04lane\"\x80\x04\n" +
 	"\x11JoinQueueResponse\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -812,7 +857,8 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\n" +
 	"fair_start\x18\n" +
 	" \x01(\v2\x16.waitroom.v1.FairStartR\n" +
-	"fair_startB\v\n" +
+	"fair_start\x12\x12\n" +
+	"\x04lane\x18\v \x01(\tR\x04laneB\v\n" +
 	"\t_positionB\x0f\n" +
 	"\r_queue_length\"7\n" +
 	"\x15GetQueueStatusRequest\x12\x1e\n" +
@@ -827,7 +873,7 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\x1aStreamQueuePositionRequest\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
-	"session_id\"\x88\x05\n" +
+	"session_id\"\xbc\x05\n" +
 	"\x0ePositionUpdate\x12\x1e\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\n" +
@@ -850,7 +896,11 @@ const file_waitroom_v1_waitroom_proto_rawDesc = "" +
 	"\x04held\x18\f \x01(\bR\x04held\x12:\n" +
 	"\n" +
 	"held_until\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"held_untilB\v\n" +
+	"held_until\x12\x12\n" +
+	"\x04lane\x18\x0e \x01(\tR\x04lane\x12\x1e\n" +
+	"\n" +
+	"moved_back\x18\x0f \x01(\bR\n" +
+	"moved_backB\v\n" +
 	"\t_positionB\x0f\n" +
 	"\r_queue_length\"\xa5\x01\n" +
 	"\tFairStart\x12B\n" +

@@ -20,6 +20,9 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (sess queue.Sessio
 		_, _, nowKnown := m.Event(ctx, p.EventID)
 		// A join also registers an unknown event, even one it then refuses.
 		if created || (known != nil && nowKnown == nil) {
+			if p.Lane != "" {
+				return &op{kind: opJoinLane, join: p}
+			}
 			return &op{kind: opJoin, join: p}
 		}
 		return nil

@@ -39,6 +39,8 @@ const (
 	// opUpdateEvent and opDeleteEvent are the admin API's (update.go).
 	opUpdateEvent
 	opDeleteEvent
+	// opJoinLane is a join naming a lane: opJoin's inputs, then the lane.
+	opJoinLane
 )
 
 // op is one logged call; which fields are set depends on kind.
@@ -64,7 +66,7 @@ func (o *op) encode() []byte {
 	w := &binenc.Writer{B: make([]byte, 4, 128)}
 	w.Byte(byte(o.kind))
 	switch o.kind {
-	case opJoin:
+	case opJoin, opJoinLane:
 		p := o.join
 		w.String(p.SessionID)
 		w.String(p.UserID)
@@ -72,6 +74,9 @@ func (o *op) encode() []byte {
 		w.Time(p.Now)
 		w.Varint(int64(p.TTL))
 		w.Event(p.NewEvent)
+		if o.kind == opJoinLane {
+			w.String(p.Lane)
+		}
 	case opLeave, opComplete:
 		w.String(o.id)
 		w.Time(o.now)
@@ -125,8 +130,11 @@ func decodeOp(b []byte) (op, error) {
 	r := binenc.NewReader(b[4:])
 	o := op{kind: opKind(r.Byte())}
 	switch o.kind {
-	case opJoin:
+	case opJoin, opJoinLane:
 		o.join = queue.JoinParams{SessionID: r.String(), UserID: r.String(), EventID: r.String(), Now: r.Time(), TTL: r.Duration(), NewEvent: r.Event()}
+		if o.kind == opJoinLane {
+			o.join.Lane = r.String()
+		}
 	case opLeave, opComplete:
 		o.id, o.now = r.String(), r.Time()
 	case opAdmit, opExpire:
@@ -167,7 +175,7 @@ func (o *op) replay(m *memstore.Store, setNow func(time.Time)) error {
 	ctx := noCtx
 	var err error
 	switch o.kind {
-	case opJoin:
+	case opJoin, opJoinLane:
 		_, _, _, err = m.Join(ctx, o.join)
 		if errors.Is(err, queue.ErrEventClosed) {
 			err = nil // it registered the event, and was logged for that

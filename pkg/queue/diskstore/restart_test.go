@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
 
 // workload drives a store through every kind of change with a seeded
@@ -20,6 +21,8 @@ type workload struct {
 	now      time.Time
 	sessions []string
 	users    int
+	// laneJoins counts sessions that joined a lane (of ev2).
+	laneJoins int
 }
 
 func newWorkload(seed uint64) *workload {
@@ -36,8 +39,19 @@ func (w *workload) step(t *testing.T, s *Store) {
 	case k < 8:
 		w.users++
 		id := queue.NewSessionID(ev)
-		_, _, _, err = s.Join(ctx, queue.JoinParams{SessionID: id, UserID: fmt.Sprintf("u%d", w.users%40), EventID: ev, Now: w.now,
-			TTL: 20 * time.Minute, NewEvent: queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 3, CheckoutWindow: 5 * time.Minute}})
+		p := queue.JoinParams{SessionID: id, UserID: fmt.Sprintf("u%d", w.users%40), EventID: ev, Now: w.now,
+			TTL: 20 * time.Minute, NewEvent: queue.Event{ID: ev, State: queue.EventActive, MaxConcurrent: 3, CheckoutWindow: 5 * time.Minute}}
+		if ev == "ev2" {
+			// ev2 has lanes: their queues and round-robin must survive too.
+			p.NewEvent.Lanes = []lanes.Lane{{Name: "vip", Weight: 3}, {Name: "general", Weight: 1}}
+			p.Lane = []string{"", "vip", "general"}[w.rng.IntN(3)]
+		}
+		var sess queue.Session
+		var created bool
+		sess, _, created, err = s.Join(ctx, p)
+		if created && sess.Lane != "" {
+			w.laneJoins++
+		}
 		w.sessions = append(w.sessions, id)
 	case k < 10 && len(w.sessions) > 0:
 		_, err = s.Leave(ctx, w.sessions[w.rng.IntN(len(w.sessions))], w.now)
@@ -120,6 +134,9 @@ func TestRestartRestoresExactly(t *testing.T) {
 				}
 			}
 			s.Close()
+			if w.laneJoins == 0 {
+				t.Fatal("the workload made no lane joins: lanes were not exercised")
+			}
 		})
 	}
 }

@@ -117,3 +117,33 @@ func TestPlacementLostOnTheFeed(t *testing.T) {
 		checkPlaced(t, ctx, svc, ids, f)
 	})
 }
+
+// TestMovedStartReachesStreams: moving a fair start (no session changes, so
+// nothing on the feed) reaches the pre-queue's streams by the view's next
+// check of the event, so a page counts down to the start as it now is.
+func TestMovedStartReachesStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		svc, _ := newService(t, store, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		start := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+		ids, f := fairStreams(t, ctx, svc, 3, start)
+		moved := start.Add(-50 * time.Minute)
+		if _, err := svc.UpdateEvent(ctx, queue.EventUpdate{
+			Event:  queue.Event{ID: "fair", FairStart: queue.FairStart{SaleStartsAt: moved}},
+			Fields: queue.EventFields(queue.FieldSaleStartsAt),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // a few resync periods
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ids {
+			if fs := f.latest[id].FairStart; fs == nil || !fs.SaleStartsAt.Equal(moved) {
+				t.Errorf("%s shows the fair start %+v; want it moved to %v", id, fs, moved)
+			}
+		}
+	})
+}

@@ -169,7 +169,7 @@ func (v *eventView) resync(ctx context.Context) {
 
 // checkSeq compares the view's sequence with the store's, to catch a lost
 // change even when no later change arrives to reveal the gap, and refreshes
-// the event's settings.
+// the event's settings (a moved fair start is shown from here).
 func (v *eventView) checkSeq(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -183,6 +183,11 @@ func (v *eventView) checkSeq(ctx context.Context) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if fairShownOf(e.FairStart.Info()) != fairShownOf(v.event.FairStart.Info()) {
+		// A moved start is no change on the feed: this read is how the
+		// pre-queue's streams learn of it.
+		v.dirty = true
+	}
 	v.event, v.eventKnown = e, true
 	if v.st.storeSeq(stats.Seq, v.cfg.Now()) {
 		// Give the changes in flight a grace period, then look again.

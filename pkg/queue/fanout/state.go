@@ -39,6 +39,8 @@ type state struct {
 	// rateSeq is the newest admission change counted in rate: a change a
 	// snapshot already covered still counts, once.
 	rateSeq uint64
+	// lanes are the event's priority lanes (lanes.go); nil without.
+	lanes *laneView
 }
 
 // finding is a reason memory was found wrong, with its log attributes.
@@ -116,6 +118,7 @@ func (s *state) apply(c queue.Change) {
 		}
 	}
 	s.seq = c.Seq
+	s.laneApply(c)
 	s.countAdmissions(c)
 	if s.tickets.Len() != c.QueueLength {
 		// The feed and the store disagree: trust the store.
@@ -153,6 +156,7 @@ func (s *state) wantsResync() bool { return s.subscribed && (s.needResync || !s.
 func (s *state) reset(snap queue.Snapshot) (regressed bool, applied []queue.Change) {
 	regressed = snap.Seq < s.seq
 	s.tickets.Reset(snap.Tickets)
+	s.laneReset(snap)
 	s.seq = snap.Seq
 	s.synced, s.needResync, s.suspectSeq = true, false, 0
 	return regressed, s.applyPending()
@@ -184,9 +188,13 @@ func (s *state) storeSeq(seq uint64, now time.Time) (suspect bool) {
 // older than that read.
 func (s *state) covers(readSeq uint64) bool { return s.synced && s.seq >= readSeq }
 
-// position is a waiting ticket's 1-based place; ok is false when the ticket
-// is not in the waiting set.
-func (s *state) position(ticket uint64) (pos int64, ok bool) {
+// position is a waiting ticket's 1-based place in the admission order (in
+// lane, in an event with lanes); ok is false when the ticket is not in the
+// waiting set.
+func (s *state) position(ticket uint64, lane string) (pos int64, ok bool) {
+	if s.lanes != nil {
+		return s.lanePosition(ticket, lane)
+	}
 	if !s.tickets.Contains(ticket) {
 		return 0, false
 	}

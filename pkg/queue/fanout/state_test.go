@@ -65,7 +65,7 @@ func TestStateAppliesInOrderAndSkipsDuplicates(t *testing.T) {
 	if got := seqs(applied); !slices.Equal(got, []uint64{3, 4}) {
 		t.Fatalf("applied %v, want [3 4]", got)
 	}
-	if pos, ok := s.position(4); !ok || pos != 4 || s.queueLength() != 4 {
+	if pos, ok := s.position(4, ""); !ok || pos != 4 || s.queueLength() != 4 {
 		t.Fatalf("ticket 4 at %d (%t) of %d, want 4 of 4", pos, ok, s.queueLength())
 	}
 	if !s.covers(4) || s.covers(5) {
@@ -74,10 +74,10 @@ func TestStateAppliesInOrderAndSkipsDuplicates(t *testing.T) {
 	leave := queue.Change{Kind: queue.ChangeLeft, Seq: 5, QueueLength: 3,
 		Sessions: []queue.ChangedSession{{Ticket: 1, Status: queue.StatusLeft}}}
 	s.receive([]queue.Change{leave})
-	if pos, _ := s.position(4); pos != 3 {
+	if pos, _ := s.position(4, ""); pos != 3 {
 		t.Fatalf("after the head left, ticket 4 at %d, want 3", pos)
 	}
-	if _, ok := s.position(1); ok {
+	if _, ok := s.position(1, ""); ok {
 		t.Fatal("a ticket that left still has a position")
 	}
 }

@@ -252,7 +252,7 @@ func (v *eventView) updateOf(w *Watcher, perSecond float64) (update, bool) {
 	if !v.st.covers(w.baseSeq) || w.stale {
 		return update{}, false
 	}
-	pos, ok := v.st.position(w.session.Ticket)
+	pos, ok := v.st.position(w.session.Ticket, w.session.Lane)
 	if !ok {
 		// Queued, yet gone from the set: the change that took it out was lost.
 		v.markStale(w)

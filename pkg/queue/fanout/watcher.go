@@ -39,6 +39,9 @@ type Watcher struct {
 	// spoke is set once the reader took its first state; only the
 	// reader touches it.
 	spoke bool
+	// sentPos is the queued position the reader last sent (lanes.go);
+	// only the reader touches it.
+	sentPos int64
 	// slot: the reader holds a send slot, from Next's return until its
 	// next call or Close (sendqueue.go).
 	slot atomic.Bool
@@ -83,6 +86,7 @@ func (w *Watcher) Next(ctx context.Context) (queue.View, error) {
 		u.UpdatedAt, u.ChangedAt = now, time.Time{}
 		w.hub.heartbeats.Add(1)
 	}
+	w.movedBack(&u.View)
 	if !w.spoke {
 		w.spoke = true
 		u.HeartbeatInterval = max(w.hub.cfg.Heartbeat, 0)

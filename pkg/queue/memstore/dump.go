@@ -10,6 +10,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/binenc"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 	"github.com/waitroom/waitroom/pkg/queue/ticketset"
 )
 
@@ -19,7 +20,11 @@ import (
 // the dumped one would, call for call: that is what lets diskstore replay
 // its log on top of a snapshot.
 
-const dumpVersion = 4
+const dumpVersion = 5
+
+// dumpVersionNoLanes is the version before lanes were dumped: every session
+// restores in the unnamed lane, the round-robin at zeros.
+const dumpVersionNoLanes = 4
 
 // dumpVersionNoFigures is the version before the events' figures (totals,
 // recent admissions and waits) were dumped: it restores with none.
@@ -40,7 +45,11 @@ const dumpBytesPerSession = 112
 // Dump encodes the store's state. It holds the store's lock while it
 // encodes: about 0.3 s for a million sessions. The encoding is canonical:
 // two stores that behave alike dump alike.
-func (s *Store) Dump() []byte {
+func (s *Store) Dump() []byte { return s.dumpAt(dumpVersion) }
+
+// dumpAt is Dump in the layout of version v: dumpVersion, or
+// dumpVersionNoLanes for tests of restoring older dumps.
+func (s *Store) dumpAt(v byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -50,7 +59,7 @@ func (s *Store) Dump() []byte {
 	// Sized up front: growing a 100 MB buffer by doubling copies it twice
 	// over, under the lock.
 	w := &binenc.Writer{B: make([]byte, 0, 1<<12+n*dumpBytesPerSession)}
-	w.Byte(dumpVersion)
+	w.Byte(v)
 	w.Bool(s.outbox)
 	ids := slices.Sorted(maps.Keys(s.lastSeq))
 	w.Uvarint(uint64(len(ids)))
@@ -63,7 +72,7 @@ func (s *Store) Dump() []byte {
 	for _, id := range ids {
 		e := s.events[id]
 		_, live := s.live[id]
-		e.dump(w, live)
+		e.dump(w, live, v)
 	}
 	w.Uvarint(uint64(len(s.idle)))
 	for _, en := range s.idle {
@@ -76,13 +85,20 @@ func (s *Store) Dump() []byte {
 	return w.B
 }
 
-func (e *event) dump(w *binenc.Writer, live bool) {
+func (e *event) dump(w *binenc.Writer, live bool, v byte) {
 	w.Event(e.cfg)
 	if e.cfg.FairStart.IsPlaced() {
 		// Only placed fair starts have an order: older dumps have none.
 		w.Uvarint(uint64(len(e.order)))
 		for _, id := range e.order {
 			w.String(id)
+		}
+	}
+	if v >= dumpVersion {
+		// Lane names come before the sessions that refer to them.
+		w.Uvarint(uint64(len(e.lanes.names)))
+		for _, n := range e.lanes.names {
+			w.String(n)
 		}
 	}
 	w.Uvarint(e.lastTicket)
@@ -94,7 +110,7 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 	// the queued ones sorted; the others are usually few.
 	w.Uvarint(uint64(e.waiting.Len()))
 	e.waiting.Ascend(func(t uint64) bool {
-		e.recs.at(e.byTicket[t]).dump(w)
+		e.recs.at(e.byTicket[t]).dump(w, v)
 		return true
 	})
 	for _, h := range []*sessionHeap{&e.admittedHeap, &e.endedHeap} {
@@ -102,7 +118,7 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 		slices.SortFunc(hs, func(a, b handle) int { return cmp.Compare(e.recs.at(a).ticket, e.recs.at(b).ticket) })
 		w.Uvarint(uint64(len(hs)))
 		for _, x := range hs {
-			e.recs.at(x).dump(w)
+			e.recs.at(x).dump(w, v)
 		}
 	}
 	n := 0
@@ -121,16 +137,29 @@ func (e *event) dump(w *binenc.Writer, live bool) {
 	w.Bool(e.deleted)
 	w.Uvarint(math.Float64bits(e.rate.Tokens))
 	w.Time(e.rate.At)
-	e.fig.dump(w)
+	if v > dumpVersionNoFigures {
+		e.fig.dump(w)
+	}
+	if v < dumpVersion {
+		return
+	}
+	w.Uvarint(uint64(e.lanes.rr.For))
+	w.Uvarint(uint64(len(e.lanes.rr.Current)))
+	for _, c := range e.lanes.rr.Current {
+		w.Varint(c)
+	}
 }
 
-func (r *rec) dump(w *binenc.Writer) {
+func (r *rec) dump(w *binenc.Writer, v byte) {
 	w.Bytes(r.key[:])
 	w.Bytes(r.user[:r.userLen])
 	w.Uvarint(r.ticket)
 	w.Byte(byte(r.status))
 	for _, t := range []int64{r.joinedAt, r.expiresAt, r.admittedAt, r.deadline, r.endedAt, r.purgeAt} {
 		w.Varint(t)
+	}
+	if v >= dumpVersion {
+		w.Byte(r.lane)
 	}
 }
 
@@ -188,6 +217,15 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 			e.order = append(e.order, r.String())
 		}
 	}
+	if version >= dumpVersion {
+		n := r.Uvarint()
+		if n > 256 {
+			return binenc.ErrCorrupt
+		}
+		for ; n > 0 && r.Err() == nil; n-- {
+			e.laneIndex(r.String())
+		}
+	}
 	e.lastTicket = r.Uvarint()
 	e.seq = r.Uvarint()
 	e.auto = r.Bool()
@@ -203,7 +241,7 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 			e.byTicket = make(map[uint64]handle, n)
 		}
 		for ; n > 0 && r.Err() == nil; n-- {
-			if err := e.restoreRec(r, group); err != nil {
+			if err := e.restoreRec(r, group, version); err != nil {
 				return err
 			}
 		}
@@ -223,6 +261,16 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 			return err
 		}
 	}
+	if version >= dumpVersion {
+		e.lanes.rr.For = lanes.Set(r.Uvarint())
+		n := r.Uvarint()
+		if n > lanes.MaxLanes {
+			return binenc.ErrCorrupt
+		}
+		for ; n > 0 && r.Err() == nil; n-- {
+			e.lanes.rr.Current = append(e.lanes.rr.Current, r.Varint())
+		}
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -236,7 +284,7 @@ func (s *Store) restoreEvent(r *binenc.Reader, version byte) error {
 var errBadRecord = errors.New("memstore: restore: a session does not fit its group")
 
 // restoreRec reads one session of group 0 (queued), 1 (ready) or 2 (ended).
-func (e *event) restoreRec(r *binenc.Reader, group int) error {
+func (e *event) restoreRec(r *binenc.Reader, group int, version byte) error {
 	h := e.recs.alloc()
 	x := e.recs.at(h)
 	key, user := r.Bytes(), r.Bytes()
@@ -250,6 +298,12 @@ func (e *event) restoreRec(r *binenc.Reader, group int) error {
 	for _, t := range []*int64{&x.joinedAt, &x.expiresAt, &x.admittedAt, &x.deadline, &x.endedAt, &x.purgeAt} {
 		*t = r.Varint()
 	}
+	if version >= dumpVersion {
+		x.lane = r.Byte()
+		if int(x.lane) >= max(1, len(e.lanes.names)) {
+			return binenc.ErrCorrupt
+		}
+	}
 	x.heapIndex = -1
 	if r.Err() != nil {
 		return r.Err()
@@ -258,6 +312,7 @@ func (e *event) restoreRec(r *binenc.Reader, group int) error {
 	switch {
 	case group == 0 && x.status == queue.StatusQueued:
 		e.waiting.Insert(x.ticket)
+		e.enqueueLane(x)
 		e.byTicket[x.ticket] = h
 		e.queuedHeap.add(h)
 		e.live.add(x.userID(), h)

@@ -19,6 +19,7 @@ func (s *Store) announce(e *event, c queue.Change) {
 	c.EventID = e.cfg.ID
 	c.Seq = e.seq
 	c.QueueLength = e.waiting.Len()
+	c.Lanes = e.laneState()
 	e.tally(c)
 	if s.outbox {
 		e.out.append(c)
@@ -29,7 +30,7 @@ func (s *Store) announce(e *event, c queue.Change) {
 }
 
 func changedSession(s queue.Session) queue.ChangedSession {
-	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status}
+	return queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: s.Status, Lane: s.Lane}
 }
 
 func changed(s queue.Session) []queue.ChangedSession {
@@ -42,9 +43,14 @@ func (s *Store) PutEvent(ctx context.Context, cfg queue.Event) (queue.Event, err
 	defer s.mu.Unlock()
 	e := s.events[cfg.ID]
 	if e != nil {
+		if err := e.checkLanes(cfg); err != nil {
+			return queue.Event{}, err
+		}
 		e.deleted = false
 		cfg.FairStart = queue.MergeFairStart(e.cfg.FairStart, cfg.FairStart, e.lastTicket)
+		old := e.cfg.Lanes
 		e.cfg = cfg
+		e.lanesChanged(old)
 		e.auto = false // an operator's event now: never forgotten
 	} else {
 		cfg.FairStart = queue.MergeFairStart(queue.FairStart{}, cfg.FairStart, 0)
@@ -88,7 +94,14 @@ func (s *Store) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, e
 	}
 	t := make([]uint64, 0, e.waiting.Len())
 	e.waiting.Ascend(func(v uint64) bool { t = append(t, v); return true })
-	return queue.Snapshot{Tickets: t, Seq: e.seq}, nil
+	snap := queue.Snapshot{Tickets: t, Seq: e.seq, Lanes: e.laneState()}
+	if snap.Lanes != nil {
+		snap.TicketLanes = make([]string, len(t))
+		for i, v := range t {
+			snap.TicketLanes[i] = e.laneName(e.recs.at(e.byTicket[v]))
+		}
+	}
+	return snap, nil
 }
 
 // Subscribe implements queue.Store. Changes are delivered synchronously under

@@ -48,11 +48,17 @@ func (s *Store) PlacePreQueue(ctx context.Context, eventID string, now time.Time
 		ids = append(ids, e.session(e.recs.at(h)).ID)
 		hs = append(hs, h)
 	}
+	// Every session keeps its lane: out of its lane's set under its old
+	// ticket, back in under the new one.
+	for _, h := range hs {
+		e.dequeueLane(e.recs.at(h))
+	}
 	order := make([]string, len(ids))
 	for i, j := range fs.Permutation(ids) {
 		h := hs[j]
 		e.recs.at(h).ticket = tickets[i]
 		e.byTicket[tickets[i]] = h
+		e.enqueueLane(e.recs.at(h))
 		order[i] = ids[j]
 	}
 	fs.PlacedAt, fs.Placed, e.order = now, int64(len(order)), order

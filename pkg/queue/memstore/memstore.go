@@ -92,6 +92,8 @@ type event struct {
 	rate queue.RateBucket
 	// deleted marks a deleted event's tombstone (update.go).
 	deleted bool
+	// lanes are the event's priority lanes (lanes.go).
+	lanes laneQueues
 	// fig is what its live figures are made of (stats.go).
 	fig figures
 }
@@ -151,13 +153,18 @@ func (e *event) sessionAs(r *rec, id, userID string) queue.Session {
 		CheckoutDeadline: timeOf(r.deadline),
 		EndedAt:          timeOf(r.endedAt),
 		HeldUntil:        timeOf(e.heldUntil(r)),
+		Lane:             e.laneName(r),
 	}
 }
 
 // place is where r stands now; Position is 0 unless r is queued.
 func (e *event) place(r *rec) queue.Place {
 	pl := queue.Place{QueueLength: e.waiting.Len(), Seq: e.seq}
-	if r.status == queue.StatusQueued {
+	switch {
+	case r.status != queue.StatusQueued:
+	case e.cfg.HasLanes():
+		pl.Position = e.lanePosition(r)
+	default:
 		pl.Position = e.waiting.Rank(r.ticket) + 1
 	}
 	return e.cfg.FairStart.PlaceOf(r.ticket, r.status == queue.StatusQueued, pl)
@@ -202,6 +209,10 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	if e.cfg.State == queue.EventClosed {
 		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
 	}
+	lane, err := e.cfg.LaneOf(p.Lane)
+	if err != nil {
+		return queue.Session{}, queue.Place{}, false, err
+	}
 	e.lastTicket++
 	h := e.recs.alloc()
 	r := e.recs.at(h)
@@ -218,10 +229,12 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		key:        key,
 	}
 	r.userLen = uint8(copy(r.user[:], p.UserID))
+	r.lane = e.laneIndex(lane)
 	e.joinPreQueue(r, p)
 	e.byKey[key] = h
 	e.live.add(p.UserID, h)
 	e.waiting.Insert(r.ticket)
+	e.enqueueLane(r)
 	e.byTicket[r.ticket] = h
 	e.queuedHeap.add(h)
 	ns := e.sessionAs(r, p.SessionID, p.UserID)
@@ -303,7 +316,7 @@ func (s *Store) Admit(ctx context.Context, eventID string, now time.Time, limit 
 	out := make([]queue.Session, 0, n)
 	cs := make([]queue.ChangedSession, 0, n)
 	for range n {
-		head, _ := e.waiting.Min()
+		head, _ := e.nextHead()
 		ss := e.admitOne(e.byTicket[head], now, deadline)
 		out = append(out, ss)
 		cs = append(cs, changedSession(ss))
@@ -386,6 +399,7 @@ func (s *Store) expire(eventID string, now time.Time, limit int, spare spareFunc
 func (e *event) unqueue(h handle) {
 	r := e.recs.at(h)
 	e.waiting.Remove(r.ticket)
+	e.dequeueLane(r)
 	delete(e.byTicket, r.ticket)
 	e.queuedHeap.remove(h)
 	e.forgetPresence(r)

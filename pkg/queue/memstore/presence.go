@@ -112,7 +112,9 @@ func (s *Store) AdmitPresent(ctx context.Context, eventID string, now time.Time,
 
 // AdmitPresentOutcome is AdmitPresent that also returns what it decided.
 func (s *Store) AdmitPresentOutcome(ctx context.Context, eventID string, now time.Time, limit int, p queue.PresenceRule) ([]queue.Session, Admission, error) {
-	if p.Hold <= 0 {
+	if p.Hold <= 0 || s.hasLanes(eventID) {
+		// An event with lanes admits in the order its positions promise,
+		// present or not (queue/lane.go).
 		out, err := s.Admit(ctx, eventID, now, limit)
 		a := Admission{}
 		for _, ss := range out {
@@ -212,6 +214,7 @@ func (s *Store) apply(e *event, now time.Time, a Admission) []queue.Session {
 		if !ok {
 			continue
 		}
+		e.drew()
 		ss := e.admitOne(h, now, deadline)
 		out = append(out, ss)
 		cs = append(cs, changedSession(ss))

@@ -88,6 +88,7 @@ type rec struct {
 	heapIndex  int32 // the session's place in whichever heap holds it; -1 for none
 	status     queue.Status
 	userLen    uint8
+	lane       uint8 // an index into the event's lane names (lanes.go)
 	key        sessionKey
 	user       [queue.MaxUserIDLen]byte
 }

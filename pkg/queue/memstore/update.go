@@ -26,7 +26,13 @@ func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Eve
 	if e == nil || e.deleted {
 		return queue.Event{}, queue.ErrEventNotFound
 	}
-	e.cfg = u.Apply(e.cfg, e.lastTicket)
+	next := u.Apply(e.cfg, e.lastTicket)
+	if err := e.checkLanes(next); err != nil {
+		return queue.Event{}, err
+	}
+	old := e.cfg.Lanes
+	e.cfg = next
+	e.lanesChanged(old)
 	e.auto = false // an operator's event now: never forgotten
 	return e.cfg, nil
 }
@@ -100,6 +106,7 @@ func (s *Store) remove(e *event, at int64) {
 // revive makes a tombstone an event with settings cfg again.
 func (e *event) revive(cfg queue.Event) {
 	e.cfg, e.deleted = cfg, false
+	e.lanesChanged(nil)
 }
 
 // EventsAfter implements queue.EventAdminStore. It walks every event: O(n)

@@ -107,7 +107,7 @@ func cmpOr(a, b string) string {
 func eventsEqual(a, b queue.Event) bool {
 	fa, fb := a.FairStart, b.FairStart
 	a.FairStart, b.FairStart = queue.FairStart{}, queue.FairStart{}
-	return a == b && fa.SaleStartsAt.Equal(fb.SaleStartsAt) && fa.Seed == fb.Seed &&
+	return sameEvent(a, b) && fa.SaleStartsAt.Equal(fb.SaleStartsAt) && fa.Seed == fb.Seed &&
 		fa.After == fb.After && fa.Last == fb.Last
 }
 
@@ -374,4 +374,11 @@ func testDeleteKeepsOutbox(t *testing.T, newStore func(*testing.T) queue.Store) 
 	if len(es) != 1 || es[0].Change.Seq != 5 || es[0].Change.Sessions[0].ID != s.ID {
 		t.Fatalf("after the deletion was relayed, a join recorded %+v, want seq 5", es)
 	}
+}
+
+// sameEvent reports whether two events' settings are equal.
+func sameEvent(a, b queue.Event) bool {
+	return a.ID == b.ID && a.State == b.State && a.MaxConcurrent == b.MaxConcurrent &&
+		a.CheckoutWindow == b.CheckoutWindow && a.CheckoutURL == b.CheckoutURL &&
+		a.FairStart == b.FairStart && a.AdmissionRate == b.AdmissionRate && slices.Equal(a.Lanes, b.Lanes)
 }

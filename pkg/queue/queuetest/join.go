@@ -68,7 +68,7 @@ func testJoinRegistersEvent(t *testing.T, newStore func(*testing.T) queue.Store)
 	if err != nil {
 		t.Fatalf("Event after the first join: %v", err)
 	}
-	if e != p.NewEvent {
+	if !sameEvent(e, p.NewEvent) {
 		t.Fatalf("registered event = %+v, want %+v", e, p.NewEvent)
 	}
 	if s != (queue.EventStats{QueueLength: 1, Processing: 0, Seq: 1}) {

@@ -95,7 +95,7 @@ func testLiveEvents(t *testing.T, newStore func(*testing.T) queue.Store) {
 	wantLive(t, st, op, true)
 	evs, _ := st.LiveEvents(t.Context())
 	for _, e := range evs {
-		if e.ID == ev && e != defaultEvent(ev) {
+		if e.ID == ev && !sameEvent(e, defaultEvent(ev)) {
 			t.Fatalf("LiveEvents gives %+v, want the settings %+v", e, defaultEvent(ev))
 		}
 	}

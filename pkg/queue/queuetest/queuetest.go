@@ -94,6 +94,13 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"FairStartSettings", testFairStartSettings},
 		{"FairStartAnnounced", testFairStartAnnounced},
 		{"FairStartRace", testFairStartRace},
+		{"LaneWeights", testLaneWeights},
+		{"LanePositions", testLanePositions},
+		{"LaneJoin", testLaneJoin},
+		{"LaneChange", testLaneChange},
+		{"LanesFairStart", testLanesFairStart},
+		{"LanesAdmitPresent", testLanesAdmitPresent},
+		{"LaneConcurrentAdmits", testLaneConcurrentAdmits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

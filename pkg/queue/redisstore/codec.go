@@ -24,6 +24,8 @@ type sessionDoc struct {
 	EndedAt          int64  `json:"ended_at_ms,omitempty"`
 	// HeldUntil is set while the session is held (presence.go).
 	HeldUntil int64 `json:"held_until_ms,omitempty"`
+	// Lane is the session's priority lane (lanes.go).
+	Lane string `json:"lane,omitempty"`
 }
 
 func decodeSession(raw string) (queue.Session, error) {
@@ -50,6 +52,7 @@ func decodeSession(raw string) (queue.Session, error) {
 		CheckoutDeadline: fromMS(d.CheckoutDeadline),
 		EndedAt:          fromMS(d.EndedAt),
 		HeldUntil:        heldUntil(st, d.HeldUntil),
+		Lane:             d.Lane,
 	}, nil
 }
 
@@ -94,6 +97,8 @@ func scanSessionDoc(raw string) (sessionDoc, bool) {
 			d.EventID = str
 		case isStr && key == "status":
 			d.Status = str
+		case isStr && key == "lane":
+			d.Lane = str
 		case !isStr && key == "ticket" && !neg:
 			d.Ticket = uint64(num)
 		case !isStr && key == "joined_at_ms":
@@ -124,9 +129,10 @@ func scanSessionDoc(raw string) (sessionDoc, bool) {
 	}
 	// Copy the ids out of raw in one allocation: a session a stream keeps
 	// for hours must not keep its whole stored document alive with it.
-	ids := d.ID + d.UserID + d.EventID
+	ids := d.ID + d.UserID + d.EventID + d.Lane
 	d.ID, ids = ids[:len(d.ID)], ids[len(d.ID):]
-	d.UserID, d.EventID = ids[:len(d.UserID)], ids[len(d.UserID):]
+	d.UserID, ids = ids[:len(d.UserID)], ids[len(d.UserID):]
+	d.EventID, d.Lane = ids[:len(d.EventID)], ids[len(d.EventID):]
 	return d, true
 }
 
@@ -142,7 +148,7 @@ func knownKey(key string) bool {
 }
 
 var sessionKeys = []string{"id", "user_id", "event_id", "ticket", "status", "joined_at_ms",
-	"expires_at_ms", "admitted_at_ms", "checkout_deadline_ms", "ended_at_ms"}
+	"expires_at_ms", "admitted_at_ms", "checkout_deadline_ms", "ended_at_ms", "lane"}
 
 // scanString reads a JSON string without escapes or bytes outside printable
 // ASCII at the start of s.

@@ -25,14 +25,17 @@ func (s *Store) PutEvent(ctx context.Context, e queue.Event) (queue.Event, error
 	args := s.args(k, e.ID, time.Time{}, e.State.String(), strconv.FormatInt(e.MaxConcurrent, 10),
 		strconv.FormatInt(e.CheckoutWindow.Milliseconds(), 10), e.CheckoutURL)
 	args = append(args, fairStartArgs(e.FairStart)...)
-	args = append(args, formatRate(e.AdmissionRate))
+	args = append(args, formatRate(e.AdmissionRate), formatLanes(e.Lanes))
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	err := putEventScript.Exec(cctx, s.client, k.list, args).Error()
+	r := putEventScript.Exec(cctx, s.client, k.list, args)
 	// Marked even on error: the script may have run.
 	s.wrote(e.ID)
-	if err != nil {
+	if err := r.Error(); err != nil {
 		return queue.Event{}, failed(ctx, err)
+	}
+	if code, _ := r.ToString(); code == replyLanesInUse {
+		return queue.Event{}, queue.ErrLanesInUse
 	}
 	if !e.FairStart.On() {
 		return e, nil
@@ -241,6 +244,10 @@ func eventOf(id string, m map[string]string) (e queue.Event, ok bool, err error)
 	if err != nil {
 		return queue.Event{}, false, fmt.Errorf("redisstore: event %s: admission rate: %w", id, err)
 	}
+	ls, err := parseLanes(m[fieldLanes])
+	if err != nil {
+		return queue.Event{}, false, err
+	}
 	return queue.Event{
 		ID:             id,
 		State:          st,
@@ -249,5 +256,6 @@ func eventOf(id string, m map[string]string) (e queue.Event, ok bool, err error)
 		CheckoutURL:    m[fieldCheckoutURL],
 		FairStart:      fs,
 		AdmissionRate:  rate,
+		Lanes:          ls,
 	}, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/lanes"
 )
 
 // FuzzEventKeysShareOneTag checks the key builder against Redis Cluster's
@@ -12,20 +13,24 @@ import (
 // script gets, its sessions' and users' keys included, has "{event}" as its
 // first hash tag, so no id can put a key in another event's slot or make a
 // script touch two slots. A session id's event is the one the store derives
-// from it, as Session, Leave and Complete do.
+// from it, as Session, Leave and Complete do. So does every lane's key, for
+// any lane name the service accepts.
 func FuzzEventKeysShareOneTag(f *testing.F) {
-	for _, seed := range []struct{ event, session, user string }{
-		{"concert-2024", "concert-2024~0123456789abcdefghjkmnpqrs", "user-1"},
-		{"a", "a~zzzzzzzzzzzzzzzzzzzzzzzzzz", "a:b@c"},
-		{"x}", "x}~0123456789abcdefghjkmnpqrs", "{x}"},
-		{"{x", "{x~0123456789abcdefghjkmnpqrs", "}"},
-		{"{}", "x~y~0123456789abcdefghjkmnpqrs", "u"},
+	for _, seed := range []struct{ event, session, user, lane string }{
+		{"concert-2024", "concert-2024~0123456789abcdefghjkmnpqrs", "user-1", "vip"},
+		{"a", "a~zzzzzzzzzzzzzzzzzzzzzzzzzz", "a:b@c", "general"},
+		{"x}", "x}~0123456789abcdefghjkmnpqrs", "{x}", "b-2_c"},
+		{"{x", "{x~0123456789abcdefghjkmnpqrs", "}", "x"},
+		{"{}", "x~y~0123456789abcdefghjkmnpqrs", "u", "}"},
 	} {
-		f.Add(seed.event, seed.session, seed.user)
+		f.Add(seed.event, seed.session, seed.user, seed.lane)
 	}
-	f.Fuzz(func(t *testing.T, eventID, sessionID, userID string) {
+	f.Fuzz(func(t *testing.T, eventID, sessionID, userID, lane string) {
 		if queue.ValidateEventID(eventID) == nil {
 			oneTag(t, eventID, eventKeys(eventID))
+			if lanes.Validate([]lanes.Lane{{Name: lane, Weight: 1}}) == nil {
+				oneTag(t, eventID, eventKeys(eventID, laneKeyPrefix+lane))
+			}
 		}
 		if queue.ValidateSessionID(sessionID) != nil {
 			return

@@ -34,6 +34,9 @@ type message struct {
 	QueueLength      int64            `json:"queue_length"`
 	Sessions         []messageSession `json:"sessions"`
 	CheckoutDeadline time.Time        `json:"checkout_deadline"`
+	// Lanes and RR are set for an event with lanes (lanes.go).
+	Lanes string `json:"lanes,omitempty"`
+	RR    string `json:"rr,omitempty"`
 }
 
 type messageSession struct {
@@ -43,6 +46,7 @@ type messageSession struct {
 	Status string `json:"status"`
 	// Reason says why an expired session expired (queue.ExpiryReason).
 	Reason string `json:"reason,omitempty"`
+	Lane   string `json:"lane,omitempty"`
 }
 
 // decodeChange decodes a message, ignoring fields it does not know.
@@ -66,6 +70,7 @@ func decodeChange(data string) (queue.Change, error) {
 		At:               m.Timestamp,
 		CheckoutDeadline: m.CheckoutDeadline,
 		Sessions:         make([]queue.ChangedSession, len(m.Sessions)),
+		Lanes:            laneState(m.Lanes, m.RR),
 	}
 	for i, s := range m.Sessions {
 		st, ok := parseStatus(s.Status)
@@ -73,7 +78,7 @@ func decodeChange(data string) (queue.Change, error) {
 			return queue.Change{}, fmt.Errorf("session %s has unknown status %q", s.ID, s.Status)
 		}
 		c.Sessions[i] = queue.ChangedSession{ID: s.ID, UserID: s.UserID, Ticket: s.Ticket, Status: st,
-			Reason: queue.ParseExpiryReason(s.Reason)}
+			Reason: queue.ParseExpiryReason(s.Reason), Lane: s.Lane}
 	}
 	return c, nil
 }

@@ -38,6 +38,11 @@ var shared = []struct{ lua, value string }{
 	{"REASON_EVENT_DELETED", queue.ExpiredEventDeleted.String()},
 	{"KEY_RATE", rateKey},
 	{"KEY_PREQUEUE", preQueueKey},
+	{"KEY_LANE", laneKeyPrefix},
+	{"FIELD_LANES", fieldLanes},
+	{"FIELD_RR", fieldRR},
+	{"REPLY_BAD_LANE", replyBadLane},
+	{"REPLY_LANES_IN_USE", replyLanesInUse},
 
 	{"FIELD_ID", fieldID},
 	{"FIELD_STATE", fieldState},
@@ -123,8 +128,11 @@ func luaString(s string) string {
 //go:embed lua/prelude.lua
 var preludeLua string
 
+//go:embed lua/lanes.lua
+var lanesLua string
+
 // prelude starts every script that changes or reads an event.
-var prelude = declareShared() + preludeLua
+var prelude = declareShared() + preludeLua + lanesLua
 
 var (
 	//go:embed lua/join.lua

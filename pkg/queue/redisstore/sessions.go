@@ -27,7 +27,7 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 	args := s.args(k, p.EventID, p.Now,
 		p.SessionID, p.UserID, strconv.FormatInt(p.TTL.Milliseconds(), 10),
 		ne.State.String(), strconv.FormatInt(ne.MaxConcurrent, 10),
-		strconv.FormatInt(ne.CheckoutWindow.Milliseconds(), 10), ne.CheckoutURL)
+		strconv.FormatInt(ne.CheckoutWindow.Milliseconds(), 10), ne.CheckoutURL, formatLanes(ne.Lanes), p.Lane)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	r, err := joinScript.Exec(cctx, s.client, k.list, args).ToArray()
@@ -40,6 +40,8 @@ func (s *Store) Join(ctx context.Context, p queue.JoinParams) (queue.Session, qu
 		return queue.Session{}, queue.Place{}, false, queue.ErrEventClosed
 	case replyConflict:
 		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "session_id", Reason: "already in use"}
+	case replyBadLane:
+		return queue.Session{}, queue.Place{}, false, &queue.InvalidArgumentError{Field: "lane", Reason: "not a lane of the event"}
 	case replyCreated, replyExisting:
 		sess, pl, err := sessionPlace(r[1:])
 		if err == nil && code == replyCreated && pl.QueueLength == 1 {
@@ -120,9 +122,10 @@ func replyCode(r []rueidis.RedisMessage) string {
 	return code
 }
 
-// sessionPlace decodes {session JSON, rank or -1, queue length, seq}.
+// sessionPlace decodes {session JSON, rank or -1, queue length, seq, the
+// fair start's part, the lanes' part}.
 func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) {
-	if len(r) != 4 && len(r) != 8 {
+	if len(r) != 4 && len(r) != 8 && len(r) != 12 {
 		return queue.Session{}, queue.Place{}, fmt.Errorf("redisstore: unexpected session reply of %d values", len(r))
 	}
 	raw, _ := r[0].ToString()
@@ -137,8 +140,13 @@ func sessionPlace(r []rueidis.RedisMessage) (queue.Session, queue.Place, error) 
 	queued := sess.Status == queue.StatusQueued && rank >= 0
 	if queued {
 		pl.Position = rank + 1
+		if len(r) == 12 {
+			if pos, ok := lanePosition(r[8:], sess.Lane); ok {
+				pl.Position = pos
+			}
+		}
 	}
-	if len(r) == 8 {
+	if len(r) >= 8 {
 		pl = placeFairStart(r[4:]).PlaceOf(sess.Ticket, queued, pl)
 	}
 	return sess, pl, nil

@@ -60,6 +60,9 @@ func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Eve
 	if f.Has(queue.FieldAdmissionRate) {
 		args = append(args, fieldRate, formatRate(e.AdmissionRate))
 	}
+	if f.Has(queue.FieldLanes) {
+		args = append(args, fieldLanes, formatLanes(e.Lanes))
+	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	r := updateEventScript.Exec(cctx, s.client, k.list, args)
@@ -69,6 +72,9 @@ func (s *Store) UpdateEvent(ctx context.Context, u queue.EventUpdate) (queue.Eve
 	}
 	if code, err := r.ToString(); err == nil && code == replyNotFound {
 		return queue.Event{}, queue.ErrEventNotFound
+	}
+	if code, err := r.ToString(); err == nil && code == replyLanesInUse {
+		return queue.Event{}, queue.ErrLanesInUse
 	}
 	stored, ok, err := decodeEvent(e.ID, r)
 	if err != nil {

@@ -55,16 +55,36 @@ test("before a fair start the position is a bound, with a countdown to the sale 
   assert.equal(later.announcement, t.announcement);
 });
 
+test("once the start has come and until the draw, the page says the places are being drawn", () => {
+  const s: State = { ...base, position: 12, fairStart: { saleStartsAt: now + 125_000, seedCommitment: "9f86d081", placed: false } };
+  const before = queueText(s, now + 124_000, "UTC");
+  assert.match(before.prequeue ?? "", /in 1 s\./);
+  for (const at of [now + 124_001, now + 125_000, now + 126_500]) {
+    const t = queueText(s, at, "UTC");
+    assert.equal(t.title, "The sale is starting");
+    assert.equal(t.documentTitle, "The sale is starting · Waiting room");
+    assert.match(t.prequeue ?? "", /^The sale is starting: everyone who arrived before it is being placed in line in a random order\./);
+    // Still a bound until the draw's result arrives.
+    assert.equal(t.placeLabel, "Your place in line will be at most");
+    assert.equal(t.position, "12");
+    assert.equal(t.announcement, "The sale is starting. Your place in line is being drawn.");
+    assert.equal(t.draw?.seed, undefined);
+  }
+});
+
 test("after the draw the position is exact and the revealed seed is there to check", () => {
   const s: State = { ...base, position: 3, fairStart: { saleStartsAt: now - 60_000, seedCommitment: "9f86d081", placed: true, seed: "74657374" } };
   const t = queueText(s, now, "UTC");
   assert.equal(t.placeLabel, "Your place in line");
   assert.equal(t.position, "3");
   assert.equal(t.ahead, "2 people");
-  assert.equal(t.prequeue, undefined);
+  assert.equal(t.prequeue, "Your place was drawn at random when the sale started, at 5:59 PM.");
   assert.equal(t.draw?.summary, "How your place was drawn");
   assert.equal(t.draw?.seed, "74657374");
   assert.equal(t.draw?.commitment, "9f86d081");
+  // Without the start's time the page still says when the draw was.
+  const { saleStartsAt: _, ...noStart } = s.fairStart!;
+  assert.equal(queueText({ ...s, fairStart: noStart }, now, "UTC").prequeue, "Your place was drawn at random when the sale started.");
 });
 
 test("a held place says the turn came while away and until when it is held", () => {
@@ -77,4 +97,20 @@ test("a held place says the turn came while away and until when it is held", () 
   );
   assert.equal(t.announcement, "Your turn came while you were away. Your place is held until 6:09 PM.");
   assert.equal(queueText(s, now + 5_000, "UTC").announcement, t.announcement);
+  // A place held after a fair start says only that.
+  const drawn = queueText({ ...s, fairStart: { saleStartsAt: now - 60_000, seedCommitment: "9f86d081", placed: true, seed: "74" } }, now, "UTC");
+  assert.equal(drawn.prequeue, undefined);
+  assert.equal(drawn.draw?.seed, "74");
+});
+
+test("a priority lane shows as a label, and a move back is announced", () => {
+  const s: State = { ...base, position: 4, lane: "vip" };
+  const t = queueText(s, now, "UTC");
+  assert.equal(t.lane, "vip lane");
+  assert.equal(t.position, "4");
+  assert.equal(queueText({ ...base, position: 4 }, now, "UTC").lane, undefined);
+  assert.equal(
+    queueText({ ...s, movedBack: true }, now, "UTC").announcement,
+    "Your place moved back to number 4: people joined a lane served before yours.",
+  );
 });

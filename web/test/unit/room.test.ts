@@ -63,6 +63,8 @@ function fakeServer(script: {
           queueLength: u.queueLength,
           checkoutToken: u.checkoutToken,
           checkoutUrl: u.checkoutUrl,
+          lane: u.lane,
+          fairStart: u.fairStart,
           created: true,
         };
       },
@@ -587,4 +589,63 @@ test("fair start and held places reach the state; a join's answer keeps what the
   assert.equal(seen[3].heldUntil, 1_900_000_600_500);
   assert.equal(seen[4].held, false);
   assert.equal(seen[4].heldUntil, undefined);
+});
+
+test("progress counts from the drawn place, not from the pre-queue's bound", async () => {
+  const saleStartsAt = { seconds: 1_900_000_000n, nanos: 0 };
+  const unplaced = { saleStartsAt, seedCommitment: "c0ffee", placed: false };
+  const placed = { ...unplaced, placed: true, seed: "5eed" };
+  const { client } = fakeServer({
+    join: [() => ({ ...q(5, 5), fairStart: unplaced })],
+    streams: [
+      async function* (ctx): AsyncGenerator<Update> {
+        yield { ...q(6, 6), fairStart: unplaced };
+        yield { ...q(3, 6), fairStart: placed };
+        yield { ...q(2, 5), fairStart: placed };
+        await waitForever(ctx);
+      },
+    ],
+  });
+  const storage = memoryStorage();
+  const { room, states, finished } = run(client, (s) => s.position === 2, { storage });
+  await finished;
+  room.stop();
+  assert.deepEqual(
+    states.filter((s) => s.phase === "queued").map((s) => [s.position, s.startPosition]),
+    [
+      [5, undefined],
+      [6, undefined],
+      [3, 3],
+      [2, 3],
+    ],
+  );
+  assert.equal(storage.getItem("waitroom.start.s1"), "3");
+});
+
+test("the lane and a move back come from the server's messages", async () => {
+  const { client } = fakeServer({
+    join: [() => ({ ...queued(1, 1), lane: "general" })],
+    streams: [
+      async function* () {
+        yield { ...queued(1, 1), lane: "general" };
+        yield { ...queued(2, 2), lane: "general", movedBack: true };
+        yield { ...queued(1, 1), lane: "general" };
+        yield ready;
+      },
+    ],
+  });
+  const { states, finished } = run(client, (s) => s.phase === "ready");
+  await finished;
+  const q = states.filter((s) => s.phase === "queued");
+  assert.ok(q.every((s) => s.lane === "general"), JSON.stringify(q));
+  assert.deepEqual(
+    q.map((s) => [s.position, s.movedBack ?? false]),
+    [
+      [1, false],
+      [1, false],
+      [2, true],
+      [1, false],
+    ],
+  );
+  assert.equal(states.at(-1)!.lane, undefined);
 });

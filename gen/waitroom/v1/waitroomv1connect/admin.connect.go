@@ -81,11 +81,12 @@ type EventAdminServiceClient interface {
 	// field follows PutEvent's rules: its zero value takes the default
 	// (max_concurrent 0, an unset checkout_window, an empty checkout_url, an
 	// unspecified state), admission_rate 0 is unlimited, and sale_starts_at
-	// can be moved until the placement, never removed. The paths are the
+	// can be moved until the placement, never removed; lanes that would drop a
+	// lane with waiting sessions → FailedPrecondition. The paths are the
 	// settable fields' names: state, max_concurrent, checkout_window,
-	// checkout_url, sale_starts_at, admission_rate. An empty mask, an unknown
-	// or read-only path → InvalidArgument naming it; an unknown event →
-	// NotFound (UpdateEvent never creates one).
+	// checkout_url, sale_starts_at, admission_rate, lanes. An empty mask, an
+	// unknown or read-only path → InvalidArgument naming it; an unknown event
+	// → NotFound (UpdateEvent never creates one).
 	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
 	// DeleteEvent removes an event: its settings and its keys. While it has
 	// live (queued or admitted) sessions it is refused with
@@ -241,11 +242,12 @@ type EventAdminServiceHandler interface {
 	// field follows PutEvent's rules: its zero value takes the default
 	// (max_concurrent 0, an unset checkout_window, an empty checkout_url, an
 	// unspecified state), admission_rate 0 is unlimited, and sale_starts_at
-	// can be moved until the placement, never removed. The paths are the
+	// can be moved until the placement, never removed; lanes that would drop a
+	// lane with waiting sessions → FailedPrecondition. The paths are the
 	// settable fields' names: state, max_concurrent, checkout_window,
-	// checkout_url, sale_starts_at, admission_rate. An empty mask, an unknown
-	// or read-only path → InvalidArgument naming it; an unknown event →
-	// NotFound (UpdateEvent never creates one).
+	// checkout_url, sale_starts_at, admission_rate, lanes. An empty mask, an
+	// unknown or read-only path → InvalidArgument naming it; an unknown event
+	// → NotFound (UpdateEvent never creates one).
 	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
 	// DeleteEvent removes an event: its settings and its keys. While it has
 	// live (queued or admitted) sessions it is refused with

@@ -30,6 +30,7 @@ local changed, out = {}, {0, 0}
 for _, x in ipairs(ended) do
   local s = x.s
   redis.call('ZREM', K_QUEUE, s.id)
+  lane_unqueue(s)
   redis.call('ZREM', K_EXPIRY, s.id)
   redis.call('SREM', K_PROCESSING, s.id)
   redis.call('ZREM', K_DEADLINES, s.id)

@@ -78,6 +78,7 @@ for _, p in ipairs(picks) do
   else
     if p.queued then
       redis.call('ZREM', K_QUEUE, p.id)
+      lane_unqueue(p.s)
       redis.call('ZREM', K_EXPIRY, p.id)
     else
       redis.call('SREM', K_PROCESSING, p.id)

@@ -14,6 +14,7 @@ end
 local owned = owns_user(s)
 s.ticket = queue_ticket(s) -- a placement may have dealt it a new one
 redis.call('ZREM', K_QUEUE, s.id)
+lane_unqueue(s)
 redis.call('ZREM', K_EXPIRY, s.id)
 s.end_request = ARGV[6]
 raw = finish(s, STATUS_LEFT, owned)

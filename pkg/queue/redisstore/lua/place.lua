@@ -62,6 +62,18 @@ else
   n = waiting
   deal(pairs, 1, #pairs)
 end
+-- Every session keeps its lane: the lanes' sets take the new tickets too.
+for _, name in ipairs(event_lanes()) do
+  local key = lane_key(name)
+  for start = 0, redis.call('ZCARD', key) - 1, batch do
+    local ids = redis.call('ZRANGE', key, start, start + batch - 1)
+    if #ids > 0 then
+      local scores, args = redis.call('ZMSCORE', K_QUEUE, unpack(ids)), {}
+      for k = 1, #ids do args[#args + 1], args[#args + 2] = scores[k], ids[k] end
+      redis.call('ZADD', key, 'XX', unpack(args))
+    end
+  end
+end
 local seq = announce(CHANGE_PLACED, {})
 redis.call('HSET', K_EVENT, FIELD_FS_PLACED_AT, NOW, FIELD_FS_PLACED_SEQ, seq, FIELD_FS_PLACED, n)
 return {PLACE_DONE, seq, n}

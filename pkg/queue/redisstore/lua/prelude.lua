@@ -151,10 +151,17 @@ local function announce(kind, changed, deadline_ms)
   local ids, list = {}, {}
   for i, s in ipairs(changed) do
     ids[i] = s.id
-    list[i] = {id = s.id, user_id = s.user_id, ticket = s.ticket, status = s.status, reason = s.reason}
+    list[i] = {id = s.id, user_id = s.user_id, ticket = s.ticket, status = s.status, reason = s.reason, lane = s.lane}
   end
   local msg = {event_id = EVENT, update_type = kind, affected_session_ids = ids,
     timestamp = rfc3339(NOW), seq = seq, queue_length = qlen, sessions = list}
+  -- An event with lanes: its lanes and round-robin after the change. Its
+  -- sessions have lanes, so a change naming none without one (of an event
+  -- without lanes) need not look.
+  local laned = #changed == 0
+  for _, s in ipairs(changed) do laned = laned or s.lane ~= nil end
+  local lanes_raw = laned and redis.call('HGET', K_EVENT, FIELD_LANES)
+  if lanes_raw then msg.lanes, msg.rr = lanes_raw, redis.call('HGET', K_EVENT, FIELD_RR) or '' end
   if deadline_ms then msg.checkout_deadline = rfc3339(deadline_ms) end
   local body = cjson.encode(msg)
   -- cjson writes an empty table as {}: a change with no sessions (a

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file waitroom/v1/admin.proto.
  */
 export const file_waitroom_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Chd3YWl0cm9vbS92MS9hZG1pbi5wcm90bxILd2FpdHJvb20udjEingQKBUV2ZW50EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZBImCgVzdGF0ZRgCIAEoDjIXLndhaXRyb29tLnYxLkV2ZW50U3RhdGUSJgoObWF4X2NvbmN1cnJlbnQYAyABKAVSDm1heF9jb25jdXJyZW50EkMKD2NoZWNrb3V0X3dpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvblIPY2hlY2tvdXRfd2luZG93EiIKDGNoZWNrb3V0X3VybBgFIAEoCVIMY2hlY2tvdXRfdXJsEiIKDHF1ZXVlX2xlbmd0aBgGIAEoBVIMcXVldWVfbGVuZ3RoEhIKCnByb2Nlc3NpbmcYByABKAUSQgoOc2FsZV9zdGFydHNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUg5zYWxlX3N0YXJ0c19hdBIoCg9zZWVkX2NvbW1pdG1lbnQYCSABKAlSD3NlZWRfY29tbWl0bWVudBIMCgRzZWVkGAogASgJEjgKCXBsYWNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXBsYWNlZF9hdBIqChBwcmVfcXVldWVfcGxhY2VkGAwgASgFUhBwcmVfcXVldWVfcGxhY2VkEiYKDmFkbWlzc2lvbl9yYXRlGA0gASgBUg5hZG1pc3Npb25fcmF0ZSI0Cg9QdXRFdmVudFJlcXVlc3QSIQoFZXZlbnQYASABKAsyEi53YWl0cm9vbS52MS5FdmVudCI1ChBQdXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIud2FpdHJvb20udjEuRXZlbnQiLQoPR2V0RXZlbnRSZXF1ZXN0EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZCI1ChBHZXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIud2FpdHJvb20udjEuRXZlbnQiUQoRTGlzdEV2ZW50c1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFUglwYWdlX3NpemUSHgoKcGFnZV90b2tlbhgCIAEoCVIKcGFnZV90b2tlbiJiChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIud2FpdHJvb20udjEuRXZlbnQSKAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUg9uZXh0X3BhZ2VfdG9rZW4iMQoTTGlzdFByZVF1ZXVlUmVxdWVzdBIaCghldmVudF9pZBgBIAEoCVIIZXZlbnRfaWQi7gEKFExpc3RQcmVRdWV1ZVJlc3BvbnNlEiAKC3Nlc3Npb25faWRzGAEgAygJUgtzZXNzaW9uX2lkcxIMCgRzZWVkGAIgASgJEigKD3NlZWRfY29tbWl0bWVudBgDIAEoCVIPc2VlZF9jb21taXRtZW50EkIKDnNhbGVfc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIOc2FsZV9zdGFydHNfYXQSOAoJcGxhY2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJcGxhY2VkX2F0InUKElVwZGF0ZUV2ZW50UmVxdWVzdBIhCgVldmVudBgBIAEoCzISLndhaXRyb29tLnYxLkV2ZW50EjwKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza1ILdXBkYXRlX21hc2siOAoTVXBkYXRlRXZlbnRSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLndhaXRyb29tLnYxLkV2ZW50Ij8KEkRlbGV0ZUV2ZW50UmVxdWVzdBIaCghldmVudF9pZBgBIAEoCVIIZXZlbnRfaWQSDQoFZm9yY2UYAiABKAgiQQoTRGVsZXRlRXZlbnRSZXNwb25zZRIqChBzZXNzaW9uc19leHBpcmVkGAEgASgDUhBzZXNzaW9uc19leHBpcmVkIi8KEVdhdGNoRXZlbnRSZXF1ZXN0EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZCI8ChJXYXRjaEV2ZW50UmVzcG9uc2USJgoFc3RhdHMYASABKAsyFy53YWl0cm9vbS52MS5FdmVudFN0YXRzIuAFCgpFdmVudFN0YXRzEhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZBImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoFc3RhdGUYAyABKA4yFy53YWl0cm9vbS52MS5FdmVudFN0YXRlEiIKDHF1ZXVlX2xlbmd0aBgEIAEoBVIMcXVldWVfbGVuZ3RoEhIKCnByb2Nlc3NpbmcYBSABKAUSJgoObWF4X2NvbmN1cnJlbnQYBiABKAVSDm1heF9jb25jdXJyZW50EjIKFGFkbWlzc2lvbl9yYXRlX2xpbWl0GAcgASgBUhRhZG1pc3Npb25fcmF0ZV9saW1pdBIiCgxqb2luZWRfdG90YWwYCCABKANSDGpvaW5lZF90b3RhbBImCg5hZG1pdHRlZF90b3RhbBgJIAEoA1IOYWRtaXR0ZWRfdG90YWwSKAoPY29tcGxldGVkX3RvdGFsGAogASgDUg9jb21wbGV0ZWRfdG90YWwSJAoNZXhwaXJlZF90b3RhbBgLIAEoA1INZXhwaXJlZF90b3RhbBIeCgpsZWZ0X3RvdGFsGAwgASgDUgpsZWZ0X3RvdGFsEjAKE2FkbWl0dGVkX3Blcl9zZWNvbmQYDSABKAFSE2FkbWl0dGVkX3Blcl9zZWNvbmQSNQoId2FpdF9wNTAYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SCHdhaXRfcDUwEjUKCHdhaXRfcDkwGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uUgh3YWl0X3A5MBIiCgx3YWl0X3NhbXBsZXMYECABKAVSDHdhaXRfc2FtcGxlcxIiCgxvcGVuX3N0cmVhbXMYESABKANSDG9wZW5fc3RyZWFtcxIuChJyZXBsaWNhc19yZXBvcnRpbmcYEiABKAVSEnJlcGxpY2FzX3JlcG9ydGluZypxCgpFdmVudFN0YXRlEhsKF0VWRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfU1RBVEVfQUNUSVZFEAESFgoSRVZFTlRfU1RBVEVfUEFVU0VEEAISFgoSRVZFTlRfU1RBVEVfQ0xPU0VEEAMy1wQKEUV2ZW50QWRtaW5TZXJ2aWNlEkcKCFB1dEV2ZW50Ehwud2FpdHJvb20udjEuUHV0RXZlbnRSZXF1ZXN0Gh0ud2FpdHJvb20udjEuUHV0RXZlbnRSZXNwb25zZRJMCghHZXRFdmVudBIcLndhaXRyb29tLnYxLkdldEV2ZW50UmVxdWVzdBodLndhaXRyb29tLnYxLkdldEV2ZW50UmVzcG9uc2UiA5ACARJSCgpMaXN0RXZlbnRzEh4ud2FpdHJvb20udjEuTGlzdEV2ZW50c1JlcXVlc3QaHy53YWl0cm9vbS52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACARJYCgxMaXN0UHJlUXVldWUSIC53YWl0cm9vbS52MS5MaXN0UHJlUXVldWVSZXF1ZXN0GiEud2FpdHJvb20udjEuTGlzdFByZVF1ZXVlUmVzcG9uc2UiA5ACARJQCgtVcGRhdGVFdmVudBIfLndhaXRyb29tLnYxLlVwZGF0ZUV2ZW50UmVxdWVzdBogLndhaXRyb29tLnYxLlVwZGF0ZUV2ZW50UmVzcG9uc2USVQoLRGVsZXRlRXZlbnQSHy53YWl0cm9vbS52MS5EZWxldGVFdmVudFJlcXVlc3QaIC53YWl0cm9vbS52MS5EZWxldGVFdmVudFJlc3BvbnNlIgOQAgISVAoKV2F0Y2hFdmVudBIeLndhaXRyb29tLnYxLldhdGNoRXZlbnRSZXF1ZXN0Gh8ud2FpdHJvb20udjEuV2F0Y2hFdmVudFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Chd3YWl0cm9vbS92MS9hZG1pbi5wcm90bxILd2FpdHJvb20udjEiwAQKBUV2ZW50EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZBImCgVzdGF0ZRgCIAEoDjIXLndhaXRyb29tLnYxLkV2ZW50U3RhdGUSJgoObWF4X2NvbmN1cnJlbnQYAyABKAVSDm1heF9jb25jdXJyZW50EkMKD2NoZWNrb3V0X3dpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvblIPY2hlY2tvdXRfd2luZG93EiIKDGNoZWNrb3V0X3VybBgFIAEoCVIMY2hlY2tvdXRfdXJsEiIKDHF1ZXVlX2xlbmd0aBgGIAEoBVIMcXVldWVfbGVuZ3RoEhIKCnByb2Nlc3NpbmcYByABKAUSQgoOc2FsZV9zdGFydHNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUg5zYWxlX3N0YXJ0c19hdBIoCg9zZWVkX2NvbW1pdG1lbnQYCSABKAlSD3NlZWRfY29tbWl0bWVudBIMCgRzZWVkGAogASgJEjgKCXBsYWNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXBsYWNlZF9hdBIqChBwcmVfcXVldWVfcGxhY2VkGAwgASgFUhBwcmVfcXVldWVfcGxhY2VkEiYKDmFkbWlzc2lvbl9yYXRlGA0gASgBUg5hZG1pc3Npb25fcmF0ZRIgCgVsYW5lcxgOIAMoCzIRLndhaXRyb29tLnYxLkxhbmUiJAoETGFuZRIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoBSI0Cg9QdXRFdmVudFJlcXVlc3QSIQoFZXZlbnQYASABKAsyEi53YWl0cm9vbS52MS5FdmVudCI1ChBQdXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIud2FpdHJvb20udjEuRXZlbnQiLQoPR2V0RXZlbnRSZXF1ZXN0EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZCI1ChBHZXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIud2FpdHJvb20udjEuRXZlbnQiUQoRTGlzdEV2ZW50c1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFUglwYWdlX3NpemUSHgoKcGFnZV90b2tlbhgCIAEoCVIKcGFnZV90b2tlbiJiChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIud2FpdHJvb20udjEuRXZlbnQSKAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUg9uZXh0X3BhZ2VfdG9rZW4iMQoTTGlzdFByZVF1ZXVlUmVxdWVzdBIaCghldmVudF9pZBgBIAEoCVIIZXZlbnRfaWQi7gEKFExpc3RQcmVRdWV1ZVJlc3BvbnNlEiAKC3Nlc3Npb25faWRzGAEgAygJUgtzZXNzaW9uX2lkcxIMCgRzZWVkGAIgASgJEigKD3NlZWRfY29tbWl0bWVudBgDIAEoCVIPc2VlZF9jb21taXRtZW50EkIKDnNhbGVfc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIOc2FsZV9zdGFydHNfYXQSOAoJcGxhY2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJcGxhY2VkX2F0InUKElVwZGF0ZUV2ZW50UmVxdWVzdBIhCgVldmVudBgBIAEoCzISLndhaXRyb29tLnYxLkV2ZW50EjwKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza1ILdXBkYXRlX21hc2siOAoTVXBkYXRlRXZlbnRSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLndhaXRyb29tLnYxLkV2ZW50Ij8KEkRlbGV0ZUV2ZW50UmVxdWVzdBIaCghldmVudF9pZBgBIAEoCVIIZXZlbnRfaWQSDQoFZm9yY2UYAiABKAgiQQoTRGVsZXRlRXZlbnRSZXNwb25zZRIqChBzZXNzaW9uc19leHBpcmVkGAEgASgDUhBzZXNzaW9uc19leHBpcmVkIi8KEVdhdGNoRXZlbnRSZXF1ZXN0EhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZCI8ChJXYXRjaEV2ZW50UmVzcG9uc2USJgoFc3RhdHMYASABKAsyFy53YWl0cm9vbS52MS5FdmVudFN0YXRzIuAFCgpFdmVudFN0YXRzEhoKCGV2ZW50X2lkGAEgASgJUghldmVudF9pZBImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoFc3RhdGUYAyABKA4yFy53YWl0cm9vbS52MS5FdmVudFN0YXRlEiIKDHF1ZXVlX2xlbmd0aBgEIAEoBVIMcXVldWVfbGVuZ3RoEhIKCnByb2Nlc3NpbmcYBSABKAUSJgoObWF4X2NvbmN1cnJlbnQYBiABKAVSDm1heF9jb25jdXJyZW50EjIKFGFkbWlzc2lvbl9yYXRlX2xpbWl0GAcgASgBUhRhZG1pc3Npb25fcmF0ZV9saW1pdBIiCgxqb2luZWRfdG90YWwYCCABKANSDGpvaW5lZF90b3RhbBImCg5hZG1pdHRlZF90b3RhbBgJIAEoA1IOYWRtaXR0ZWRfdG90YWwSKAoPY29tcGxldGVkX3RvdGFsGAogASgDUg9jb21wbGV0ZWRfdG90YWwSJAoNZXhwaXJlZF90b3RhbBgLIAEoA1INZXhwaXJlZF90b3RhbBIeCgpsZWZ0X3RvdGFsGAwgASgDUgpsZWZ0X3RvdGFsEjAKE2FkbWl0dGVkX3Blcl9zZWNvbmQYDSABKAFSE2FkbWl0dGVkX3Blcl9zZWNvbmQSNQoId2FpdF9wNTAYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SCHdhaXRfcDUwEjUKCHdhaXRfcDkwGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uUgh3YWl0X3A5MBIiCgx3YWl0X3NhbXBsZXMYECABKAVSDHdhaXRfc2FtcGxlcxIiCgxvcGVuX3N0cmVhbXMYESABKANSDG9wZW5fc3RyZWFtcxIuChJyZXBsaWNhc19yZXBvcnRpbmcYEiABKAVSEnJlcGxpY2FzX3JlcG9ydGluZypxCgpFdmVudFN0YXRlEhsKF0VWRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfU1RBVEVfQUNUSVZFEAESFgoSRVZFTlRfU1RBVEVfUEFVU0VEEAISFgoSRVZFTlRfU1RBVEVfQ0xPU0VEEAMy1wQKEUV2ZW50QWRtaW5TZXJ2aWNlEkcKCFB1dEV2ZW50Ehwud2FpdHJvb20udjEuUHV0RXZlbnRSZXF1ZXN0Gh0ud2FpdHJvb20udjEuUHV0RXZlbnRSZXNwb25zZRJMCghHZXRFdmVudBIcLndhaXRyb29tLnYxLkdldEV2ZW50UmVxdWVzdBodLndhaXRyb29tLnYxLkdldEV2ZW50UmVzcG9uc2UiA5ACARJSCgpMaXN0RXZlbnRzEh4ud2FpdHJvb20udjEuTGlzdEV2ZW50c1JlcXVlc3QaHy53YWl0cm9vbS52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACARJYCgxMaXN0UHJlUXVldWUSIC53YWl0cm9vbS52MS5MaXN0UHJlUXVldWVSZXF1ZXN0GiEud2FpdHJvb20udjEuTGlzdFByZVF1ZXVlUmVzcG9uc2UiA5ACARJQCgtVcGRhdGVFdmVudBIfLndhaXRyb29tLnYxLlVwZGF0ZUV2ZW50UmVxdWVzdBogLndhaXRyb29tLnYxLlVwZGF0ZUV2ZW50UmVzcG9uc2USVQoLRGVsZXRlRXZlbnQSHy53YWl0cm9vbS52MS5EZWxldGVFdmVudFJlcXVlc3QaIC53YWl0cm9vbS52MS5EZWxldGVFdmVudFJlc3BvbnNlIgOQAgISVAoKV2F0Y2hFdmVudBIeLndhaXRyb29tLnYxLldhdGNoRXZlbnRSZXF1ZXN0Gh8ud2FpdHJvb20udjEuV2F0Y2hFdmVudFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Event is one on-sale's settings and, when read, its counts.
@@ -122,6 +122,19 @@ export type Event = Message<"waitroom.v1.Event"> & {
    * @generated from field: double admission_rate = 13 [json_name = "admission_rate"];
    */
   admissionRate: number;
+
+  /**
+   * lanes are the event's priority lanes, the first the default; none: one
+   * queue. At most 8, names of 1-32 characters from [a-z0-9_-] starting
+   * with a letter, weights 1-100. Admission draws from the non-empty lanes
+   * by a smooth weighted round-robin. A change that drops a lane with
+   * waiting sessions (adding lanes to an event without them drops its one
+   * queue) is refused with FailedPrecondition; an allowed change restarts
+   * the round-robin.
+   *
+   * @generated from field: repeated waitroom.v1.Lane lanes = 14;
+   */
+  lanes: Lane[];
 };
 
 /**
@@ -130,6 +143,35 @@ export type Event = Message<"waitroom.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_waitroom_v1_admin, 0);
+
+/**
+ * Lane is one priority lane of an event.
+ *
+ * @generated from message waitroom.v1.Lane
+ */
+export type Lane = Message<"waitroom.v1.Lane"> & {
+  /**
+   * name identifies the lane in join tokens' lane claim.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * weight is the lane's share of admissions: of every round of draws while
+   * the same lanes wait, a lane of weight w gets w.
+   *
+   * @generated from field: int32 weight = 2;
+   */
+  weight: number;
+};
+
+/**
+ * Describes the message waitroom.v1.Lane.
+ * Use `create(LaneSchema)` to create a new message.
+ */
+export const LaneSchema: GenMessage<Lane> = /*@__PURE__*/
+  messageDesc(file_waitroom_v1_admin, 1);
 
 /**
  * PutEventRequest carries the event to create or change.
@@ -150,7 +192,7 @@ export type PutEventRequest = Message<"waitroom.v1.PutEventRequest"> & {
  * Use `create(PutEventRequestSchema)` to create a new message.
  */
 export const PutEventRequestSchema: GenMessage<PutEventRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 1);
+  messageDesc(file_waitroom_v1_admin, 2);
 
 /**
  * PutEventResponse is the event as stored.
@@ -171,7 +213,7 @@ export type PutEventResponse = Message<"waitroom.v1.PutEventResponse"> & {
  * Use `create(PutEventResponseSchema)` to create a new message.
  */
 export const PutEventResponseSchema: GenMessage<PutEventResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 2);
+  messageDesc(file_waitroom_v1_admin, 3);
 
 /**
  * GetEventRequest names an event.
@@ -192,7 +234,7 @@ export type GetEventRequest = Message<"waitroom.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 3);
+  messageDesc(file_waitroom_v1_admin, 4);
 
 /**
  * GetEventResponse is the event.
@@ -213,7 +255,7 @@ export type GetEventResponse = Message<"waitroom.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 4);
+  messageDesc(file_waitroom_v1_admin, 5);
 
 /**
  * ListEventsRequest asks for one page of events.
@@ -243,7 +285,7 @@ export type ListEventsRequest = Message<"waitroom.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 5);
+  messageDesc(file_waitroom_v1_admin, 6);
 
 /**
  * ListEventsResponse lists one page of events.
@@ -272,7 +314,7 @@ export type ListEventsResponse = Message<"waitroom.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 6);
+  messageDesc(file_waitroom_v1_admin, 7);
 
 /**
  * ListPreQueueRequest names an event.
@@ -293,7 +335,7 @@ export type ListPreQueueRequest = Message<"waitroom.v1.ListPreQueueRequest"> & {
  * Use `create(ListPreQueueRequestSchema)` to create a new message.
  */
 export const ListPreQueueRequestSchema: GenMessage<ListPreQueueRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 7);
+  messageDesc(file_waitroom_v1_admin, 8);
 
 /**
  * ListPreQueueResponse is a placed pre-queue.
@@ -344,7 +386,7 @@ export type ListPreQueueResponse = Message<"waitroom.v1.ListPreQueueResponse"> &
  * Use `create(ListPreQueueResponseSchema)` to create a new message.
  */
 export const ListPreQueueResponseSchema: GenMessage<ListPreQueueResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 8);
+  messageDesc(file_waitroom_v1_admin, 9);
 
 /**
  * UpdateEventRequest names an event's settings to change.
@@ -363,7 +405,7 @@ export type UpdateEventRequest = Message<"waitroom.v1.UpdateEventRequest"> & {
 
   /**
    * update_mask names the fields to change: state, max_concurrent,
-   * checkout_window, checkout_url, sale_starts_at, admission_rate. In JSON it
+   * checkout_window, checkout_url, sale_starts_at, admission_rate, lanes. In JSON it
    * is one string of lowerCamelCase paths: "state,maxConcurrent".
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2 [json_name = "update_mask"];
@@ -376,7 +418,7 @@ export type UpdateEventRequest = Message<"waitroom.v1.UpdateEventRequest"> & {
  * Use `create(UpdateEventRequestSchema)` to create a new message.
  */
 export const UpdateEventRequestSchema: GenMessage<UpdateEventRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 9);
+  messageDesc(file_waitroom_v1_admin, 10);
 
 /**
  * UpdateEventResponse is the event as stored.
@@ -397,7 +439,7 @@ export type UpdateEventResponse = Message<"waitroom.v1.UpdateEventResponse"> & {
  * Use `create(UpdateEventResponseSchema)` to create a new message.
  */
 export const UpdateEventResponseSchema: GenMessage<UpdateEventResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 10);
+  messageDesc(file_waitroom_v1_admin, 11);
 
 /**
  * DeleteEventRequest names the event to delete.
@@ -426,7 +468,7 @@ export type DeleteEventRequest = Message<"waitroom.v1.DeleteEventRequest"> & {
  * Use `create(DeleteEventRequestSchema)` to create a new message.
  */
 export const DeleteEventRequestSchema: GenMessage<DeleteEventRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 11);
+  messageDesc(file_waitroom_v1_admin, 12);
 
 /**
  * DeleteEventResponse says what the deletion ended.
@@ -447,7 +489,7 @@ export type DeleteEventResponse = Message<"waitroom.v1.DeleteEventResponse"> & {
  * Use `create(DeleteEventResponseSchema)` to create a new message.
  */
 export const DeleteEventResponseSchema: GenMessage<DeleteEventResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 12);
+  messageDesc(file_waitroom_v1_admin, 13);
 
 /**
  * WatchEventRequest names the event to watch.
@@ -468,7 +510,7 @@ export type WatchEventRequest = Message<"waitroom.v1.WatchEventRequest"> & {
  * Use `create(WatchEventRequestSchema)` to create a new message.
  */
 export const WatchEventRequestSchema: GenMessage<WatchEventRequest> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 13);
+  messageDesc(file_waitroom_v1_admin, 14);
 
 /**
  * WatchEventResponse is one second's figures.
@@ -489,7 +531,7 @@ export type WatchEventResponse = Message<"waitroom.v1.WatchEventResponse"> & {
  * Use `create(WatchEventResponseSchema)` to create a new message.
  */
 export const WatchEventResponseSchema: GenMessage<WatchEventResponse> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 14);
+  messageDesc(file_waitroom_v1_admin, 15);
 
 /**
  * EventStats are an event's live figures.
@@ -633,7 +675,7 @@ export type EventStats = Message<"waitroom.v1.EventStats"> & {
  * Use `create(EventStatsSchema)` to create a new message.
  */
 export const EventStatsSchema: GenMessage<EventStats> = /*@__PURE__*/
-  messageDesc(file_waitroom_v1_admin, 15);
+  messageDesc(file_waitroom_v1_admin, 16);
 
 /**
  * EventState says whether an event takes joins and admits.
@@ -744,11 +786,12 @@ export const EventAdminService: GenService<{
    * field follows PutEvent's rules: its zero value takes the default
    * (max_concurrent 0, an unset checkout_window, an empty checkout_url, an
    * unspecified state), admission_rate 0 is unlimited, and sale_starts_at
-   * can be moved until the placement, never removed. The paths are the
+   * can be moved until the placement, never removed; lanes that would drop a
+   * lane with waiting sessions → FailedPrecondition. The paths are the
    * settable fields' names: state, max_concurrent, checkout_window,
-   * checkout_url, sale_starts_at, admission_rate. An empty mask, an unknown
-   * or read-only path → InvalidArgument naming it; an unknown event →
-   * NotFound (UpdateEvent never creates one).
+   * checkout_url, sale_starts_at, admission_rate, lanes. An empty mask, an
+   * unknown or read-only path → InvalidArgument naming it; an unknown event
+   * → NotFound (UpdateEvent never creates one).
    *
    * @generated from rpc waitroom.v1.EventAdminService.UpdateEvent
    */
