@@ -21,7 +21,7 @@
 # Each writes OUTDIR/<backend>-<run>.txt and .json. JOIN_RATE sets join-rate's open-loop rate (default 50000/s);
 # GOGC and GOMEMLIMIT in the environment reach the server (and the tool).
 # SERVER_CPUS and TOOL_CPUS (taskset -c lists, e.g. 0 and 1) pin the server
-# and the tool to separate cores. The disk backend keeps each run's data in
+# and the tool (with the Redis backend's redis-server) to separate cores. The disk backend keeps each run's data in
 # OUTDIR/disk-<run>.data, emptied first. The floor backend runs the same
 # scenarios against `waitroom-bench floor` (the bare stack on the server's
 # HTTP/2 settings) instead of waitroom: BENCHMARKS.md's "The stack's floor".
@@ -40,10 +40,14 @@ PORT=${PORT:-50056}
 DPORT=${DEBUG_PORT:-6060}
 TOKEN=bench-admin-token-0123456789
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SERVER_PIN=(); TOOL_PIN=()
+[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "${TOOL_CPUS:-}" ] && TOOL_PIN=(taskset -c "$TOOL_CPUS")
+# redis-server shares the tool's CPUs, so the server's core is its own.
 REDIS=""
 if [ "$BACKEND" = redis ]; then
   RPORT=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
+  "${TOOL_PIN[@]}" redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
   RPID=$!
   trap 'kill $RPID 2>/dev/null || true' EXIT
   until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do sleep 0.1; done
@@ -57,9 +61,6 @@ case $BACKEND in
   floor)  STORE=() ;;
   *) echo "unknown backend $BACKEND (want memory, disk, redis or floor)" >&2; exit 2 ;;
 esac
-SERVER_PIN=(); TOOL_PIN=()
-[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[ -n "${TOOL_CPUS:-}" ] && TOOL_PIN=(taskset -c "$TOOL_CPUS")
 
 # start_server NAME: starts a server on the run's data and waits until it
 # answers; sets spid.
