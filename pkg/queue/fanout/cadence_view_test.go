@@ -27,7 +27,7 @@ func TestCadenceSpacesTheFarStreams(t *testing.T) {
 		defer cancel()
 		ids := joinN(t, ctx, svc, "cadence", 10)
 		near, far := ids[0], ids[9]
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		f.watch(t, ctx, svc, near)
 		f.watch(t, ctx, svc, far)
 		synctest.Wait()
@@ -92,7 +92,7 @@ func TestCadenceHeldStateReplacesHeartbeat(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		ids := joinN(t, ctx, svc, "beat", 10)
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		f.watch(t, ctx, svc, ids[9])
 		time.Sleep(50 * time.Millisecond)
 		synctest.Wait()

@@ -19,7 +19,7 @@ func fairStreams(t *testing.T, ctx context.Context, svc *queue.Service, n int, s
 		t.Fatal(err)
 	}
 	ids := joinN(t, ctx, svc, "fair", n)
-	f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+	f := newFollow()
 	for _, id := range ids {
 		f.watch(t, ctx, svc, id)
 	}

@@ -113,6 +113,13 @@ type follow struct {
 	latest map[string]queue.View
 	counts map[string]int
 	ended  map[string]error
+	// check, when set, replaces the check that no state is older than the
+	// one before (prev, when had); called with mu held.
+	check func(t testing.TB, id string, prev queue.View, had bool, v queue.View)
+}
+
+func newFollow() *follow {
+	return &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
 }
 
 func (f *follow) watch(t testing.TB, ctx context.Context, svc *queue.Service, id string) {
@@ -130,7 +137,10 @@ func (f *follow) watch(t testing.TB, ctx context.Context, svc *queue.Service, id
 				f.mu.Unlock()
 				return
 			}
-			if prev, ok := f.latest[id]; ok && older(v, prev) {
+			prev, had := f.latest[id]
+			if f.check != nil {
+				f.check(t, id, prev, had, v)
+			} else if had && older(v, prev) {
 				t.Errorf("%s: state %+v after newer %+v", id, v, prev)
 			}
 			f.latest[id] = v
@@ -160,7 +170,7 @@ func TestHubConvergesDespiteLostChanges(t *testing.T) {
 				svc, _ := newService(t, store, 3)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+				f := newFollow()
 				rng := rand.New(rand.NewPCG(seed, 1))
 				var ids []string
 				for i := 0; i < 40; i++ {
@@ -243,7 +253,7 @@ func TestHubCoalescesAndSkipsUnchanged(t *testing.T) {
 		svc, _ := newService(t, store, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		head, _, _ := svc.Join(ctx, "head", "burst")
 		f.watch(t, ctx, svc, head.Session.ID)
 		synctest.Wait()
@@ -288,7 +298,7 @@ func TestHubFindsALostLastChange(t *testing.T) {
 		svc, _ := newService(t, store, 100) // Resync every second
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		last := joinN(t, ctx, svc, "lost", 3)[2]
 		f.watch(t, ctx, svc, last)
 		time.Sleep(1500 * time.Millisecond)
@@ -452,7 +462,7 @@ func TestAdmissionReadsNoEventPerStream(t *testing.T) {
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "sale", State: queue.EventPaused, MaxConcurrent: n}); err != nil {
 			t.Fatal(err)
 		}
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		ids := joinN(t, ctx, svc, "sale", n)
 		for _, id := range ids {
 			f.watch(t, ctx, svc, id)
@@ -496,7 +506,7 @@ func TestStreamsOpenWithOneReadEach(t *testing.T) {
 		if err := svc.Leave(ctx, ids[n-1]); err != nil {
 			t.Fatal(err)
 		}
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		before := int(store.sessionReads.Load())
 		for _, id := range ids {
 			f.watch(t, ctx, svc, id)

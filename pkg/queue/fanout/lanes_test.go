@@ -29,7 +29,7 @@ func TestHubLanes(t *testing.T) {
 				if _, err := svc.PutEvent(ctx, queue.Event{ID: "show", MaxConcurrent: 3, Lanes: ls}); err != nil {
 					t.Fatal(err)
 				}
-				f := &laneFollow{follow: follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}}
+				f := newLaneFollow()
 				rng := rand.New(rand.NewPCG(seed, 1))
 				var ids []string
 				joinOne := func(user string) {
@@ -91,37 +91,22 @@ func TestHubLanes(t *testing.T) {
 // laneFollow is follow that lets a position grow only when the state says
 // it moved back.
 type laneFollow struct {
-	follow
+	*follow
 	movedBack int
 }
 
-func (f *laneFollow) watch(t testing.TB, ctx context.Context, svc *queue.Service, id string) {
-	st, err := svc.Watch(ctx, id)
-	if err != nil {
-		t.Fatalf("Watch(%s): %v", id, err)
-	}
-	go func() {
-		defer st.Close()
-		for {
-			v, err := st.Next(ctx)
-			f.mu.Lock()
-			if err != nil {
-				f.ended[id] = err
-				f.mu.Unlock()
-				return
-			}
-			prev, ok := f.latest[id]
-			grew := ok && v.Session.Status == queue.StatusQueued && prev.Session.Status == queue.StatusQueued && v.Position > prev.Position
-			if grew != v.MovedBack && !v.Heartbeat {
-				t.Errorf("%s: position %d after %d with MovedBack %v", id, v.Position, prev.Position, v.MovedBack)
-			}
-			if v.MovedBack {
-				f.movedBack++
-			}
-			f.latest[id] = v
-			f.mu.Unlock()
+func newLaneFollow() *laneFollow {
+	lf := &laneFollow{follow: newFollow()}
+	lf.check = func(t testing.TB, id string, prev queue.View, had bool, v queue.View) {
+		grew := had && v.Session.Status == queue.StatusQueued && prev.Session.Status == queue.StatusQueued && v.Position > prev.Position
+		if grew != v.MovedBack && !v.Heartbeat {
+			t.Errorf("%s: position %d after %d with MovedBack %v", id, v.Position, prev.Position, v.MovedBack)
 		}
-	}()
+		if v.MovedBack {
+			lf.movedBack++
+		}
+	}
+	return lf
 }
 
 // TestHubLanesFairStart: a placement in an event with lanes deals the
@@ -142,7 +127,7 @@ func TestHubLanesFairStart(t *testing.T) {
 		if _, err := svc.PutEvent(ctx, queue.Event{ID: "fair", MaxConcurrent: 2, Lanes: ls, FairStart: queue.FairStart{SaleStartsAt: start}}); err != nil {
 			t.Fatal(err)
 		}
-		f := &follow{latest: map[string]queue.View{}, counts: map[string]int{}, ended: map[string]error{}}
+		f := newFollow()
 		var ids []string
 		for i := range 24 {
 			v, _, err := svc.JoinLane(ctx, fmt.Sprint("u", i), "fair", ls[i%3/2].Name)
