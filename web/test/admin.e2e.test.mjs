@@ -7,17 +7,17 @@
 // only their own field.
 
 import assert from "node:assert/strict";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { buildServer, call, launchBrowser, repoDir, resultsDir, startServer, visible, waitText } from "./harness.mjs";
+import { call, repoDir, resultsDir, startServer, startStack, visible, waitText } from "./harness.mjs";
 
 const adminToken = "e2e-dashboard-token-9f8e7d6c";
 const admin = { Authorization: `Bearer ${adminToken}` };
 const event = "launch-night";
 const watchPath = "**/waitroom.v1.EventAdminService/WatchEvent";
 
-let build;
+let stack;
 let browser;
 let server;
 let ctx;
@@ -27,13 +27,8 @@ const urls = [];
 const logs = [];
 
 before(async () => {
-  await mkdir(resultsDir, { recursive: true });
-  build = await buildServer();
-  browser = await launchBrowser();
-  server = await startServer(build.bin, {
-    QUEUE_PROCESS_INTERVAL: "200ms",
-    WAITROOM_ADMIN_TOKEN: adminToken,
-  });
+  stack = await startStack({ QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_ADMIN_TOKEN: adminToken });
+  ({ browser, server } = stack);
   ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US", colorScheme: "light" });
   page = await ctx.newPage();
   page.on("request", (r) => urls.push(r.url()));
@@ -43,9 +38,7 @@ before(async () => {
 
 after(async () => {
   await ctx?.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-  await build?.cleanup();
+  await stack?.stop();
 });
 
 const adminCall = (method, body) => call(server.base, `EventAdminService/${method}`, body, admin);
@@ -325,7 +318,7 @@ describe("operators' dashboard in the browser", { timeout: 600_000 }, () => {
 describe("operators' dashboard on a server without an admin token", { timeout: 120_000 }, () => {
   let bare;
   before(async () => {
-    bare = await startServer(build.bin, { WAITROOM_STORE: "memory" });
+    bare = await startServer(stack.bin, { WAITROOM_STORE: "memory" });
   });
   after(async () => {
     await bare?.stop();

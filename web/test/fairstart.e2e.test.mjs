@@ -9,19 +9,19 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { buildServer, call, launchBrowser, phone, resultsDir, startServer, visible, waitText } from "./harness.mjs";
+import { call, phone, resultsDir, startStack, visible, waitText } from "./harness.mjs";
 
 const adminToken = "e2e-admin-token-0123456789";
 const admin = { Authorization: `Bearer ${adminToken}` };
 const event = "fair-start";
 const visitors = 3;
 
-let build;
+let stack;
 let browser;
 let server;
 const contexts = [];
@@ -29,20 +29,13 @@ const contexts = [];
 const problems = [];
 
 before(async () => {
-  await mkdir(resultsDir, { recursive: true });
-  build = await buildServer();
-  browser = await launchBrowser();
-  server = await startServer(build.bin, {
-    QUEUE_PROCESS_INTERVAL: "200ms",
-    WAITROOM_ADMIN_TOKEN: adminToken,
-  });
+  stack = await startStack({ QUEUE_PROCESS_INTERVAL: "200ms", WAITROOM_ADMIN_TOKEN: adminToken });
+  ({ browser, server } = stack);
 });
 
 after(async () => {
   for (const ctx of contexts) await ctx.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-  await build?.cleanup();
+  await stack?.stop();
 });
 
 /** open loads the event's page in a fresh phone-sized context: a new visitor. */
@@ -190,7 +183,7 @@ describe("a fair start in the browser", { timeout: 600_000 }, () => {
       const ids = join(dir, "ids.txt");
       await writeFile(ids, sessions.map((s) => `${s}\n`).join(""));
       const { stdout } = await promisify(execFile)(
-        build.bin,
+        stack.bin,
         ["verify-shuffle", "-server", server.base, "-event", event, "-commitment", commitment, "-ids", ids],
         { env: { PATH: process.env.PATH, HOME: process.env.HOME, WAITROOM_ADMIN_TOKEN: adminToken } },
       );

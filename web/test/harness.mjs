@@ -3,7 +3,7 @@
 import { execFile, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -31,6 +31,34 @@ export async function buildServer() {
     maxBuffer: 16 << 20,
   });
   return { bin, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * startStack builds the server (or takes WAITROOM_BIN), launches Chromium
+ * and starts one server with env on a free port; stop() ends all three.
+ */
+export async function startStack(env) {
+  await mkdir(resultsDir, { recursive: true });
+  const build = await buildServer();
+  let browser;
+  try {
+    browser = await launchBrowser();
+    const server = await startServer(build.bin, env);
+    return {
+      bin: build.bin,
+      browser,
+      server,
+      async stop() {
+        await browser.close();
+        await server.stop();
+        await build.cleanup();
+      },
+    };
+  } catch (err) {
+    await browser?.close();
+    await build.cleanup();
+    throw err;
+  }
 }
 
 /** freePort asks the kernel for a port nobody is using right now. */
