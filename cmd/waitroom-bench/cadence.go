@@ -224,7 +224,7 @@ func printCadence(cr *CadenceResult, row func(string, string, ...any), lat func(
 	row("  rate and cost", "%.0f messages/s, %.1f µs server CPU per message, %.1f KiB per stream",
 		cr.MessagesPerSecond, cr.CPUMicrosPerMessage, cr.MemoryPerStreamKiB)
 	if s := cr.Server; s != nil {
-		row("  server", "%d held back; sends by priority: %d final, %d realtime, %d cadenced; %d waited for a slot, %d stalled",
-			s.Held, s.SentFinal, s.SentRealtime, s.SentCadenced, s.SendsQueued, s.SendsStalled)
+		row("  server", "%d held back, %d parked at the end; sends by priority: %d final, %d realtime, %d cadenced; %d waited for a slot, %d stalled",
+			s.Held, s.Parked, s.SentFinal, s.SentRealtime, s.SentCadenced, s.SendsQueued, s.SendsStalled)
 	}
 }

@@ -49,6 +49,9 @@ type Cadence struct {
 	// Held counts position messages the cadence held back (a stream far
 	// from the head gets the newest state once its interval has passed).
 	Held int64 `json:"held"`
+	// Parked is the streams held back now that flushes pass by without a
+	// look until their next message is due.
+	Parked int64 `json:"parked"`
 	// SendsInFlight and SendsWaiting are messages being written now and
 	// waiting for one of the send slots; Sent* count the slots granted, by
 	// priority: ends of streams and first states, positions within

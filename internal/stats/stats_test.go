@@ -28,7 +28,7 @@ func TestKeys(t *testing.T) {
 	if got := keys(doc["limits"].(map[string]any)); !reflect.DeepEqual(got, wantLimits) {
 		t.Errorf("limits keys %v, want %v", got, wantLimits)
 	}
-	wantCadence := []string{"coalesce_seconds", "held", "max_interval_seconds", "realtime_positions", "sends_in_flight",
+	wantCadence := []string{"coalesce_seconds", "held", "max_interval_seconds", "parked", "realtime_positions", "sends_in_flight",
 		"sends_queued", "sends_stalled", "sends_waiting", "sent_cadenced", "sent_final", "sent_realtime"}
 	if got := keys(doc["cadence"].(map[string]any)); !reflect.DeepEqual(got, wantCadence) {
 		t.Errorf("cadence keys %v, want %v", got, wantCadence)

@@ -39,6 +39,7 @@ func cadenceStats(c fanout.CadenceStats) stats.Cadence {
 		CoalesceSeconds:   c.Coalesce.Seconds(),
 		MaxIntervalSecs:   c.MaxInterval.Seconds(),
 		Held:              c.Held,
+		Parked:            c.Parked,
 		SendsInFlight:     c.SendsInFlight,
 		SendsWaiting:      c.SendsWaiting,
 		SentFinal:         c.SentFinal,

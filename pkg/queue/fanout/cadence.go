@@ -52,16 +52,21 @@ func (c Config) cadence() Cadence {
 // cadenceCounts are the hub's running totals of what the cadence did.
 type cadenceCounts struct {
 	// held counts position messages the cadence held back (a later flush
-	// sends the newest state instead).
+	// sends the newest state instead): one for each flush that found a
+	// stream's new state inside its interval, and one for each parked
+	// stream that missed changes while parked.
 	held atomic.Int64
+	// parked is the streams parked now, on every view (park.go).
+	parked atomic.Int64
 }
 
 // CadenceStats are the cadence's settings and figures, for /debug/stats.
 type CadenceStats struct {
 	RealtimePositions     int64
 	Coalesce, MaxInterval time.Duration
-	// Held counts position messages held back by the cadence since start.
-	Held int64
+	// Held counts position messages held back by the cadence since start;
+	// Parked is the streams held back now, which flushes pass by.
+	Held, Parked int64
 	// SendsInFlight and SendsWaiting are the messages being written now and
 	// those waiting for a send slot; SentFinal, SentRealtime and
 	// SentCadenced count the slots granted since start, by priority, and
@@ -82,6 +87,7 @@ func (h *Hub) Cadence() CadenceStats {
 		Coalesce:          h.cfg.Coalesce,
 		MaxInterval:       h.cfg.MaxInterval,
 		Held:              h.cadenceCounts.held.Load(),
+		Parked:            h.cadenceCounts.parked.Load(),
 		SendsInFlight:     s.InFlight,
 		SendsWaiting:      s.Waiting,
 		SentFinal:         s.Sent[prioFinal],
@@ -150,9 +156,10 @@ func (v *eventView) stillHeld(w *Watcher) bool {
 // holds back from it instead, at the next flush: a heartbeat would vouch for
 // a state that is no longer current. Called with v.mu held.
 func (v *eventView) releaseHeld(w *Watcher) bool {
-	if w.heldAt == 0 {
+	if w.heldAt == 0 && !v.wheel.missed(w) {
 		return false
 	}
+	v.wheel.wake(w)
 	w.nextPosAt = 0
 	v.dirty = true
 	v.poke()

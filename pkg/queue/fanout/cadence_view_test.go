@@ -110,3 +110,52 @@ func TestCadenceHeldStateReplacesHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// TestParkedStreamKeepsTheOldestMissedChange: a stream held back is parked,
+// so flushes pass it by; when its interval ends, its message still carries
+// the time of the first change it missed (View.ChangedAt), not of the last,
+// and shows the exact state.
+func TestParkedStreamKeepsTheOldestMissedChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		// Position 10 with one realtime position: a 1s interval (sent up to
+		// 250ms early).
+		svc, hub := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour},
+			fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Second, RealtimePositions: 1, MaxInterval: time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := joinN(t, ctx, svc, "park", 10)
+		f := newFollow()
+		f.watch(t, ctx, svc, ids[9])
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if n := hub.Cadence().Parked; n != 1 {
+			t.Fatalf("%d streams parked after the first state, want 1", n)
+		}
+		firstMissed := time.Now()
+		for i := range 3 {
+			if _, _, err := svc.Join(ctx, fmt.Sprint("late", i), "park"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		f.mu.Lock()
+		n := f.counts[ids[9]]
+		f.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("the parked stream got %d messages inside its interval, want 1 (its first)", n)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		v := f.latest[ids[9]]
+		if f.counts[ids[9]] != 2 || v.Position != 10 || v.QueueLength != 13 {
+			t.Fatalf("after its interval: %d messages, showing %d of %d; want 2, 10 of 13", f.counts[ids[9]], v.Position, v.QueueLength)
+		}
+		if !v.ChangedAt.Equal(firstMissed) {
+			t.Fatalf("message says its oldest change was at %v, want the first missed join at %v", v.ChangedAt, firstMissed)
+		}
+	})
+}

@@ -73,6 +73,9 @@ type eventView struct {
 	// cadenceDue is when the first it held back is due (Unix ns; 0: none).
 	cadence    Cadence
 	cadenceDue int64
+	// wheel holds the streams a flush passes, and parks those the cadence
+	// holds back until they are due (park.go).
+	wheel wheel
 }
 
 func newEventView(eventID string, store queue.Store, cfg Config, counts *counters) *eventView {
@@ -87,6 +90,7 @@ func newEventView(eventID string, store queue.Store, cfg Config, counts *counter
 		watchers:  map[*Watcher]struct{}{},
 		bySession: map[string][]*Watcher{},
 		cadence:   cfg.cadence(),
+		wheel:     newWheel(cfg.MaxInterval, &counts.cadenceCounts),
 	}
 }
 
@@ -174,6 +178,7 @@ func (v *eventView) register(w *Watcher) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.watchers[w] = struct{}{}
+	v.wheel.add(w)
 	v.counts.open.Add(1)
 	if v.closed {
 		w.box.fail(ErrClosed)
@@ -192,6 +197,7 @@ func (v *eventView) unregister(w *Watcher) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.watchers, w)
+	v.wheel.remove(w)
 	v.counts.open.Add(-1)
 	ws := v.bySession[w.sessionID]
 	for i, x := range ws {
@@ -306,7 +312,13 @@ func (v *eventView) flush() {
 	v.dirty = false
 	v.cadenceDue = 0 // the pass below finds the streams it holds back
 	defer func() { v.changedAt = time.Time{} }()
-	perSecond := v.st.rate.perSecond(v.cfg.Now())
+	now := v.cfg.Now()
+	var changedAt int64
+	if !v.changedAt.IsZero() {
+		changedAt = v.changedAt.UnixNano()
+	}
+	v.wheel.begin(now.UnixNano(), changedAt)
+	perSecond := v.st.rate.perSecond(now)
 	v.shownRate = perSecond
 	// Watchers whose status changed go first: their readers are woken, and
 	// so scheduled, before the thousands whose position merely moved, so a
@@ -314,12 +326,20 @@ func (v *eventView) flush() {
 	for _, w := range v.statusChanged {
 		if _, open := v.watchers[w]; open {
 			v.refresh(w, perSecond)
+			v.place(w, now.UnixNano())
 		}
 	}
 	clear(v.statusChanged)
 	v.statusChanged = v.statusChanged[:0]
-	for w := range v.watchers {
+	// Backwards: place, taking a stream out of the walk list, moves the
+	// last one into its index, and the last was passed already.
+	for i := len(v.wheel.walk) - 1; i >= 0; i-- {
+		w := v.wheel.walk[i]
 		v.refresh(w, perSecond)
+		v.place(w, now.UnixNano())
+	}
+	if d := v.wheel.due; d != 0 && (v.cadenceDue == 0 || d < v.cadenceDue) {
+		v.cadenceDue = d
 	}
 }
 
@@ -368,6 +388,7 @@ func (v *eventView) reread(ctx context.Context) {
 			// the store lost its changes) keeps this read: it is the newer.
 			w.baseSeq, w.stale, w.started = pl.Seq, false, true
 			w.fair = fairState{preQueue: pl.PreQueue, unplaced: pl.Unplaced}
+			v.wheel.wake(w)
 			v.dirty = true
 		case errors.Is(err, queue.ErrSessionNotFound):
 			w.box.fail(err)

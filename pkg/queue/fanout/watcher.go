@@ -31,6 +31,12 @@ type Watcher struct {
 	// heldAt is when the oldest change it held back was made (cadence.go).
 	// Owned by the view, like the fields above.
 	nextPosAt, heldAt int64
+	// parkKey is the wheel slot the watcher is parked in (0: the walk
+	// list), parkIdx its index there (notListed: in neither), parkSeq the
+	// flush that parked it (park.go). Owned by the view.
+	parkKey int64
+	parkIdx int
+	parkSeq uint64
 
 	closed atomic.Bool
 	// lastSent is when the reader last took a state to send (Unix
