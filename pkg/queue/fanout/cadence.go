@@ -119,14 +119,59 @@ func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 		}
 		return true
 	}
+	full := v.cadence.Interval(sh.position)
+	if w.heldAt == 0 && sh.status == w.last.status && sh.fair == w.last.fair {
+		// The first change after a quiet spell: it goes at the stream's
+		// phase of its interval rather than at once (see phaseOf). The
+		// loop wakes on cadenceGrid, so the phase ends a grid before the
+		// interval does.
+		if d := phaseOf(w.sessionID, full-cadenceGrid); d >= minPhaseDelay && !v.changedAt.IsZero() {
+			v.counts.held.Add(1)
+			w.heldAt = v.changedAt.UnixNano()
+			w.nextPosAt = now + int64(d)
+			if v.cadenceDue == 0 || w.nextPosAt < v.cadenceDue {
+				v.cadenceDue = w.nextPosAt
+			}
+			return true
+		}
+	}
 	if w.heldAt != 0 {
 		if at := time.Unix(0, w.heldAt); u.ChangedAt.IsZero() || at.Before(u.ChangedAt) {
 			u.ChangedAt = at
 		}
 		w.heldAt = 0
 	}
-	w.nextPosAt = now + int64(early(v.cadence.Interval(sh.position)))
+	w.nextPosAt = now + int64(early(full))
 	return false
+}
+
+// minPhaseDelay is the shortest phase worth holding a message for: below
+// it, the flush that finds the message sends it.
+const minPhaseDelay = 10 * time.Millisecond
+
+// phaseOf is how far into its interval a stream's first message after a
+// quiet spell goes: a fraction of interval fixed by the session's id.
+//
+// Without it the cadence gathers the far streams into waves. A change after
+// a quiet spell (the first join after the streams opened, a sale resuming)
+// finds every one of them past its interval, so all go in that flush; the
+// next interval ends for all of them together, and so on, every
+// MaxInterval: 100,000 messages at once every 5 s instead of 20,000 a
+// second, a burst the core needs seconds to write, while READY and the
+// front queue behind it. Spread by phase, they go in 20 waves of 5,000 a
+// second. A stream's state is still never older than its interval: the
+// phase is part of it.
+func phaseOf(sessionID string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	// FNV-1a: session ids are random, so any mixing of their bytes spreads
+	// the phases evenly; this one needs no allocation.
+	h := uint32(2166136261)
+	for i := 0; i < len(sessionID); i++ {
+		h = (h ^ uint32(sessionID[i])) * 16777619
+	}
+	return time.Duration(uint64(interval) * uint64(h>>16) >> 16)
 }
 
 // stillHeld reports whether a flush may pass w by without working out its

@@ -3,6 +3,8 @@ package fanout
 import (
 	"testing"
 	"time"
+
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 func TestCadenceInterval(t *testing.T) {
@@ -70,5 +72,32 @@ func TestCadenceEarly(t *testing.T) {
 		if got := early(in); got != want {
 			t.Errorf("early(%v) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestPhaseOf: a stream's phase is inside its interval, the same each time
+// for a session, and spread evenly over the interval across sessions.
+func TestPhaseOf(t *testing.T) {
+	const n, buckets = 100_000, 10
+	interval := 5 * time.Second
+	var counts [buckets]int
+	for range n {
+		id := queue.NewSessionID("phase")
+		d := phaseOf(id, interval)
+		if d < 0 || d >= interval {
+			t.Fatalf("phaseOf(%q) = %v, outside [0, %v)", id, d, interval)
+		}
+		if again := phaseOf(id, interval); again != d {
+			t.Fatalf("phaseOf(%q) = %v, then %v", id, d, again)
+		}
+		counts[int(d*buckets/interval)]++
+	}
+	for b, c := range counts {
+		if c < n/buckets*9/10 || c > n/buckets*11/10 {
+			t.Errorf("%d of %d phases in tenth %d of the interval, want %d ± 10%%", c, n, b, n/buckets)
+		}
+	}
+	if d := phaseOf("any", 0); d != 0 {
+		t.Errorf("phaseOf with no interval = %v, want 0", d)
 	}
 }

@@ -159,3 +159,63 @@ func TestParkedStreamKeepsTheOldestMissedChange(t *testing.T) {
 		}
 	})
 }
+
+// TestCadenceSpreadsAQuietCrowd: 200 far streams, quiet past their
+// interval, see one join. They are not all sent it in the flush that finds
+// it (a wave the size of the crowd at every interval from then on): each
+// goes at its own phase of its interval, and every one shows the join, as
+// the message that carries the join's time, within the interval and the
+// wake-up grid.
+func TestCadenceSpreadsAQuietCrowd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		// One realtime position: positions 10 and beyond have the 1s cap
+		// (sent up to 250ms early).
+		svc, _ := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour},
+			fanout.Config{Coalesce: 10 * time.Millisecond, Resync: time.Minute, RealtimePositions: 1, MaxInterval: time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		const n = 200
+		ids := joinN(t, ctx, svc, "spread", n+9)[9:]
+		f := newFollow()
+		for _, id := range ids {
+			f.watch(t, ctx, svc, id)
+		}
+		time.Sleep(2 * time.Second) // past every interval
+		synctest.Wait()
+		joined := time.Now()
+		if _, _, err := svc.Join(ctx, "late", "spread"); err != nil {
+			t.Fatal(err)
+		}
+		shown := func() (int, []string) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			k, wrong := 0, []string(nil)
+			for _, id := range ids {
+				v := f.latest[id]
+				if v.QueueLength != n+10 {
+					continue
+				}
+				k++
+				if !v.ChangedAt.Equal(joined) {
+					wrong = append(wrong, fmt.Sprintf("%s: changed at %v, want %v", id, v.ChangedAt, joined))
+				}
+			}
+			return k, wrong
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if k, _ := shown(); k > n/4 {
+			t.Errorf("%d of %d quiet streams were sent the join within 50ms; want their phases to spread them over the interval", k, n)
+		}
+		time.Sleep(time.Second - 50*time.Millisecond) // the interval shortened, and the grid
+		synctest.Wait()
+		k, wrong := shown()
+		if k != n {
+			t.Fatalf("%d of %d streams show the join 1s after it, want all", k, n)
+		}
+		if len(wrong) > 0 {
+			t.Fatalf("%d messages lost the join's time; e.g. %s", len(wrong), wrong[0])
+		}
+	})
+}
