@@ -124,6 +124,9 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	same := f.msgs > 0 && st == f.lastStatus && (isFinal(st) || mpos == f.lastPos && mlen == f.lastLen)
 	dup := same && wait == f.lastWait
 	shownPos := f.lastPos // what the stream showed before this message: its cadence
+	// The state the stream showed until this message, when it had one.
+	prevQueued := f.msgs > 0 && f.lastStatus == waitroomv1.SessionStatus_SESSION_STATUS_QUEUED
+	prevLen := f.lastLen
 	f.msgs++
 	f.lastPos, f.lastLen, f.lastStatus, f.lastWait = mpos, mlen, st, wait
 	switch {
@@ -152,6 +155,9 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	}
 	plausible := func(k int) bool { s := changes[k].sent.Load(); return upd != 0 && s != 0 && s <= upd }
 	best, bestEnd, bestPos, last := -1, waitroomv1.SessionStatus(0), int32(0), -1
+	// revert is the last change that brought back the state the stream was
+	// showing: from then on it showed the truth.
+	revert := -1
 	pos := f.pos
 	start := f.reached + 1
 	if f.msgs == 1 || same {
@@ -179,6 +185,9 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 			}
 			last = k
 		}
+		if k > f.credited && prevQueued && pos == shownPos && c.length == prevLen {
+			revert = k
+		}
 	}
 	if best < 0 {
 		sc.unexp.Add(1)
@@ -191,9 +200,20 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	// stream) never runs the check ahead of the server; changes are
 	// credited up to the last it can show, so a change whose state the
 	// stream was already showing is not counted late at the message after.
+	// Changes up to a revert are credited when it was made: a join, then a
+	// leave behind the stream, left it showing the truth without a message.
+	reverted := at
+	if revert >= 0 {
+		if t := changes[revert].ack.Load(); t != 0 && t < at.UnixNano() {
+			reverted = time.Unix(0, t)
+		}
+	}
 	for i := f.credited + 1; i <= last; i++ {
 		c := &changes[i]
 		d := since(c, at)
+		if i <= revert {
+			d = since(c, reverted)
+		}
 		sc.all.add(d)
 		sc.byKind[c.kind].add(d)
 		sc.credits.Add(1)
