@@ -155,9 +155,9 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	}
 	plausible := func(k int) bool { s := changes[k].sent.Load(); return upd != 0 && s != 0 && s <= upd }
 	best, bestEnd, bestPos, last := -1, waitroomv1.SessionStatus(0), int32(0), -1
-	// revert is the last change that brought back the state the stream was
-	// showing: from then on it showed the truth.
-	revert := -1
+	// reverts are the changes that brought back the state the stream was
+	// showing: from each, it showed the truth again.
+	var reverts []int
 	pos := f.pos
 	start := f.reached + 1
 	if f.msgs == 1 || same {
@@ -186,7 +186,7 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 			last = k
 		}
 		if k > f.credited && prevQueued && pos == shownPos && c.length == prevLen {
-			revert = k
+			reverts = append(reverts, k)
 		}
 	}
 	if best < 0 {
@@ -200,20 +200,22 @@ func (sc *streamCheck) onMsg(f *fstream, msg *waitroomv1.PositionUpdate, at time
 	// stream) never runs the check ahead of the server; changes are
 	// credited up to the last it can show, so a change whose state the
 	// stream was already showing is not counted late at the message after.
-	// Changes up to a revert are credited when it was made: a join, then a
-	// leave behind the stream, left it showing the truth without a message.
-	reverted := at
-	if revert >= 0 {
-		if t := changes[revert].ack.Load(); t != 0 && t < at.UnixNano() {
-			reverted = time.Unix(0, t)
-		}
-	}
+	// A change is credited when the first revert after it was made, if one
+	// was: a join, then a leave behind the stream, left it showing the truth
+	// without a message.
+	r := 0
 	for i := f.credited + 1; i <= last; i++ {
 		c := &changes[i]
-		d := since(c, at)
-		if i <= revert {
-			d = since(c, reverted)
+		for r < len(reverts) && reverts[r] < i {
+			r++
 		}
+		shownAt := at
+		if r < len(reverts) {
+			if t := changes[reverts[r]].ack.Load(); t != 0 && t < at.UnixNano() {
+				shownAt = time.Unix(0, t)
+			}
+		}
+		d := since(c, shownAt)
 		sc.all.add(d)
 		sc.byKind[c.kind].add(d)
 		sc.credits.Add(1)
