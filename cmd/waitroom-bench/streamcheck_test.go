@@ -26,19 +26,8 @@ func TestStreamCheckRecurringState(t *testing.T) {
 	sc.cad = &cadenceCheck{slack: 2 * time.Second, cad: fanout.Cadence{Coalesce: 100 * time.Millisecond}}
 	base := time.Now()
 	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
-	// Change k is asked for at sent and acknowledged 10ms later; the queue
-	// is 4 long at the start.
-	for k, c := range []struct {
-		kind, ticket int
-		length       int32
-		sent         float64
-	}{{kindJoin, 5, 5, 1}, {kindLeave, 4, 4, 1.5}, {kindJoin, 6, 5, 2}, {kindJoin, 7, 6, 3.5}} {
-		ch := &q.changes[k+1]
-		ch.kind, ch.ticket, ch.length = c.kind, c.ticket, c.length
-		ch.sent.Store(at(c.sent).UnixNano())
-		ch.ack.Store(at(c.sent + 0.01).UnixNano())
-	}
-	q.issued.Store(4)
+	// The queue is 4 long at the start.
+	script(q, at, []scripted{{kindJoin, 5, 5, 1}, {kindLeave, 4, 4, 1.5}, {kindJoin, 6, 5, 2}, {kindJoin, 7, 6, 3.5}})
 	msg := func(pos, length int32, updated float64) *waitroomv1.PositionUpdate {
 		m := queued(pos, length)
 		m.UpdatedAt = timestamppb.New(at(updated))
@@ -90,17 +79,7 @@ func TestStreamCheckRevertedChange(t *testing.T) {
 	sc.cad = &cadenceCheck{slack: 1500 * time.Millisecond, cad: fanout.Cadence{Coalesce: 100 * time.Millisecond}}
 	base := time.Now()
 	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
-	for k, c := range []struct {
-		kind, ticket int
-		length       int32
-		sent         float64
-	}{{kindJoin, 5, 5, 1}, {kindLeave, 5, 4, 2}, {kindJoin, 6, 5, 3}, {kindLeave, 4, 4, 4}, {kindAdmit, 1, 3, 5}} {
-		ch := &q.changes[k+1]
-		ch.kind, ch.ticket, ch.length = c.kind, c.ticket, c.length
-		ch.sent.Store(at(c.sent).UnixNano())
-		ch.ack.Store(at(c.sent + 0.01).UnixNano())
-	}
-	q.issued.Store(5)
+	script(q, at, []scripted{{kindJoin, 5, 5, 1}, {kindLeave, 5, 4, 2}, {kindJoin, 6, 5, 3}, {kindLeave, 4, 4, 4}, {kindAdmit, 1, 3, 5}})
 	three := sc.streams[2]
 	sc.onMsg(three, queued(3, 4), at(0))
 	m := queued(2, 3)
@@ -120,6 +99,25 @@ func TestStreamCheckRevertedChange(t *testing.T) {
 	if got := sc.all.max.Load(); got > 1_100_000 {
 		t.Errorf("slowest pair %dµs, want about 1s (a join, until the leave after it undid it)", got)
 	}
+}
+
+// scripted is a change made in a test: asked for sent seconds into it.
+type scripted struct {
+	kind, ticket int
+	length       int32
+	sent         float64
+}
+
+// script issues cs to q as changes 1..len(cs), each acknowledged 10ms after
+// it was asked for.
+func script(q *queueModel, at func(float64) time.Time, cs []scripted) {
+	for k, c := range cs {
+		ch := &q.changes[k+1]
+		ch.kind, ch.ticket, ch.length = c.kind, c.ticket, c.length
+		ch.sent.Store(at(c.sent).UnixNano())
+		ch.ack.Store(at(c.sent + 0.01).UnixNano())
+	}
+	q.issued.Store(int64(len(cs)))
 }
 
 // TestStreamCheckBeforeAck: a READY that reaches its stream before the tool

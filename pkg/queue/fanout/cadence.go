@@ -109,26 +109,22 @@ const cadenceGrid = 250 * time.Millisecond
 // fair-start placement is never held back. Called with v.mu held.
 func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 	now := v.cfg.Now().UnixNano()
-	if sh.status == w.last.status && sh.fair == w.last.fair && now < w.nextPosAt {
-		v.counts.held.Add(1)
-		if w.heldAt == 0 && !v.changedAt.IsZero() {
-			w.heldAt = v.changedAt.UnixNano()
-		}
-		if v.cadenceDue == 0 || w.nextPosAt < v.cadenceDue {
-			v.cadenceDue = w.nextPosAt
-		}
-		return true
-	}
 	full := v.cadence.Interval(sh.position)
-	if w.heldAt == 0 && sh.status == w.last.status && sh.fair == w.last.fair {
-		// The first change after a quiet spell: it goes at the stream's
-		// phase of its interval rather than at once (see phaseOf). The
-		// loop wakes on cadenceGrid, so the phase ends a grid before the
-		// interval does.
-		if d := phaseOf(w.sessionID, full-cadenceGrid); d >= minPhaseDelay && !v.changedAt.IsZero() {
+	if sh.status == w.last.status && sh.fair == w.last.fair {
+		if now >= w.nextPosAt && w.heldAt == 0 && !v.changedAt.IsZero() {
+			// The first change after a quiet spell: it goes at the stream's
+			// phase of its interval rather than at once (see phaseOf). The
+			// loop wakes on cadenceGrid, so the phase ends a grid before the
+			// interval does.
+			if d := phaseOf(w.sessionID, full-cadenceGrid); d >= minPhaseDelay {
+				w.nextPosAt = now + int64(d)
+			}
+		}
+		if now < w.nextPosAt {
 			v.counts.held.Add(1)
-			w.heldAt = v.changedAt.UnixNano()
-			w.nextPosAt = now + int64(d)
+			if w.heldAt == 0 && !v.changedAt.IsZero() {
+				w.heldAt = v.changedAt.UnixNano()
+			}
 			if v.cadenceDue == 0 || w.nextPosAt < v.cadenceDue {
 				v.cadenceDue = w.nextPosAt
 			}
@@ -158,8 +154,8 @@ const minPhaseDelay = 10 * time.Millisecond
 // next interval ends for all of them together, and so on, every
 // MaxInterval: 100,000 messages at once every 5 s instead of 20,000 a
 // second, a burst the core needs seconds to write, while READY and the
-// front queue behind it. Spread by phase, they go in 20 waves of 5,000 a
-// second. A stream's state is still never older than its interval: the
+// front queue behind it. Spread by phase, each flush sends its share of
+// those 20,000 a second. A stream's state is still never older than its interval: the
 // phase is part of it.
 func phaseOf(sessionID string, interval time.Duration) time.Duration {
 	if interval <= 0 {
