@@ -243,6 +243,9 @@ func (v *eventView) start(w *Watcher, s queue.Session, pl queue.Place) {
 		u = v.makeUpdate(w, pl.Position, pl.QueueLength, 0)
 	}
 	v.show(w, u)
+	// Parked now if the cadence holds it back, not at whichever flush
+	// comes next: a quiet event may have none for a while.
+	v.place(w, v.cfg.Now().UnixNano())
 }
 
 // updateOf computes a watcher's state from memory; ok is false when memory
