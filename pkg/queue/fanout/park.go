@@ -132,14 +132,15 @@ func (k *wheel) heldSince(seq uint64) int64 {
 	return k.marks[lo].at
 }
 
-// begin starts a flush: it notes the changes it shows (changedAt, zero for
-// none), moves the streams of the slots that came due to the walk list,
-// and drops the marks no parked stream needs.
+// begin starts a flush: it moves the streams of the slots that came due to
+// the walk list, notes the changes the flush shows (changedAt, zero for
+// none), and drops the marks no parked stream needs. The streams leave
+// their slots before the flush's own mark: the flush shows them its
+// changes, so they did not miss them (held back from them, the cadence
+// would send a quiet crowd's first change at once, not at each stream's
+// phase).
 func (k *wheel) begin(now, changedAt int64) {
 	k.flushes++
-	if changedAt != 0 {
-		k.marks = append(k.marks, changeMark{flush: k.flushes, at: changedAt})
-	}
 	k.due = 0
 	keep := k.flushes
 	for key, p := range k.slots {
@@ -156,6 +157,9 @@ func (k *wheel) begin(now, changedAt int64) {
 			k.unparked(w)
 			k.add(w)
 		}
+	}
+	if changedAt != 0 {
+		k.marks = append(k.marks, changeMark{flush: k.flushes, at: changedAt})
 	}
 	drop := 0
 	for drop < len(k.marks) && k.marks[drop].flush <= keep {

@@ -106,4 +106,14 @@ func TestWheel(t *testing.T) {
 	if len(k.marks) != 0 {
 		t.Fatalf("%d marks kept with nothing parked", len(k.marks))
 	}
+
+	// A slot that comes due in the flush showing a change: the flush shows
+	// the change to its streams, so they missed nothing (held back, the
+	// cadence would send it at once rather than at each stream's phase).
+	w.nextPosAt, w.heldAt = 2*int64(time.Second), 0 // sent its state
+	k.park(w)
+	k.begin(3*int64(time.Second), 3*int64(time.Second)-10)
+	if w.parkKey != 0 || w.heldAt != 0 {
+		t.Fatalf("unparked by the flush of a change: key %d, heldAt %d; want the walk list and 0", w.parkKey, w.heldAt)
+	}
 }
