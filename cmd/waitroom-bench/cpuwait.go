@@ -43,16 +43,7 @@ func startCPUWaits(ctx context.Context, addr string) *cpuWaits {
 	c.sample(ctx)
 	go func() {
 		defer close(c.done)
-		t := time.NewTicker(cpuWaitEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				c.sample(ctx)
-			}
-		}
+		every(ctx, cpuWaitEvery, func() { c.sample(ctx) })
 	}()
 	return c
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/waitroom/waitroom/internal/stats"
 	"github.com/waitroom/waitroom/internal/wire"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 )
 
 // floorMain runs `waitroom-bench floor`: a bare Connect server on the
@@ -36,12 +37,22 @@ func floorMain(args []string) int {
 	addr := fs.String("addr", "127.0.0.1:50056", "address to serve the API on")
 	debugAddr := fs.String("debug-addr", "127.0.0.1:6060", "address to serve /debug/stats on")
 	maxStreams := fs.Uint("max-streams-per-conn", serveconf.DefaultMaxStreamsPerConn, "HTTP/2 streams on one connection (the server's HTTP2_MAX_CONCURRENT_STREAMS)")
+	cadence := fs.Bool("cadence", false, "send position messages on the server's streaming cadence (the cadence scenarios' floor) instead of every change to every stream at once")
+	realtime := fs.Int64("realtime-positions", fanout.DefaultRealtimePositions, "with -cadence: positions sent every change (the server's QUEUE_STREAM_REALTIME_POSITIONS)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	f, err := startFloor(*addr, *debugAddr, uint32(*maxStreams))
+	var cad *fanout.Cadence
+	if *cadence {
+		if *realtime < 0 {
+			fmt.Fprintln(os.Stderr, "waitroom-bench floor: -realtime-positions must not be negative")
+			return 2
+		}
+		cad = &fanout.Cadence{Coalesce: fanout.DefaultCoalesce, RealtimePositions: *realtime, MaxInterval: fanout.DefaultMaxInterval}
+	}
+	f, err := startFloor(*addr, *debugAddr, uint32(*maxStreams), cad)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "waitroom-bench floor:", err)
 		return 1
@@ -57,10 +68,13 @@ type floorServer struct {
 	q           *floorQueue
 	api, debug  *http.Server
 	ln, debugLn net.Listener
+	stop        context.CancelFunc // ends the cadence's pacing
 }
 
-func startFloor(addr, debugAddr string, maxStreams uint32) (*floorServer, error) {
-	f := &floorServer{q: newFloorQueue()}
+// startFloor serves the floor on addr; cad, when set, is the streaming
+// cadence it holds position messages to.
+func startFloor(addr, debugAddr string, maxStreams uint32, cad *fanout.Cadence) (*floorServer, error) {
+	f := &floorServer{q: newFloorQueue(cad), stop: func() {}}
 	mux := http.NewServeMux()
 	mux.Handle(waitroomv1connect.NewWaitroomServiceHandler(floorWaitroom{q: f.q}, serveconf.HandlerOptions()...))
 	mux.Handle(waitroomv1connect.NewEventAdminServiceHandler(floorAdmin{q: f.q}, serveconf.HandlerOptions()...))
@@ -82,6 +96,11 @@ func startFloor(addr, debugAddr string, maxStreams uint32) (*floorServer, error)
 		f.ln.Close()
 		return nil, err
 	}
+	if cad != nil {
+		var ctx context.Context
+		ctx, f.stop = context.WithCancel(context.Background())
+		go f.q.pace(ctx)
+	}
 	go f.api.Serve(f.ln)
 	go f.debug.Serve(f.debugLn)
 	return f, nil
@@ -92,6 +111,7 @@ func (f *floorServer) DebugAddr() net.Addr { return f.debugLn.Addr() }
 
 // Close stops serving and ends every open stream.
 func (f *floorServer) Close() {
+	f.stop()
 	f.api.Close()
 	f.debug.Close()
 }
@@ -100,6 +120,13 @@ func (f *floorServer) serveStats(w http.ResponseWriter, _ *http.Request) {
 	st := stats.Process()
 	st.OpenStreams = f.q.streams.Load()
 	st.Store = "floor"
+	if c := f.q.cad; c != nil {
+		// The load tool holds the streams to the cadence it finds here.
+		st.Cadence.RealtimePositions = c.RealtimePositions
+		st.Cadence.CoalesceSeconds = c.Coalesce.Seconds()
+		st.Cadence.MaxIntervalSecs = c.MaxInterval.Seconds()
+		st.Cadence.Held = f.q.held.Load()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(st)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/queue/fanout"
 )
 
 // The floor's queue is the least that answers the load tool's calls exactly:
@@ -31,9 +32,17 @@ type floorQueue struct {
 	mu      sync.RWMutex
 	events  map[string]*floorEvent
 	streams atomic.Int64 // open streams
+	// cad, when set, holds position messages to the server's streaming
+	// cadence (floorcadence.go); nil sends every stream every change at once.
+	cad *fanout.Cadence
+	// held counts position messages the cadence held back, as the server's
+	// /debug/stats does.
+	held atomic.Int64
 }
 
-func newFloorQueue() *floorQueue { return &floorQueue{events: map[string]*floorEvent{}} }
+func newFloorQueue(cad *fanout.Cadence) *floorQueue {
+	return &floorQueue{events: map[string]*floorEvent{}, cad: cad}
+}
 
 // floorEvent is one event's queue.
 type floorEvent struct {
@@ -44,6 +53,12 @@ type floorEvent struct {
 	waiting    []*floorSession
 	byID       map[string]*floorSession
 	watched    int // sessions with a mailbox
+	// With a cadence: changed is set by a change the streams were not
+	// shown yet, due is when the first held-back message may go (Unix ns,
+	// 0 for none).
+	cad     *fanout.Cadence
+	changed bool
+	due     int64
 }
 
 // floorSession is one session; idx is its index in waiting while queued.
@@ -52,6 +67,7 @@ type floorSession struct {
 	idx    int
 	status queue.Status
 	box    *mailbox // set while a stream is open on it
+	stream floorStream
 }
 
 // mailbox is a stream's latest state: newest wins, so a slow stream never
@@ -91,7 +107,7 @@ func (q *floorQueue) event(id string) *floorEvent {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if e = q.events[id]; e == nil {
-		e = &floorEvent{byID: map[string]*floorSession{}}
+		e = &floorEvent{byID: map[string]*floorSession{}, cad: q.cad}
 		q.events[id] = e
 	}
 	return e
@@ -182,14 +198,19 @@ func (e *floorEvent) figures() (queued, processing, max int32, active bool) {
 }
 
 // broadcast posts every streamed session's new state: a change moves every
-// queue length, so every stream gets a message. ended, when set, is the
-// session the change took out. e.mu must be held.
+// queue length, so every stream gets a message (with a cadence, ended's now
+// and the others' at the next window). ended, when set, is the session the
+// change took out. e.mu must be held.
 func (e *floorEvent) broadcast(ended *floorSession) {
 	if e.watched == 0 {
 		return
 	}
 	if ended != nil && ended.box != nil {
 		ended.box.post(e.view(ended))
+	}
+	if e.cad != nil {
+		e.changed = true
+		return
 	}
 	for _, s := range e.waiting {
 		if s.box != nil {
@@ -207,7 +228,7 @@ func (e *floorEvent) watch(s *floorSession) *mailbox {
 		e.watched++
 	}
 	s.box = b
-	b.post(e.view(s))
+	e.postLocked(s, e.cad, time.Now().UnixNano())
 	return b
 }
 

@@ -24,7 +24,8 @@
 # and the tool (with the Redis backend's redis-server) to separate cores. The disk backend keeps each run's data in
 # OUTDIR/disk-<run>.data, emptied first. The floor backend runs the same
 # scenarios against `waitroom-bench floor` (the bare stack on the server's
-# HTTP/2 settings) instead of waitroom: BENCHMARKS.md's "The stack's floor".
+# HTTP/2 settings) instead of waitroom: BENCHMARKS.md's "The stack's floor";
+# for the cadence runs it sends on the server's cadence (floor -cadence).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:?usage: matrix.sh OUTDIR memory|redis [RUN...]}
@@ -67,7 +68,10 @@ esac
 start_server() {
   local name=$1
   if [ "$BACKEND" = floor ]; then
-    "${SERVER_PIN[@]}" "$OUT/waitroom-bench" floor -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
+    # The cadence runs' floor sends the cadence's messages at its times.
+    local fargs=()
+    case $name in cadence-*) fargs=(-cadence ${REALTIME:+-realtime-positions "$REALTIME"}) ;; esac
+    "${SERVER_PIN[@]}" "$OUT/waitroom-bench" floor -addr 127.0.0.1:$PORT -debug-addr 127.0.0.1:$DPORT "${fargs[@]}" >>"$OUT/$BACKEND-$name.server.log" 2>&1 &
     spid=$!
     until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do
       kill -0 "$spid" 2>/dev/null || { echo "floor exited:" >&2; cat "$OUT/$BACKEND-$name.server.log" >&2; exit 1; }

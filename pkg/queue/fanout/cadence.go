@@ -44,6 +44,22 @@ func (c Cadence) Interval(position int64) time.Duration {
 	return time.Duration(d)
 }
 
+// FirstDelay is how long the first change after a quiet spell (the
+// stream's interval passed with nothing held back) waits before it is sent
+// to a stream at position: the session's phase of the interval (phaseOf),
+// ending a wake-up grid before it; 0, send now, within RealtimePositions or
+// when the phase is too short to be worth a wait.
+func (c Cadence) FirstDelay(sessionID string, position int64) time.Duration {
+	if d := phaseOf(sessionID, c.Interval(position)-cadenceGrid); d >= minPhaseDelay {
+		return d
+	}
+	return 0
+}
+
+// Gap is how long after a position message to a stream at position the next
+// may go: its interval, shortened to the wake-up grid (early).
+func (c Cadence) Gap(position int64) time.Duration { return early(c.Interval(position)) }
+
 // cadence returns the config's cadence.
 func (c Config) cadence() Cadence {
 	return Cadence{Coalesce: c.Coalesce, RealtimePositions: c.RealtimePositions, MaxInterval: c.MaxInterval}
@@ -109,14 +125,11 @@ const cadenceGrid = 250 * time.Millisecond
 // fair-start placement is never held back. Called with v.mu held.
 func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 	now := v.cfg.Now().UnixNano()
-	full := v.cadence.Interval(sh.position)
 	if sh.status == w.last.status && sh.fair == w.last.fair {
 		if now >= w.nextPosAt && w.heldAt == 0 && !v.changedAt.IsZero() {
 			// The first change after a quiet spell: it goes at the stream's
-			// phase of its interval rather than at once (see phaseOf). The
-			// loop wakes on cadenceGrid, so the phase ends a grid before the
-			// interval does.
-			if d := phaseOf(w.sessionID, full-cadenceGrid); d >= minPhaseDelay {
+			// phase of its interval rather than at once (see phaseOf).
+			if d := v.cadence.FirstDelay(w.sessionID, sh.position); d > 0 {
 				w.nextPosAt = now + int64(d)
 			}
 		}
@@ -137,7 +150,7 @@ func (v *eventView) holdBack(w *Watcher, sh shown, u *update) bool {
 		}
 		w.heldAt = 0
 	}
-	w.nextPosAt = now + int64(early(full))
+	w.nextPosAt = now + int64(v.cadence.Gap(sh.position))
 	return false
 }
 
