@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -88,6 +89,9 @@ func startFloor(addr, debugAddr string, maxStreams uint32, cad *fanout.Cadence) 
 	f.api = srv
 	dmux := http.NewServeMux()
 	dmux.HandleFunc("GET /debug/stats", f.serveStats)
+	// A CPU profile of the floor reads against the server's (its DEBUG_ADDR
+	// serves the same).
+	dmux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	f.debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
 	if f.ln, err = net.Listen("tcp", addr); err != nil {
 		return nil, err
