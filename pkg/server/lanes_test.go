@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"time"
+
 	"context"
 	"testing"
 
@@ -43,6 +45,7 @@ func TestLanesEndToEnd(t *testing.T) {
 func testLanesEndToEnd(t *testing.T, base server.Config, twoReplicas bool) {
 	s := newShop(t)
 	base.AdminToken = laneAdminToken
+	base.Fanout.Resync = 200 * time.Millisecond // how soon a change of lanes alone reaches streams
 	cfg := s.tokenMode(base)
 	ts := startServer(t, cfg)
 	visitors := ts
@@ -105,6 +108,24 @@ func testLanesEndToEnd(t *testing.T, base server.Config, twoReplicas bool) {
 		}
 	}
 	st.until("position 4", func(m *waitroomv1.PositionUpdate) bool { return m.GetPosition() == 4 && m.GetMovedBack() })
+
+	// Reweighting the lanes alone moves positions with no change on the
+	// feed: the stream shows it at its view's next check of the event.
+	reweigh := func(ls []*waitroomv1.Lane) {
+		t.Helper()
+		if _, err := admin.UpdateEvent(ctx, connect.NewRequest(&waitroomv1.UpdateEventRequest{
+			Event: &waitroomv1.Event{EventId: event, Lanes: ls}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"lanes"}}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reweigh([]*waitroomv1.Lane{{Name: "general", Weight: 3}, {Name: "vip", Weight: 1}})
+	moved := status(t, c, g2.SessionId).GetPosition()
+	if moved == 4 {
+		t.Fatal("reweighting the lanes left g2 at 4: the step shows nothing")
+	}
+	st.until("the reweighted position", func(m *waitroomv1.PositionUpdate) bool { return m.GetPosition() == moved })
+	reweigh(ls) // back to the draws from zeros above
+	st.until("position 4 again", func(m *waitroomv1.PositionUpdate) bool { return m.GetPosition() == 4 && m.GetMovedBack() })
 
 	// Dropping a lane with waiting sessions is refused.
 	_, err = admin.UpdateEvent(ctx, connect.NewRequest(&waitroomv1.UpdateEventRequest{

@@ -16,8 +16,10 @@ import (
 // change, O(lanes² × weight), whatever the queue's length), then, per
 // stream, the rank in its lane (O(log n)) and the plan's answer (O(lanes)).
 //
-// A change of the lanes alone is not announced: open streams take it with
-// the event's next change (a session read shows it at once). A placement
+// A change of the lanes alone is not on the feed: the view's periodic read
+// of the event (checkLanes) finds it and resynchronises, so open streams
+// show it within the resync period even in a paused event (a session read
+// shows it at once). A placement
 // deals the pre-queue's tickets again across lanes without naming them, so
 // in an event with lanes it asks for a resync.
 
@@ -58,6 +60,24 @@ func (s *state) laneApply(c queue.Change) {
 	}
 	if c.Kind == queue.ChangePlaced {
 		s.found(false, "Pre-queue placed in an event with lanes; resynchronising", "seq", c.Seq)
+	}
+}
+
+// checkLanes compares the event's lanes, read at the store's sequence
+// readSeq, with memory's, and resynchronises when they differ: the lanes
+// were changed alone (reweighted, reordered, added), which moves positions
+// without a change on the feed. Only a read at memory's own sequence is
+// compared: one ahead of it may show lanes whose changes are in flight.
+func (s *state) checkLanes(ls []lanes.Lane, readSeq uint64) {
+	if !s.synced || s.needResync || readSeq != s.seq {
+		return
+	}
+	var have []lanes.Lane
+	if s.lanes != nil {
+		have = s.lanes.ls.Lanes
+	}
+	if !slices.Equal(have, ls) {
+		s.found(false, "Lanes changed; resynchronising", "seq", s.seq)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -159,6 +160,82 @@ func TestHubLanesFairStart(t *testing.T) {
 			if got.Session.Status != s.Status || got.Position != pl.Position {
 				t.Errorf("%s (lane %s): stream shows %v at %d, store says %v at %d", id, s.Lane, got.Session.Status, got.Position, s.Status, pl.Position)
 			}
+		}
+	})
+}
+
+// snapCounter counts the snapshots a view takes: each is a resync.
+type snapCounter struct {
+	queue.Store
+	n atomic.Int64
+}
+
+func (s *snapCounter) Snapshot(ctx context.Context, eventID string) (queue.Snapshot, error) {
+	s.n.Add(1)
+	return s.Store.Snapshot(ctx, eventID)
+}
+
+// TestHubLanesChangedAlone: lanes reweighted in a paused event move
+// positions without a change on the feed; the view's periodic check finds
+// them and every open stream shows the new positions within the resync
+// period, after one resync and no more.
+func TestHubLanesChangedAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &snapCounter{Store: memstore.New(memstore.Config{})}
+		svc, _ := newService(t, store, 1) // Resync 1s
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		put := func(ls []lanes.Lane) {
+			t.Helper()
+			if _, err := svc.PutEvent(ctx, queue.Event{ID: "re", MaxConcurrent: 1, Lanes: ls}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put([]lanes.Lane{{Name: "vip", Weight: 1}, {Name: "general", Weight: 1}})
+		f := newLaneFollow() // positions grow when lanes are reweighted
+		var ids []string
+		for i := range 12 {
+			v, _, err := svc.JoinLane(ctx, fmt.Sprint("u", i), "re", []string{"general", "vip"}[i%2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.Session.ID)
+			f.watch(t, ctx, svc, v.Session.ID)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		before := store.n.Load()
+		put([]lanes.Lane{{Name: "vip", Weight: 5}, {Name: "general", Weight: 1}})
+		// stale lists the streams whose position differs from the store's.
+		stale := func() []string {
+			t.Helper()
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			var out []string
+			for _, id := range ids {
+				_, pl, err := store.Session(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := f.latest[id]; got.Position != pl.Position {
+					out = append(out, fmt.Sprintf("%s shows %d, store says %d", id, got.Position, pl.Position))
+				}
+			}
+			return out
+		}
+		if len(stale()) == 0 {
+			t.Fatal("reweighting the lanes moved no position: the test shows nothing")
+		}
+		time.Sleep(1500 * time.Millisecond) // the resync period and a flush
+		synctest.Wait()
+		if s := stale(); len(s) > 0 {
+			t.Errorf("%d streams kept their positions from before the lanes changed, e.g. %s", len(s), s[0])
+		}
+		after := store.n.Load()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if after != before+1 || store.n.Load() != after {
+			t.Errorf("snapshots: %d before the change, %d after it, %d five checks later; want one resync", before, after, store.n.Load())
 		}
 	})
 }

@@ -169,7 +169,8 @@ func (v *eventView) resync(ctx context.Context) {
 
 // checkSeq compares the view's sequence with the store's, to catch a lost
 // change even when no later change arrives to reveal the gap, and refreshes
-// the event's settings (a moved fair start is shown from here).
+// the event's settings (a moved fair start is shown from here, and changed
+// lanes ask for a resync).
 func (v *eventView) checkSeq(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -189,6 +190,7 @@ func (v *eventView) checkSeq(ctx context.Context) {
 		v.dirty = true
 	}
 	v.event, v.eventKnown = e, true
+	v.st.checkLanes(e.Lanes, stats.Seq)
 	if v.st.storeSeq(stats.Seq, v.cfg.Now()) {
 		// Give the changes in flight a grace period, then look again.
 		time.AfterFunc(suspectGrace(v.cfg), v.poke)
