@@ -219,3 +219,51 @@ func TestCadenceSpreadsAQuietCrowd(t *testing.T) {
 		}
 	})
 }
+
+// TestEndsSkipTheCoalescingWindow: READY reaches its stream as soon as the
+// view hears of the admission, not at the end of the coalescing window the
+// positions it moved wait for.
+func TestEndsSkipTheCoalescingWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		svc, _ := queuetest.NewService(t, store, queue.Config{SessionTTL: time.Hour, DefaultMaxConcurrent: 1},
+			fanout.Config{Coalesce: time.Second, Resync: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := joinN(t, ctx, svc, "ends", 3)
+		f := newFollow()
+		for _, id := range ids {
+			f.watch(t, ctx, svc, id)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		// A join now is flushed at once (the window passed long ago) and
+		// opens a window: the next flush is a second away.
+		if _, _, err := svc.Join(ctx, "late", "ends"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+		synctest.Wait()
+		if err := svc.ProcessOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+		synctest.Wait()
+		latest := func(id string) queue.View {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.latest[id]
+		}
+		if v := latest(ids[0]); v.Session.Status != queue.StatusReady {
+			t.Fatalf("10ms after its admission, inside the window: %v at %d; want READY", v.Session.Status, v.Position)
+		}
+		if v := latest(ids[1]); v.Position != 2 || v.QueueLength != 4 {
+			t.Fatalf("the second in line shows %d of %d inside the window; want 2 of 4 until it ends", v.Position, v.QueueLength)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if v := latest(ids[1]); v.Position != 1 || v.QueueLength != 3 {
+			t.Fatalf("after the window the second in line shows %d of %d; want 1 of 3", v.Position, v.QueueLength)
+		}
+	})
+}

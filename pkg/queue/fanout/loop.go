@@ -38,6 +38,7 @@ func (v *eventView) run(ctx context.Context, retire func() bool) {
 		case <-ctx.Done():
 			return
 		case <-v.wake:
+			v.endNow()
 		case <-due.C:
 			v.cadenceDueNow()
 		case <-tick.C:
@@ -93,14 +94,29 @@ func (v *eventView) shutdown() {
 	}
 }
 
-// step applies what arrived, resynchronises if needed, and flushes.
-func (v *eventView) step(ctx context.Context) {
-	changes, resubscribed := v.takeInbox()
+// endNow applies what arrived and sends the streams it ends their last
+// state at once: READY with its token, LEFT, EXPIRED and COMPLETED do not
+// wait for the coalescing window the positions wait for.
+func (v *eventView) endNow() {
 	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.applyInbox()
+	v.showEnds()
+}
+
+// applyInbox applies the changes that arrived. Called with v.mu held.
+func (v *eventView) applyInbox() {
+	changes, resubscribed := v.takeInbox()
 	if resubscribed {
 		v.st.resubscribed()
 	}
 	v.applied(v.st.receive(changes))
+}
+
+// step applies what arrived, resynchronises if needed, and flushes.
+func (v *eventView) step(ctx context.Context) {
+	v.mu.Lock()
+	v.applyInbox()
 	v.st.checkSuspect(v.cfg.Now(), suspectGrace(v.cfg))
 	v.logFindings()
 	resync := v.st.wantsResync()

@@ -346,6 +346,32 @@ func (v *eventView) flush() {
 	}
 }
 
+// showEnds shows the started watchers whose session's status the applied
+// changes ended their last state now, between flushes; the others whose
+// status changed wait for the flush, and so do all of them while the
+// event's settings are being re-read (a placement: READY shows its seed).
+// Called with v.mu held.
+func (v *eventView) showEnds() {
+	if v.eventStale || v.placing != nil {
+		return
+	}
+	rest := v.statusChanged[:0]
+	var perSecond float64
+	for _, w := range v.statusChanged {
+		if _, open := v.watchers[w]; !open || !w.started || !w.session.Status.EndsStream() {
+			rest = append(rest, w)
+			continue
+		}
+		if perSecond == 0 {
+			perSecond = v.st.rate.perSecond(v.cfg.Now())
+		}
+		v.refresh(w, perSecond)
+		v.place(w, v.cfg.Now().UnixNano())
+	}
+	clear(v.statusChanged[len(rest):])
+	v.statusChanged = rest
+}
+
 // refresh shows a started watcher its state from memory, if that changed.
 // Called with v.mu held.
 func (v *eventView) refresh(w *Watcher, perSecond float64) {
