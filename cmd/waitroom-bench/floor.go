@@ -47,8 +47,9 @@ func floorMain(args []string) int {
 	defer stop()
 	var cad *fanout.Cadence
 	if *cadence {
-		if *realtime < 0 {
-			fmt.Fprintln(os.Stderr, "waitroom-bench floor: -realtime-positions must not be negative")
+		if *realtime < 1 {
+			// As the server's QUEUE_STREAM_REALTIME_POSITIONS: 0 would hold nothing back.
+			fmt.Fprintln(os.Stderr, "waitroom-bench floor: -realtime-positions must be at least 1")
 			return 2
 		}
 		cad = &fanout.Cadence{Coalesce: fanout.DefaultCoalesce, RealtimePositions: *realtime, MaxInterval: fanout.DefaultMaxInterval}

@@ -52,14 +52,8 @@ func (v *eventView) run(ctx context.Context, retire func() bool) {
 			v.checkSeq(ctx)
 			v.periodic()
 		}
-		if wait := v.cfg.Coalesce - v.cfg.Now().Sub(lastFlush); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if wait := v.cfg.Coalesce - v.cfg.Now().Sub(lastFlush); wait > 0 && !v.coalesce(ctx, wait) {
+			return
 		}
 		v.step(ctx)
 		lastFlush = v.cfg.Now()
@@ -91,6 +85,23 @@ func (v *eventView) shutdown() {
 	v.closed = true
 	for w := range v.watchers {
 		w.box.fail(ErrClosed)
+	}
+}
+
+// coalesce waits out the rest of the coalescing window, showing the ends
+// of streams that arrive meanwhile at once; false when ctx ended first.
+func (v *eventView) coalesce(ctx context.Context, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-v.wake:
+			v.endNow()
+		case <-t.C:
+			return true
+		}
 	}
 }
 
