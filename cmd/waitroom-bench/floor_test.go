@@ -80,3 +80,14 @@ func TestFloorCadence(t *testing.T) {
 		t.Errorf("verify: %+v", rep.Verify)
 	}
 }
+
+// TestFloorRefusesNoRealtimePositions: as the server refuses a
+// QUEUE_STREAM_REALTIME_POSITIONS below 1, the floor refuses one for its
+// cadence (0 would hold nothing back and measure a different load).
+func TestFloorRefusesNoRealtimePositions(t *testing.T) {
+	for _, n := range []string{"0", "-3"} {
+		if rc := floorMain([]string{"-cadence", "-realtime-positions", n, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0"}); rc != 2 {
+			t.Errorf("-realtime-positions %s: exit %d, want 2", n, rc)
+		}
+	}
+}

@@ -55,20 +55,6 @@ func (q *floorQueue) paceOnce() {
 	}
 }
 
-// every calls f every d until ctx ends.
-func every(ctx context.Context, d time.Duration, f func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
-}
-
 // paceLocked posts each streamed waiting session's new state unless the
 // cadence holds it back, and returns how many it held; e.mu must be held.
 func (e *floorEvent) paceLocked(cad *fanout.Cadence, now int64) (held int64) {

@@ -24,8 +24,7 @@ func TestStreamCheckRecurringState(t *testing.T) {
 	q := newQueueModel([]joined{{id: "a"}, {id: "b"}, {id: "c"}, {id: "d"}}, 4)
 	sc := newStreamCheck(q, 3)
 	sc.cad = &cadenceCheck{slack: 2 * time.Second, cad: fanout.Cadence{Coalesce: 100 * time.Millisecond}}
-	base := time.Now()
-	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	at := timeline()
 	// The queue is 4 long at the start.
 	script(q, at, []scripted{{kindJoin, 5, 5, 1}, {kindLeave, 4, 4, 1.5}, {kindJoin, 6, 5, 2}, {kindJoin, 7, 6, 3.5}})
 	msg := func(pos, length int32, updated float64) *waitroomv1.PositionUpdate {
@@ -77,8 +76,7 @@ func TestStreamCheckRevertedChange(t *testing.T) {
 	q := newQueueModel([]joined{{id: "a"}, {id: "b"}, {id: "c"}, {id: "d"}}, 5)
 	sc := newStreamCheck(q, 3)
 	sc.cad = &cadenceCheck{slack: 1500 * time.Millisecond, cad: fanout.Cadence{Coalesce: 100 * time.Millisecond}}
-	base := time.Now()
-	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	at := timeline()
 	script(q, at, []scripted{{kindJoin, 5, 5, 1}, {kindLeave, 5, 4, 2}, {kindJoin, 6, 5, 3}, {kindLeave, 4, 4, 4}, {kindAdmit, 1, 3, 5}})
 	three := sc.streams[2]
 	sc.onMsg(three, queued(3, 4), at(0))
@@ -141,4 +139,10 @@ func TestStreamCheckBeforeAck(t *testing.T) {
 	if got := sc.cad.ready.max.Load(); got < 90_000 || got > 110_000 {
 		t.Errorf("READY measured %dµs after the change, want about 100ms", got)
 	}
+}
+
+// timeline returns the time s seconds after the call.
+func timeline() func(s float64) time.Time {
+	base := time.Now()
+	return func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
 }
