@@ -135,7 +135,19 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A stream's handler records a message after writing it, so the client
+	// may have it before the counters do: scrape until both streams' last
+	// messages are counted (or the wait runs out and the checks below say
+	// what is missing).
 	m := scrape(t, ts)
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); m = scrape(t, ts) {
+		sent, _ := m.value("waitroom_stream_messages_total", "kind", "update")
+		timed, _ := m.value("waitroom_stream_delivery_duration_seconds_count")
+		if sent >= 6 && timed >= 4 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	ev := []string{"event_id", event}
 	m.want(t, n, "waitroom_queue_joins_total", ev...)
 	m.want(t, 1, "waitroom_queue_leaves_total", ev...)
